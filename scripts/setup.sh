@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Fresh-machine setup for Ithaca. Idempotent: every step checks whether it is already done.
+#   - Bun (pinned) from npm into .tools/ when the right version is not on PATH
+#   - Python virtual environment .venv/ with the pinned MLX wheels (mlx-cpu: libmlx.so + headers) and mlx-lm
+#   - JavaScript dependencies (bun install)
+#   - ffi/native: the MLX C API compatibility library, compiled against the wheel
+#   - the demo model (random weights, mlx-community layout) served on the embedded default
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+BUN_VERSION=1.4.5
+MLX_VERSION=0.32.4
+MLX_LM_VERSION=0.32.2
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- toolchain from Debian when missing (CI machines have it; this keeps a bare Debian working)
+need_apt=()
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if ((${#need_apt[@]})); then
+  log "installing ${need_apt[*]} from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# --- Bun, pinned
+BUN="$ROOT/.tools/node_modules/bun/bin/bun.exe"
+if [[ "$(command -v bun >/dev/null && bun --version 2>/dev/null)" == "$BUN_VERSION" ]]; then
+  BUN=$(command -v bun)
+elif [[ "$("$BUN" --version 2>/dev/null)" != "$BUN_VERSION" ]]; then
+  log "installing bun@$BUN_VERSION from npm into .tools/"
+  mkdir -p .tools
+  npm install --prefix .tools --no-save --no-audit --no-fund "bun@$BUN_VERSION" >&2
+  # npm 11 may hold back install scripts: the bun package's postinstall only links the platform binary.
+  # Run it explicitly when the binary does not answer yet.
+  if [[ "$("$BUN" --version 2>/dev/null)" != "$BUN_VERSION" ]]; then
+    (cd .tools/node_modules/bun && node install.js) >&2
+  fi
+  [[ "$("$BUN" --version)" == "$BUN_VERSION" ]] || { log "bun $BUN_VERSION did not install"; exit 1; }
+fi
+mkdir -p .tools/bin
+ln -sf "$BUN" .tools/bin/bun
+
+# --- Python venv with MLX (mlx-cpu wheel holds libmlx.so, headers and CMake config) and mlx-lm
+VENV="$ROOT/.venv"
+STAMP="$VENV/.ithaca-mlx-$MLX_VERSION-mlxlm-$MLX_LM_VERSION"
+if [[ ! -f "$STAMP" ]]; then
+  log "creating .venv with mlx[cpu]==$MLX_VERSION mlx-lm==$MLX_LM_VERSION"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "mlx[cpu]==$MLX_VERSION" "mlx-cpu==$MLX_VERSION" "mlx-lm==$MLX_LM_VERSION" >&2
+  touch "$STAMP"
+fi
+
+# --- JavaScript dependencies
+if [[ ! -d node_modules/elysia || bun.lock -nt node_modules/.ithaca-installed ]]; then
+  log "bun install"
+  "$BUN" install --frozen-lockfile >&2 || "$BUN" install >&2
+  touch node_modules/.ithaca-installed
+fi
+
+# --- MLX C API compatibility library
+MLX_PREFIX=$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("mlx").origin) if importlib.util.find_spec("mlx").origin else list(importlib.util.find_spec("mlx").submodule_search_locations)[0])')
+MLX_PREFIX="$MLX_PREFIX" bash ffi/native/build.sh >&2
+
+# --- demo model for the embedded default
+if [[ ! -f models/demo/config.json ]]; then
+  log "generating the demo model (qwen3, tiny) into models/demo"
+  "$BUN" scripts/make-model.ts --arch qwen3 --size tiny --seed 7 --out models/demo >&2
+fi
+log "ready (bun $("$BUN" --version), mlx $MLX_VERSION, mlx-lm $MLX_LM_VERSION)"
