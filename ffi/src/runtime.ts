@@ -1,0 +1,100 @@
+/**
+ * The per-thread MLX runtime: the opened library, MLX's error handler, the default stream and the out-pointer slots.
+ *
+ * MLX calls must all happen on one JS thread (reference/mlx-c-binding.md §2.3): each Bun Worker that imports this
+ * module gets its own runtime. The error handler is installed right after `dlopen` and before any other call, because
+ * mlx-c's default handler prints and exits the process (§2.1).
+ */
+import { CString, JSCallback, ptr, read, type Pointer } from "bun:ffi";
+import { MlxError } from "./errors.ts";
+import { openLibrary, type LoadedLibrary } from "./library.ts";
+
+export interface Runtime {
+  lib: LoadedLibrary;
+  S: LoadedLibrary["symbols"];
+  /** The default stream every op runs on (CPU on Linux; GPU when Metal is available). */
+  stream: Pointer;
+  /** Whether the default stream is a GPU (Metal) stream. */
+  gpu: boolean;
+}
+
+let runtime: Runtime | undefined;
+let lastError: string | undefined;
+let errorHandler: JSCallback | undefined;
+
+/** Eight 8-byte out-slots, backed by an explicitly allocated buffer so its address never moves. */
+const SLOTS = new BigUint64Array(new ArrayBuffer(8 * 8));
+const SLOT_BASE = ptr(SLOTS);
+
+/** Returns the runtime, loading the library on first use. @throws Error when no MLX C library can be loaded. */
+export function mlx(): Runtime {
+  if (runtime) return runtime;
+  const lib = openLibrary();
+  const S = lib.symbols;
+  errorHandler = new JSCallback(
+    (msg: Pointer | null) => {
+      lastError = msg ? new CString(msg).toString() : "unknown MLX error";
+    },
+    { args: ["ptr", "ptr"], returns: "void" },
+  );
+  S.mlx_set_error_handler(errorHandler.ptr, null, null);
+  const flag = new Uint8Array(new ArrayBuffer(8));
+  check(S.mlx_metal_is_available(flag), "mlx_metal_is_available");
+  const gpu = flag[0] === 1;
+  const stream = gpu ? S.mlx_default_gpu_stream_new() : S.mlx_default_cpu_stream_new();
+  if (!stream) throw takeError("creating the default stream");
+  runtime = { lib, S, stream: stream as Pointer, gpu };
+  return runtime;
+}
+
+function takeError(context: string): MlxError {
+  const message = lastError ?? `${context} failed without an MLX message`;
+  lastError = undefined;
+  return new MlxError(message, context);
+}
+
+/** Throws the captured MLX message when `rc` is non-zero. @throws MlxError */
+export function check(rc: number, context: string): void {
+  if (rc !== 0) throw takeError(context);
+}
+
+/**
+ * Calls an mlx-c function whose first argument is one `mlx_array*` (or other handle) out-pointer and returns the new
+ * handle. The slot is zeroed first, so mlx-c allocates a fresh object instead of assigning into a live one.
+ * @throws MlxError carrying MLX's message when the call fails.
+ */
+export function callOut(name: string, f: (...args: any[]) => number, ...args: unknown[]): Pointer {
+  SLOTS[0] = 0n;
+  check(f(SLOT_BASE, ...args), name);
+  return read.ptr(SLOT_BASE, 0) as Pointer;
+}
+
+/** Like {@link callOut} for functions with two handle out-pointers (`mlx_random_split`, `mlx_load_safetensors`). */
+export function callOut2(name: string, f: (...args: any[]) => number, ...args: unknown[]): [Pointer, Pointer] {
+  SLOTS[0] = 0n;
+  SLOTS[1] = 0n;
+  check(f(SLOT_BASE, SLOT_BASE + 8, ...args), name);
+  return [read.ptr(SLOT_BASE, 0) as Pointer, read.ptr(SLOT_BASE, 8) as Pointer];
+}
+
+/** Reads a `size_t` written by an mlx-c getter such as `mlx_get_active_memory`. */
+export function callSize(name: string, f: (out: number, ...rest: any[]) => number, ...args: unknown[]): number {
+  SLOTS[2] = 0n;
+  check(f(SLOT_BASE + 16, ...args), name);
+  return Number(SLOTS[2]);
+}
+
+/** The pointer address of out-slot `i` (0..7), for callers that need raw slot access. */
+export function slotAddress(i: number): number {
+  return SLOT_BASE + 8 * i;
+}
+
+/** Reads the pointer stored in out-slot `i`. */
+export function readSlot(i: number): Pointer | null {
+  return read.ptr(SLOT_BASE, 8 * i) as Pointer | null;
+}
+
+/** Clears out-slot `i`. */
+export function clearSlot(i: number): void {
+  SLOTS[i] = 0n;
+}

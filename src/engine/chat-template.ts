@@ -1,0 +1,52 @@
+/**
+ * Renders a conversation with the model's Jinja chat template (`tokenizer_config.json` `chat_template`) through
+ * `@huggingface/jinja`, with the variables transformers' `apply_chat_template` passes: `messages`, `tools`,
+ * `add_generation_prompt`, the special tokens, and template options (`enable_thinking`, `reasoning_effort`).
+ */
+import { Template } from "@huggingface/jinja";
+import type { ModelTokenizer } from "./tokenizer.ts";
+
+/** An error in the request's messages that the template rejected (a 400 for the client). */
+export class ChatTemplateError extends Error {
+  override name = "ChatTemplateError";
+}
+
+export interface TemplateOptions {
+  tools?: unknown[];
+  enable_thinking?: boolean;
+  reasoning_effort?: string;
+}
+
+export class ChatTemplate {
+  readonly #template: Template;
+  readonly #tokenizer: ModelTokenizer;
+
+  /** @throws Error when the tokenizer config has no chat template or it does not parse. */
+  constructor(tokenizer: ModelTokenizer) {
+    const raw = tokenizer.config.chat_template;
+    const source = Array.isArray(raw) ? raw.find((t) => t.name === "default")?.template ?? raw[0]?.template : raw;
+    if (!source) throw new Error("tokenizer_config.json has no chat_template");
+    this.#template = new Template(source);
+    this.#tokenizer = tokenizer;
+  }
+
+  /**
+   * Renders `messages` (OpenAI chat messages) to the prompt text, ending with the assistant generation prompt.
+   * @throws ChatTemplateError with the template's message (e.g. `raise_exception` for an unsupported role).
+   */
+  render(messages: unknown[], options: TemplateOptions = {}): string {
+    const vars: Record<string, unknown> = {
+      messages,
+      add_generation_prompt: true,
+      ...this.#tokenizer.specialTokens(),
+    };
+    if (options.tools?.length) vars.tools = options.tools;
+    if (options.enable_thinking !== undefined) vars.enable_thinking = options.enable_thinking;
+    if (options.reasoning_effort !== undefined) vars.reasoning_effort = options.reasoning_effort;
+    try {
+      return this.#template.render(vars);
+    } catch (err) {
+      throw new ChatTemplateError(`chat template: ${(err as Error).message}`);
+    }
+  }
+}

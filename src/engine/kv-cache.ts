@@ -1,0 +1,91 @@
+/**
+ * Per-layer KV cache, preallocated in steps of 256 positions and updated in place, as mlx-lm's `KVCache`
+ * (`mlx_lm/models/cache.py`). Keys and values are `[B, n_kv_heads, capacity, head_dim]`; `offset` is the number of
+ * valid positions.
+ */
+import { type MxArray, ops } from "bun-ffi-mlx-bindings";
+
+/** Growth step in positions (mlx-lm `KVCache.step`). */
+export const KV_STEP = 256;
+
+export class KVCache {
+  keys: MxArray | undefined;
+  values: MxArray | undefined;
+  /** Number of cached positions (tokens). */
+  offset = 0;
+
+  /**
+   * Appends `k`, `v` (`[B, Hkv, L, d]`) at `offset` and returns views of all cached positions `[B, Hkv, offset+L, d]`
+   * (owned by the caller). The old buffers are released before the update is evaluated, so MLX can donate them and
+   * write in place instead of copying the cache every step.
+   */
+  updateAndFetch(k: MxArray, v: MxArray): [MxArray, MxArray] {
+    const prev = this.offset;
+    const [B, H, L, dk] = k.shape as [number, number, number, number];
+    const dv = v.shape[3]!;
+    if (!this.keys || !this.values || prev + L > this.keys.shape[2]!) {
+      const steps = Math.ceil(L / KV_STEP) * KV_STEP;
+      const newK = ops.zeros([B, H, steps, dk], k.dtype);
+      const newV = ops.zeros([B, H, steps, dv], v.dtype);
+      if (this.keys && this.values) {
+        if (prev % KV_STEP !== 0) {
+          this.#replace("keys", ops.slice(this.keys, [0, 0, 0, 0], [B, H, prev, dk]));
+          this.#replace("values", ops.slice(this.values, [0, 0, 0, 0], [B, H, prev, dv]));
+        }
+        this.#replace("keys", ops.concatenate([this.keys!, newK], 2));
+        this.#replace("values", ops.concatenate([this.values!, newV], 2));
+        newK.free();
+        newV.free();
+      } else {
+        this.keys = newK;
+        this.values = newV;
+      }
+    }
+    this.offset += L;
+    this.#replace("keys", ops.sliceUpdate(this.keys!, k, [0, 0, prev, 0], [B, H, this.offset, dk]));
+    this.#replace("values", ops.sliceUpdate(this.values!, v, [0, 0, prev, 0], [B, H, this.offset, dv]));
+    return [
+      ops.slice(this.keys!, [0, 0, 0, 0], [B, H, this.offset, dk]),
+      ops.slice(this.values!, [0, 0, 0, 0], [B, H, this.offset, dv]),
+    ];
+  }
+
+  #replace(which: "keys" | "values", next: MxArray): void {
+    this[which]?.free();
+    this[which] = next;
+  }
+
+  /** The arrays to evaluate after a prefill chunk (mlx-lm evaluates `cache.state`). */
+  state(): MxArray[] {
+    return this.keys && this.values ? [this.keys, this.values] : [];
+  }
+
+  /** Bytes held by the buffers (capacity, not just `offset`). */
+  get nbytes(): number {
+    return (this.keys?.nbytes ?? 0) + (this.values?.nbytes ?? 0);
+  }
+
+  /** Drops the last `n` positions (mlx-lm `trim`): the buffers stay, `offset` moves back. Returns positions trimmed. */
+  trim(n: number): number {
+    const t = Math.min(this.offset, n);
+    this.offset -= t;
+    return t;
+  }
+
+  /** Frees the buffers. */
+  free(): void {
+    this.keys?.free();
+    this.values?.free();
+    this.keys = this.values = undefined;
+    this.offset = 0;
+  }
+}
+
+/** One cache per decoder layer; freed together. */
+export function makeCaches(numLayers: number): KVCache[] {
+  return Array.from({ length: numLayers }, () => new KVCache());
+}
+
+export function freeCaches(caches: KVCache[]): void {
+  for (const c of caches) c.free();
+}

@@ -1,0 +1,167 @@
+/**
+ * The dense decoder-only transformer shared by llama, mistral, qwen2 and qwen3, following mlx-lm's
+ * `models/llama.py` and `models/qwen3.py` op for op (reference/mlx-c-binding.md §4.3), so greedy decoding matches
+ * mlx-lm token for token on the same weights.
+ *
+ * Shapes: B batch, L new tokens, D hidden, Hq/Hkv heads, d head_dim, V vocab.
+ */
+import { type MxArray, ops } from "bun-ffi-mlx-bindings";
+import type { KVCache } from "../kv-cache.ts";
+import type { ModelConfig } from "./config.ts";
+import { Embedding, Linear, takeWeight } from "./linear.ts";
+
+interface Layer {
+  inputNorm: MxArray;
+  postAttentionNorm: MxArray;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  qNorm?: MxArray;
+  kNorm?: MxArray;
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+}
+
+export class DecoderModel {
+  readonly config: ModelConfig;
+  readonly #embed: Embedding;
+  readonly #layers: Layer[];
+  readonly #norm: MxArray;
+  readonly #lmHead: Linear | undefined;
+  readonly #scale: number;
+
+  /**
+   * Builds the model from its weights, taking ownership of every tensor it uses.
+   * @throws Error naming a missing tensor, or listing tensors the architecture does not use.
+   */
+  constructor(config: ModelConfig, weights: Map<string, MxArray>) {
+    this.config = config;
+    const q = config.quantization;
+    const lin = (name: string) => Linear.from(weights, name, q);
+    this.#embed = new Embedding(lin("model.embed_tokens"));
+    this.#layers = [];
+    for (let i = 0; i < config.numLayers; i++) {
+      const p = `model.layers.${i}`;
+      this.#layers.push({
+        inputNorm: takeWeight(weights, `${p}.input_layernorm.weight`),
+        postAttentionNorm: takeWeight(weights, `${p}.post_attention_layernorm.weight`),
+        q: lin(`${p}.self_attn.q_proj`),
+        k: lin(`${p}.self_attn.k_proj`),
+        v: lin(`${p}.self_attn.v_proj`),
+        o: lin(`${p}.self_attn.o_proj`),
+        qNorm: config.qkNorm ? takeWeight(weights, `${p}.self_attn.q_norm.weight`) : undefined,
+        kNorm: config.qkNorm ? takeWeight(weights, `${p}.self_attn.k_norm.weight`) : undefined,
+        gate: lin(`${p}.mlp.gate_proj`),
+        up: lin(`${p}.mlp.up_proj`),
+        down: lin(`${p}.mlp.down_proj`),
+      });
+    }
+    this.#norm = takeWeight(weights, "model.norm.weight");
+    if (config.tieWordEmbeddings) {
+      // mlx-lm's sanitize drops lm_head.weight when the embeddings are tied.
+      for (const suffix of ["weight", "scales", "biases"]) {
+        weights.get(`lm_head.${suffix}`)?.free();
+        weights.delete(`lm_head.${suffix}`);
+      }
+      this.#lmHead = undefined;
+    } else {
+      this.#lmHead = lin("lm_head");
+    }
+    this.#scale = 1 / Math.sqrt(config.headDim);
+    if (weights.size) {
+      const extra = [...weights.keys()].slice(0, 5).join(", ");
+      for (const a of weights.values()) a.free();
+      weights.clear();
+      this.free();
+      throw new Error(`unexpected tensors for ${config.arch}: ${extra}${weights.size > 5 ? ", ..." : ""}`);
+    }
+  }
+
+  /** Every parameter array (to evaluate once after loading). */
+  parameters(): MxArray[] {
+    const out: MxArray[] = [...this.#embed.table.arrays(), this.#norm, ...(this.#lmHead?.arrays() ?? [])];
+    for (const l of this.#layers) {
+      out.push(l.inputNorm, l.postAttentionNorm, ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((x) => x.arrays()));
+      if (l.qNorm) out.push(l.qNorm);
+      if (l.kNorm) out.push(l.kNorm);
+    }
+    return out;
+  }
+
+  /** Total parameter bytes. */
+  get nbytes(): number {
+    return this.parameters().reduce((n, a) => n + a.nbytes, 0);
+  }
+
+  /**
+   * Runs the model on `ids: [B, L]` (int32), appending to `caches` (one per layer).
+   * @returns logits `[B, L, V]` (owned by the caller; lazy).
+   */
+  forward(ids: MxArray, caches: KVCache[]): MxArray {
+    let h = this.#embed.forward(ids);
+    const L = ids.shape[1]!;
+    const mask = L > 1 ? ("causal" as const) : undefined;
+    for (let i = 0; i < this.#layers.length; i++) {
+      const next = this.#block(this.#layers[i]!, h, caches[i]!, mask);
+      h.free();
+      h = next;
+    }
+    try {
+      using normed = ops.rmsNorm(h, this.#norm, this.config.rmsNormEps);
+      return this.#lmHead ? this.#lmHead.forward(normed) : this.#embed.asLinear(normed);
+    } finally {
+      h.free();
+    }
+  }
+
+  /** One transformer block: `h + attn(norm(h))`, then `+ mlp(norm(·))`. */
+  #block(l: Layer, h: MxArray, cache: KVCache, mask: "causal" | undefined): MxArray {
+    using x = ops.rmsNorm(h, l.inputNorm, this.config.rmsNormEps);
+    using attn = this.#attention(l, x, cache, mask);
+    using r = ops.add(h, attn);
+    using x2 = ops.rmsNorm(r, l.postAttentionNorm, this.config.rmsNormEps);
+    using gate = l.gate.forward(x2);
+    using up = l.up.forward(x2);
+    using sig = ops.unary("sigmoid", gate);
+    using silu = ops.multiply(gate, sig);
+    using act = ops.multiply(silu, up);
+    using down = l.down.forward(act);
+    return ops.add(r, down);
+  }
+
+  #attention(l: Layer, x: MxArray, cache: KVCache, mask: "causal" | undefined): MxArray {
+    const c = this.config;
+    const [B, L] = x.shape as [number, number];
+    using q0 = l.q.forward(x);
+    using k0 = l.k.forward(x);
+    using v0 = l.v.forward(x);
+    using q1 = ops.reshape(q0, [B, L, c.numHeads, -1]);
+    using k1 = ops.reshape(k0, [B, L, c.numKvHeads, -1]);
+    using v1 = ops.reshape(v0, [B, L, c.numKvHeads, -1]);
+    // qwen3: per-head RMSNorm of q and k before RoPE.
+    const q2 = l.qNorm && ops.rmsNorm(q1, l.qNorm, c.rmsNormEps);
+    const k2 = l.kNorm && ops.rmsNorm(k1, l.kNorm, c.rmsNormEps);
+    using q3 = ops.transpose(q2 || q1, [0, 2, 1, 3]);
+    using k3 = ops.transpose(k2 || k1, [0, 2, 1, 3]);
+    q2?.free();
+    k2?.free();
+    using v3 = ops.transpose(v1, [0, 2, 1, 3]);
+    const rope = { dims: c.headDim, traditional: c.ropeTraditional, base: c.ropeTheta, scale: c.ropeScale, offset: cache.offset };
+    using q4 = ops.rope(q3, rope);
+    using k4 = ops.rope(k3, rope);
+    const [keys, values] = cache.updateAndFetch(k4, v3);
+    using _k = keys;
+    using _v = values;
+    using o = ops.scaledDotProductAttention(q4, keys, values, this.#scale, mask);
+    using o1 = ops.transpose(o, [0, 2, 1, 3]);
+    using o2 = ops.reshape(o1, [B, L, -1]);
+    return l.o.forward(o2);
+  }
+
+  /** Frees every parameter. */
+  free(): void {
+    for (const a of this.parameters()) a.free();
+  }
+}
