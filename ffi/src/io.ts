@@ -5,10 +5,12 @@
  * comes from the file's JSON header, parsed here (u64 little-endian length + JSON), because mlx-c's map iterators
  * return 16-byte structs that bun:ffi cannot express (reference/mlx-c-binding.md §1.4).
  */
-import type { Pointer } from "bun:ffi";
+import { ptr, type Pointer } from "bun:ffi";
 import { openSync, readSync, closeSync } from "node:fs";
 import { MxArray } from "./array.ts";
-import { callOut, callOut2, check, mlx } from "./runtime.ts";
+import { callOut, check, mlx } from "./runtime.ts";
+
+const ptrOf = (a: BigUint64Array, byteOffset: number) => ptr(a, byteOffset);
 
 const cstr = (s: string) => Buffer.from(`${s}\0`);
 
@@ -54,7 +56,13 @@ export function loadSafetensors(path: string): Map<string, MxArray> {
   let map: Pointer | null = null;
   let meta: Pointer | null = null;
   try {
-    [map, meta] = callOut2("mlx_load_safetensors", S.mlx_load_safetensors, cstr(path), cpu);
+    // Pass allocated maps: mlx-c before v0.6 assigns into them rather than allocating.
+    map = S.mlx_map_string_to_array_new() as Pointer;
+    meta = S.mlx_map_string_to_string_new() as Pointer;
+    const slots = new BigUint64Array(new ArrayBuffer(16));
+    slots[0] = BigInt(map);
+    slots[1] = BigInt(meta);
+    check(S.mlx_load_safetensors(slots, ptrOf(slots, 8), cstr(path), cpu), "mlx_load_safetensors");
     for (const name of Object.keys(tensors)) {
       const h = callOut("mlx_map_string_to_array_get", S.mlx_map_string_to_array_get, map, cstr(name));
       out.set(name, new MxArray(h));
