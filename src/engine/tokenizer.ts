@@ -68,7 +68,8 @@ export class ModelTokenizer {
 
   /** Decodes ids to text, special tokens included. */
   decode(ids: number[]): string {
-    return this.#tok.decode(ids, { skip_special_tokens: false });
+    // @huggingface/tokenizers throws on an empty list.
+    return ids.length ? this.#tok.decode(ids, { skip_special_tokens: false }) : "";
   }
 
   tokenToId(token: string): number | undefined {
