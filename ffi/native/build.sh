@@ -12,7 +12,8 @@
 #     @rpath install name; no `-undefined dynamic_lookup` is needed because
 #     every MLX symbol resolves against libmlx.dylib at link time.
 #
-# Output: ffi/native/build/libmlxc-compat.so (.dylib on macOS), objects in
+# Output: ffi/native/build/libmlxc-compat.so (.dylib on macOS) and libmlxc-errors.so (thread-safe error capture,
+# errors/mlxc_errors.c, needed with any libmlxc), objects in
 # ffi/native/build/obj/. Incremental: nothing is done when the library is
 # newer than every source, header and this script and the MLX prefix/version
 # and compiler settings (kept in build/stamp) are unchanged; otherwise only
@@ -104,6 +105,17 @@ else
   LDFLAGS_ALL=(-shared -Wl,-z,defs -Wl,-soname,libmlxc-compat.so
     -Wl,--version-script,"$EXPORTS"
     -L"$MLX_PREFIX/lib" -lmlx -Wl,-rpath,"$MLX_PREFIX/lib")
+fi
+
+# ----------------------------------------------- thread-safe error capture
+# A tiny C library with no MLX dependency (errors/mlxc_errors.c), used with either this library or a system libmlxc.
+ERRORS_SRC="$HERE/errors/mlxc_errors.c"
+ERRORS_OUT="$BUILD/libmlxc-errors.$LIBEXT"
+if [[ ! -f "$ERRORS_OUT" || ! "$ERRORS_OUT" -nt "$ERRORS_SRC" || ! "$ERRORS_OUT" -nt "$SELF" ]]; then
+  if [[ "$UNAME" == "Darwin" ]]; then ERRORS_LD=(-dynamiclib); else ERRORS_LD=(-shared); fi
+  "${CC:-cc}" -std=c11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra "${ERRORS_LD[@]}" "$ERRORS_SRC" -o "$ERRORS_OUT.tmp"
+  mv -f "$ERRORS_OUT.tmp" "$ERRORS_OUT"
+  echo "mlxc-errors: built ${ERRORS_OUT#"$REPO"/}"
 fi
 
 stamp_now="prefix=$MLX_PREFIX

@@ -8,7 +8,7 @@ export { MxArray, liveArrays } from "./array.ts";
 export { Dtype, DTYPE_SIZE, parseDtype, isFloating } from "./dtype.ts";
 export { MlxError } from "./errors.ts";
 export { loadSafetensors, saveSafetensors, readSafetensorsHeader, type SafetensorsEntry } from "./io.ts";
-export { candidateLibraries, openLibrary, COMPAT_LIBRARY, type LibrarySource } from "./library.ts";
+export { candidateLibraries, openLibrary, COMPAT_LIBRARY, ERRORS_LIBRARY, type LibrarySource } from "./library.ts";
 export { memoryStats, resetPeakMemory, clearCache, setCacheLimit, setMemoryLimit, setWiredLimit, type MemoryStats } from "./memory.ts";
 export * as ops from "./ops.ts";
 export { mlx, type Runtime } from "./runtime.ts";

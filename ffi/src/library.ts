@@ -4,7 +4,7 @@
  * 2. a system libmlxc: Homebrew (`/opt/homebrew/lib`, `/usr/local/lib`) or `/usr/lib`;
  * 3. the compatibility library built from `ffi/native/` by `scripts/setup.sh` (`ffi/native/build/libmlxc-compat.*`).
  */
-import { dlopen, suffix } from "bun:ffi";
+import { dlopen, FFIType, suffix } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SYMBOLS, type SymbolTable } from "./symbols.ts";
@@ -28,6 +28,21 @@ export interface LoadedLibrary {
 
 /** The compatibility library's path inside this package. */
 export const COMPAT_LIBRARY = join(import.meta.dir, "..", "native", "build", `libmlxc-compat.${suffix}`);
+/** The thread-safe error-capture library (`ffi/native/errors/mlxc_errors.c`), used with any libmlxc. */
+export const ERRORS_LIBRARY = join(import.meta.dir, "..", "native", "build", `libmlxc-errors.${suffix}`);
+
+const ERROR_SYMBOLS = {
+  mlxc_errors_handler_address: { args: [], returns: FFIType.ptr },
+  mlxc_errors_take: { args: [], returns: FFIType.ptr },
+} as const;
+
+/** Opens the error-capture library. @throws Error saying how to build it when it is missing. */
+export function openErrorLibrary() {
+  if (!existsSync(ERRORS_LIBRARY)) {
+    throw new Error(`${ERRORS_LIBRARY} not found; build it with: bash scripts/setup.sh`);
+  }
+  return dlopen(ERRORS_LIBRARY, ERROR_SYMBOLS).symbols;
+}
 
 const SYSTEM_DIRS = ["/opt/homebrew/lib", "/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"];
 

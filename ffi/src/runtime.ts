@@ -3,11 +3,13 @@
  *
  * MLX calls must all happen on one JS thread (reference/mlx-c-binding.md §2.3): each Bun Worker that imports this
  * module gets its own runtime. The error handler is installed right after `dlopen` and before any other call, because
- * mlx-c's default handler prints and exits the process (§2.1).
+ * mlx-c's default handler prints and exits the process (§2.1). The handler is a C function that keeps the message in
+ * thread-local storage (`ffi/native/errors/mlxc_errors.c`), not a JS callback: mlx-c has one process-wide handler,
+ * and with several Workers a JS callback would be called on the wrong thread (or after its Worker ended).
  */
-import { CString, JSCallback, ptr, read, type Pointer } from "bun:ffi";
+import { CString, ptr, read, type Pointer } from "bun:ffi";
 import { MlxError } from "./errors.ts";
-import { openLibrary, type LoadedLibrary } from "./library.ts";
+import { openErrorLibrary, openLibrary, type LoadedLibrary } from "./library.ts";
 
 export interface Runtime {
   lib: LoadedLibrary;
@@ -19,8 +21,7 @@ export interface Runtime {
 }
 
 let runtime: Runtime | undefined;
-let lastError: string | undefined;
-let errorHandler: JSCallback | undefined;
+let takeMessage: (() => Pointer | null) | undefined;
 
 /** Eight 8-byte out-slots, backed by an explicitly allocated buffer so its address never moves. */
 const SLOTS = new BigUint64Array(new ArrayBuffer(8 * 8));
@@ -31,13 +32,9 @@ export function mlx(): Runtime {
   if (runtime) return runtime;
   const lib = openLibrary();
   const S = lib.symbols;
-  errorHandler = new JSCallback(
-    (msg: Pointer | null) => {
-      lastError = msg ? new CString(msg).toString() : "unknown MLX error";
-    },
-    { args: ["ptr", "ptr"], returns: "void" },
-  );
-  S.mlx_set_error_handler(errorHandler.ptr, null, null);
+  const errors = openErrorLibrary();
+  S.mlx_set_error_handler(errors.mlxc_errors_handler_address(), null, null);
+  takeMessage = () => errors.mlxc_errors_take() as Pointer | null;
   const flag = new Uint8Array(new ArrayBuffer(8));
   check(S.mlx_metal_is_available(flag), "mlx_metal_is_available");
   const gpu = flag[0] === 1;
@@ -48,9 +45,8 @@ export function mlx(): Runtime {
 }
 
 function takeError(context: string): MlxError {
-  const message = lastError ?? `${context} failed without an MLX message`;
-  lastError = undefined;
-  return new MlxError(message, context);
+  const p = takeMessage?.();
+  return new MlxError(p ? new CString(p).toString() : `${context} failed without an MLX message`, context);
 }
 
 /** Throws the captured MLX message when `rc` is non-zero. @throws MlxError */
