@@ -1,0 +1,121 @@
+/**
+ * router — which backend answers (DESIGN §2 step 4).
+ *
+ * The requested `model` is resolved through the catalog into candidates (an id, or an alias several replicas may
+ * share; see `src/catalog/catalog.ts`), then every registered routing policy, in registration order, may reorder or
+ * filter them; the first candidate left answers. Unknown models get 404 `model_not_found` listing what is servable.
+ *
+ * Context: `router` (decorator, for plugins registering policies) and, on routes declaring `routed: true`, `route`
+ * (the chosen {@link CatalogEntry}: `route.backend`, `route.model`).
+ *
+ * A custom routing plugin is an ordinary Elysia plugin: wrap a {@link RoutingPolicy} with {@link routingPolicy} and
+ * `.use()` it after this plugin (or list its module under `plugins:` in ithaca.yaml). See plugins/README.md.
+ */
+import { Elysia, type AnyElysia } from "elysia";
+import type { CanonicalChatRequest } from "../src/backends/backend.ts";
+import type { Catalog, CatalogEntry } from "../src/catalog/catalog.ts";
+import { OpenAIError } from "../src/protocol/errors.ts";
+import { sessionPlugin } from "./session.ts";
+
+/** What a routing policy knows about the request. */
+export interface RoutingRequest {
+  /** The `model` the client sent. */
+  model: string;
+  /** Conversation id from the session plugin, if any. */
+  sessionId?: string;
+  /** The validated request body. */
+  body: CanonicalChatRequest;
+  headers: Headers;
+}
+
+/**
+ * A routing policy: returns the candidates to keep, best first. It may reorder, drop (return fewer) or refuse
+ * (throw an `OpenAIError` with the status to answer). It must not add candidates the catalog did not offer.
+ */
+export interface RoutingPolicy {
+  /** Unique name, for logs and errors. */
+  readonly name: string;
+  select(
+    candidates: readonly CatalogEntry[],
+    request: RoutingRequest,
+  ): readonly CatalogEntry[] | Promise<readonly CatalogEntry[]>;
+}
+
+/** Resolves models through the catalog and the registered policies. */
+export class Router {
+  private readonly policies: RoutingPolicy[] = [];
+
+  constructor(readonly catalog: Catalog) {}
+
+  /**
+   * Adds a policy after those already registered.
+   * @throws Error when a policy with the same name is registered.
+   */
+  registerPolicy(policy: RoutingPolicy): void {
+    if (this.policies.some((known) => known.name === policy.name)) {
+      throw new Error(`routing policy '${policy.name}' is already registered`);
+    }
+    this.policies.push(policy);
+  }
+
+  /** Names of the registered policies, in order. */
+  policyNames(): string[] {
+    return this.policies.map((policy) => policy.name);
+  }
+
+  /**
+   * Picks the entry that answers `request`.
+   * @throws OpenAIError 404 `model_not_found`, 400 `model_ambiguous`, 503 `no_route` when policies left nothing, or
+   *   whatever a policy throws.
+   */
+  async route(request: RoutingRequest): Promise<CatalogEntry> {
+    let candidates: readonly CatalogEntry[] = await this.catalog.candidates(request.model);
+    for (const policy of this.policies) candidates = await policy.select(candidates, request);
+    const chosen = candidates[0];
+    if (!chosen) {
+      throw new OpenAIError(
+        503,
+        `No backend can serve '${request.model}' now: ` +
+          `routing policies (${this.policyNames().join(", ")}) left no candidate.`,
+        { param: "model", code: "no_route" },
+      );
+    }
+    return chosen;
+  }
+}
+
+function isChatBody(body: unknown): body is CanonicalChatRequest {
+  return body !== null && typeof body === "object" && "model" in body && typeof body.model === "string";
+}
+
+/** The router plugin (see the module comment). */
+export function routerPlugin(router: Router) {
+  return new Elysia({ name: "ithaca:router" })
+    .use(sessionPlugin())
+    .decorate("router", router)
+    .macro({
+      /** Resolve `body.model` to a backend before the handler runs (after validation). */
+      routed: {
+        async resolve({ body, sessionId, request }) {
+          if (!isChatBody(body)) throw new OpenAIError(400, "Missing required parameter: 'model'.", { param: "model" });
+          return { route: await router.route({ model: body.model, sessionId, body, headers: request.headers }) };
+        },
+      },
+    });
+}
+
+/**
+ * Wraps a policy as an Elysia plugin: `app.use(routingPolicy(myPolicy))`. The app must already use
+ * {@link routerPlugin}; the policy is registered with that app's router.
+ * @throws Error when the app has no router.
+ */
+export function routingPolicy(policy: RoutingPolicy) {
+  return (app: AnyElysia) => {
+    const router: unknown = (app.decorator as Record<string, unknown>).router;
+    if (!(router instanceof Router)) {
+      throw new Error(`routing policy '${policy.name}' needs an app that uses the router plugin first`);
+    }
+    router.registerPolicy(policy);
+    return app;
+  };
+}

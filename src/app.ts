@@ -1,0 +1,151 @@
+/**
+ * The Ithaca HTTP app: the request pipeline of DESIGN §2, top to bottom.
+ *
+ *   openapi (/swagger) → errors in the OpenAI shape → JSON body under the size limit
+ *   → auth → contract → session → router → user plugins → routes
+ *
+ * Backends are built from the configuration (local models in one MLX backend, one passthrough backend per upstream)
+ * unless the caller injects its own.
+ */
+import { openapi } from "@elysiajs/openapi";
+import { toJsonSchema } from "@valibot/to-json-schema";
+import { Elysia } from "elysia";
+import packageJson from "../package.json" with { type: "json" };
+import { authPlugin } from "../plugins/auth.ts";
+import { contractPlugin } from "../plugins/contract.ts";
+import { Router, routerPlugin } from "../plugins/router.ts";
+import { sessionPlugin } from "../plugins/session.ts";
+import type { Backend } from "./backends/backend.ts";
+import { createOpenAIHttpBackend } from "./backends/openai-http.ts";
+import { Catalog } from "./catalog/catalog.ts";
+import { toOpenAIModel } from "./catalog/openai-models.ts";
+import { loadPlugins } from "./config/plugins.ts";
+import type { Config } from "./config/schema.ts";
+import { toOpenAIError } from "./protocol/errors.ts";
+import { readJsonBody } from "./protocol/json-body.ts";
+import { ChatCompletionRequestSchema } from "./protocol/openai.ts";
+
+export const VERSION: string = packageJson.version;
+
+export interface AppDeps {
+  /**
+   * The backends to serve, replacing those the config describes (tests inject upstream-only or recording backends).
+   * Default: one MLX backend for `config.models` (when any) followed by one passthrough backend per upstream.
+   */
+  backends?: Backend[];
+}
+
+/** Builds the backends `config` describes; the local one first, so local ids win a clash. */
+async function createBackends(config: Config): Promise<Backend[]> {
+  const upstreams = config.upstreams.map((upstream) => createOpenAIHttpBackend(upstream));
+  if (config.models.length === 0) return upstreams;
+  const { createMlxBackend } = await import("./backends/mlx.ts");
+  return [await createMlxBackend({ models: config.models }), ...upstreams];
+}
+
+/**
+ * Creates the app (not listening yet).
+ * @returns `app` (Elysia; `app.listen({ hostname, port })`, `app.handle(request)`), the `catalog`, the `router` (for
+ *   `registerPolicy`), the `backends`, and `close(graceMs = 10000)`: stops accepting connections, lets requests in
+ *   flight finish for up to `graceMs` milliseconds, then closes every backend (which cancels what is still running).
+ * @throws ConfigError when a configured plugin cannot be loaded; whatever backend construction throws (e.g. a local
+ *   model directory that cannot be loaded).
+ */
+export async function createApp(config: Config, deps: AppDeps = {}) {
+  const userPlugins = await loadPlugins(config.plugins);
+  const backends = deps.backends ?? (await createBackends(config));
+  const catalog = new Catalog(backends);
+  const router = new Router(catalog);
+  const startedAt = Date.now();
+  const bodyLimit = config.server.body_limit_bytes;
+  const apiKeysRequired = config.auth.api_keys.length > 0;
+  const adminTokenRequired = config.auth.admin_token !== undefined;
+
+  const pipeline = new Elysia({
+    name: "ithaca",
+    // Bodies over the limit get an OpenAI-shaped 413 from readJsonBody (declared or chunked). Bun's own limit, well
+    // above, answers a bare 413 and only backstops routes that never read their body.
+    serve: { maxRequestBodySize: bodyLimit + 64 * 1024 * 1024 },
+  })
+    .use(
+      openapi({
+        path: "/swagger",
+        provider: "swagger-ui",
+        mapJsonSchema: { valibot: toJsonSchema },
+        documentation: { info: { title: "Ithaca", version: VERSION, description: "Local-first LLM gateway" } },
+      }),
+    )
+    .onError(({ code, error, request }) => toOpenAIError(code, error, request).toResponse())
+    .onParse(({ request }, contentType) =>
+      contentType.startsWith("multipart/") ? undefined : readJsonBody(request, bodyLimit),
+    )
+    .use(authPlugin({ apiKeys: config.auth.api_keys, adminToken: config.auth.admin_token }))
+    .use(
+      contractPlugin({
+        catalog,
+        context: { version: VERSION, apiKeysRequired, adminTokenRequired, bodyLimitBytes: bodyLimit },
+      }),
+    )
+    .use(sessionPlugin())
+    .use(routerPlugin(router));
+
+  for (const plugin of userPlugins) pipeline.use(plugin);
+
+  const created = Math.floor(startedAt / 1000);
+  const app = pipeline
+    .post(
+      "/v1/chat/completions",
+      ({ body, route, sessionId, request }) =>
+        route.backend.chatCompletions(body, {
+          model: route.model,
+          sessionId,
+          signal: request.signal,
+          requestId: request.headers.get("x-request-id") ?? crypto.randomUUID(),
+        }),
+      {
+        body: ChatCompletionRequestSchema,
+        parse: "json",
+        routed: true,
+        detail: { summary: "Create a chat completion (OpenAI dialect; stream or not)", tags: ["OpenAI"] },
+      },
+    )
+    .get(
+      "/v1/models",
+      async () => ({ object: "list", data: (await catalog.entries()).map((entry) => toOpenAIModel(entry, created)) }),
+      { detail: { summary: "List servable models (OpenAI list + x_odyssai)", tags: ["OpenAI"] } },
+    )
+    .get(
+      "/health",
+      () => ({
+        status: "ok",
+        version: VERSION,
+        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        admin_auth_enabled: adminTokenRequired,
+        api_keys_required: apiKeysRequired,
+        backends: Object.fromEntries(
+          backends.map((backend) => [backend.id, { kind: backend.kind, ...backend.stats() }]),
+        ),
+      }),
+      { detail: { summary: "Liveness and per-backend counters", tags: ["Discovery"] } },
+    );
+
+  return {
+    app,
+    catalog,
+    router,
+    backends,
+    async close(graceMs = 10_000): Promise<void> {
+      const stopped = app.server ? app.stop() : Promise.resolve(app);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([stopped, grace]).finally(() => clearTimeout(timer));
+      await Promise.all(backends.map((backend) => backend.close()));
+      await stopped;
+    },
+  };
+}
+
+/** What {@link createApp} returns. */
+export type Ithaca = Awaited<ReturnType<typeof createApp>>;

@@ -1,0 +1,89 @@
+/**
+ * The unified model catalog: every model every backend serves, under one id space (DESIGN §2 step 4).
+ *
+ * Resolution of a requested `model` (case-insensitive, as Companion lower-cases ids; telemak-companion-wire §9 #14):
+ * 1. a model whose `id` matches;
+ * 2. otherwise every model listing it among its `aliases` (slugs, the bare upstream id, the upstream id alone when it
+ *    serves one model). Several matches are fine when they are replicas of one upstream model (the routing policies
+ *    choose); matches naming different models are ambiguous (400).
+ * 3. otherwise 404 `model_not_found` listing what is servable.
+ */
+import type { Backend, BackendModel } from "../backends/backend.ts";
+import { OpenAIError } from "../protocol/errors.ts";
+
+/** One servable model and the backend serving it. */
+export interface CatalogEntry {
+  readonly model: BackendModel;
+  readonly backend: Backend;
+}
+
+/** 404 in the OpenAI shape listing the servable ids. */
+function modelNotFound(requested: string, entries: readonly CatalogEntry[]): OpenAIError {
+  const available = entries.map((entry) => entry.model.id).join(", ") || "(none)";
+  return new OpenAIError(404, `The model '${requested}' does not exist. Available: ${available}`, {
+    param: "model",
+    code: "model_not_found",
+  });
+}
+
+/**
+ * The candidates for `requested`, in catalog order (see the module comment).
+ * @throws OpenAIError 404 `model_not_found`, 400 `model_ambiguous`.
+ */
+export function resolveCandidates(entries: readonly CatalogEntry[], requested: string): CatalogEntry[] {
+  const key = requested.toLowerCase();
+  const byId = entries.filter((entry) => entry.model.id.toLowerCase() === key);
+  if (byId.length > 0) return byId;
+  const byAlias = entries.filter((entry) => entry.model.aliases?.some((alias) => alias.toLowerCase() === key));
+  if (byAlias.length === 0) throw modelNotFound(requested, entries);
+  const models = new Set(byAlias.map((entry) => entry.model.upstreamId.toLowerCase()));
+  if (models.size > 1) {
+    const ids = byAlias.map((entry) => entry.model.id).join(", ");
+    throw new OpenAIError(400, `The model '${requested}' is ambiguous: it names ${ids}. Send one of those ids.`, {
+      param: "model",
+      code: "model_ambiguous",
+    });
+  }
+  return byAlias;
+}
+
+/** The catalog over a fixed set of backends; each backend caches its own model list. */
+export class Catalog {
+  private readonly clashes = new Set<string>();
+
+  constructor(readonly backends: readonly Backend[]) {}
+
+  /**
+   * Every servable model, in backend order (local models first as the app builds them). Ids are unique: on a clash
+   * the first backend keeps the id and a warning is logged once.
+   */
+  async entries(): Promise<CatalogEntry[]> {
+    const lists = await Promise.all(this.backends.map((backend) => backend.listModels()));
+    const seen = new Set<string>();
+    const entries: CatalogEntry[] = [];
+    lists.forEach((models, index) => {
+      const backend = this.backends[index];
+      if (!backend) return;
+      for (const model of models) {
+        const key = model.id.toLowerCase();
+        if (seen.has(key)) {
+          if (!this.clashes.has(key))
+            console.warn(`[ithaca] model id '${model.id}' from backend '${backend.id}' is already taken; ignored`);
+          this.clashes.add(key);
+          continue;
+        }
+        seen.add(key);
+        entries.push({ model, backend });
+      }
+    });
+    return entries;
+  }
+
+  /**
+   * Candidates for a requested model id.
+   * @throws OpenAIError 404 / 400, see {@link resolveCandidates}.
+   */
+  async candidates(requested: string): Promise<CatalogEntry[]> {
+    return resolveCandidates(await this.entries(), requested);
+  }
+}

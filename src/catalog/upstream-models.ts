@@ -1,0 +1,43 @@
+/**
+ * How an upstream's models enter the catalog (reference/odyssai-x-wire.md §2.2-§2.3): ids `<upstream>:<short>`, the
+ * bare upstream id and (for a single model) the upstream id as aliases, capabilities from the upstream's contract, and
+ * the `details` that `/v1/models` renders into `x_odyssai` (see openai-models.ts).
+ */
+import type { BackendModel } from "../backends/backend.ts";
+import type { UpstreamConfig } from "../config/schema.ts";
+import { shortModelName } from "./ids.ts";
+import type { UpstreamContract, UpstreamModel } from "./upstream-probe.ts";
+
+/**
+ * The catalog entries of an upstream's models: `<upstream>:<short>` ids (the lower-cased full id when two short
+ * names collide), with the bare upstream id as an alias, and the upstream id alone when it serves a single model
+ * (odyssai-x-wire §2.3).
+ */
+export function publishUpstreamModels(
+  upstream: UpstreamConfig,
+  models: readonly UpstreamModel[],
+  contract: UpstreamContract | null,
+): BackendModel[] {
+  const shorts = models.map((model) => shortModelName(model.id));
+  const capabilities = [...(contract?.tools ? ["tools"] : []), ...(contract?.vision ? ["vision"] : [])];
+  return models.map((model) => {
+    const short = shortModelName(model.id);
+    const unique = shorts.filter((other) => other === short).length === 1;
+    return {
+      id: `${upstream.id}:${unique ? short : model.id.toLowerCase()}`,
+      upstreamId: model.id,
+      aliases: [model.id, ...(models.length === 1 ? [upstream.id] : [])],
+      contextLength: model.contextLength,
+      ready: true,
+      capabilities,
+      details: {
+        cluster: upstream.id,
+        cluster_label: upstream.label ?? upstream.id,
+        upstream: upstream.base_url,
+        origin: upstream.cloud ? "cloud" : "lan",
+        engine: contract?.engine,
+        engine_version: contract?.version,
+      },
+    };
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * Discovery of what an OpenAI-compatible upstream serves: its model list (`GET {base_url}/models`) and its capability
+ * contract (`GET /.well-known/inference-engine.json` at the upstream's origin, Telemak or OdyssAI-X shape), each cached
+ * with a TTL as OdyssAI-X does (models 8 s, contract 60 s; reference/odyssai-x-wire.md §3.3). Both are probed at
+ * startup (the catalog's first refresh) and re-probed soon after a failure. An unreachable upstream serves no models
+ * and logs one warning per outage; it never throws.
+ */
+import * as v from "valibot";
+import { TtlCache } from "./ttl-cache.ts";
+
+/** One model as the upstream lists it. */
+export interface UpstreamModel {
+  id: string;
+  /**
+   * Context window in tokens when the upstream says (vLLM `max_model_len`, OpenRouter `context_length`, OdyssAI
+   * `x_odyssai.context_length`).
+   */
+  contextLength?: number;
+}
+
+/** The parts of an upstream's capability contract Ithaca uses. */
+export interface UpstreamContract {
+  /** `engine` (Telemak shape) or `name` (OdyssAI shape), lower-cased: `telemak`, `ithaca`, `odyssai-x`... */
+  engine?: string;
+  version?: string;
+  /** `capabilities.stream`; OdyssAI-X's fallback when absent is true. */
+  stream: boolean;
+  /** `capabilities.tools`, or `tool-calling` in `features`. */
+  tools: boolean;
+  /** `capabilities.vision`, or `vision` in `features`. */
+  vision: boolean;
+}
+
+const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
+const ModelListSchema = v.looseObject({
+  data: v.array(
+    v.looseObject({
+      id: v.string(),
+      max_model_len: v.optional(v.nullable(PositiveInt)),
+      context_length: v.optional(v.nullable(PositiveInt)),
+      x_odyssai: v.optional(v.looseObject({ context_length: v.optional(v.nullable(PositiveInt)) })),
+    }),
+  ),
+});
+
+const ContractSchema = v.looseObject({
+  engine: v.optional(v.string()),
+  name: v.optional(v.string()),
+  version: v.optional(v.string()),
+  features: v.optional(v.array(v.string())),
+  capabilities: v.optional(
+    v.looseObject({
+      stream: v.optional(v.boolean()),
+      tools: v.optional(v.boolean()),
+      vision: v.optional(v.boolean()),
+    }),
+  ),
+});
+
+export interface UpstreamProbeOptions {
+  upstreamId: string;
+  /** e.g. `http://10.0.0.5:8003/v1` */
+  baseUrl: string;
+  /** Request headers (authorization) for the probes. */
+  headers: Record<string, string>;
+  /** Per-probe deadline in milliseconds. */
+  timeoutMs: number;
+}
+
+const MODELS_TTL_MS = 8_000;
+const CONTRACT_TTL_MS = 60_000;
+const RETRY_MS = 2_000;
+
+async function getJSON(url: string, headers: Record<string, string>, timeoutMs: number): Promise<unknown> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url} returned ${response.status}`);
+  }
+  return response.json();
+}
+
+function toContract(raw: v.InferOutput<typeof ContractSchema>): UpstreamContract {
+  const features = new Set(raw.features ?? []);
+  return {
+    engine: (raw.engine ?? raw.name)?.toLowerCase(),
+    version: raw.version,
+    stream: raw.capabilities?.stream ?? true,
+    tools: raw.capabilities?.tools ?? features.has("tool-calling"),
+    vision: raw.capabilities?.vision ?? features.has("vision"),
+  };
+}
+
+/** Cached discovery of one upstream (see the module comment). */
+export class UpstreamProbe {
+  private readonly modelsCache: TtlCache<UpstreamModel[]>;
+  private readonly contractCache: TtlCache<UpstreamContract | null>;
+  private outage = false;
+
+  constructor(private readonly options: UpstreamProbeOptions) {
+    const base = options.baseUrl.replace(/\/+$/, "");
+    this.modelsCache = new TtlCache({
+      load: () => this.loadModels(`${base}/models`),
+      fallback: [],
+      ttlMs: MODELS_TTL_MS,
+      retryMs: RETRY_MS,
+      onError: (error) => this.warn(`model discovery failed (GET ${base}/models)`, error),
+    });
+    this.contractCache = new TtlCache({
+      load: () => this.loadContract(new URL("/.well-known/inference-engine.json", `${base}/`).href),
+      fallback: null,
+      ttlMs: CONTRACT_TTL_MS,
+      retryMs: RETRY_MS,
+    });
+  }
+
+  /** The upstream's models (`[]` while it is unreachable). */
+  models(): Promise<UpstreamModel[]> {
+    return this.modelsCache.get();
+  }
+
+  /** The upstream's contract, or null when it serves none or is unreachable. */
+  contract(): Promise<UpstreamContract | null> {
+    return this.contractCache.get();
+  }
+
+  /** Forces a re-probe on next use: called when a request to the upstream failed. */
+  invalidate(): void {
+    this.modelsCache.invalidate();
+    this.contractCache.invalidate();
+  }
+
+  private async loadModels(url: string): Promise<UpstreamModel[]> {
+    const raw = v.parse(ModelListSchema, await getJSON(url, this.options.headers, this.options.timeoutMs));
+    if (this.outage) console.warn(`[ithaca] upstream '${this.options.upstreamId}' is reachable again`);
+    this.outage = false;
+    return raw.data.map((model) => ({
+      id: model.id,
+      contextLength: model.max_model_len ?? model.context_length ?? model.x_odyssai?.context_length ?? undefined,
+    }));
+  }
+
+  private async loadContract(url: string): Promise<UpstreamContract | null> {
+    const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null; // Engines without a contract (vLLM, mlx_lm.server): not an error.
+    }
+    if (!response.ok) throw new Error(`GET ${url} returned ${response.status}`);
+    const parsed = v.safeParse(ContractSchema, await response.json());
+    return parsed.success ? toContract(parsed.output) : null;
+  }
+
+  private warn(what: string, error: unknown): void {
+    if (this.outage) return;
+    this.outage = true;
+    const reason = error instanceof v.ValiError ? `unexpected body: ${error.message}` : (error as Error).message;
+    console.warn(
+      `[ithaca] upstream '${this.options.upstreamId}': ${what}: ${reason}; serving no models from it, retrying`,
+    );
+  }
+}

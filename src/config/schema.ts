@@ -1,0 +1,112 @@
+/**
+ * The boot configuration (`ithaca.yaml`, DESIGN §5), as a valibot schema. Every object is strict: an unknown key is
+ * an error that names it. Defaults are filled in by the schema, so a parsed config is complete.
+ *
+ * ```yaml
+ * server: { host: 127.0.0.1, port: 8000, body_limit_bytes: 4194304 }
+ * auth: { api_keys: [sk-local-1], api_keys_env: MY_KEYS, admin_token_env: MY_ADMIN_TOKEN }
+ * models: [ { id: demo, path: ./models/demo, aliases: [tiny] } ]
+ * upstreams:
+ *   - { id: telemak1, kind: openai-http, base_url: "http://10.0.0.5:8003/v1", api_key_env: TELEMAK1_KEY,
+ *       timeout_ms: { connect: 10000, first_byte: 300000, idle: 120000 }, forward_session_id: true }
+ * plugins: [ ./plugins/examples/session-affinity.ts ]
+ * ```
+ */
+import * as v from "valibot";
+
+const NonEmpty = v.pipe(v.string(), v.trim(), v.minLength(1));
+const EnvName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"));
+const Milliseconds = v.pipe(v.number(), v.integer(), v.minValue(1));
+/** Model ids as clients send them: no whitespace. */
+const ModelId = v.pipe(v.string(), v.regex(/^\S+$/, "must be a non-empty id without spaces"));
+/** Upstream ids prefix model ids (`telemak1:qwen3`): a slug, as OdyssAI-X cluster ids (odyssai-x-wire §3.1). */
+const UpstreamId = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,40}$/, "must match [a-z0-9][a-z0-9-]{0,40}"));
+
+export const ServerSchema = v.strictObject({
+  /** Interface to bind. Loopback by default: Ithaca is LAN-first and opens nothing without being told. */
+  host: v.optional(NonEmpty, "127.0.0.1"),
+  /** TCP port; 8000 is where Companion's LAN scan looks (telemak-companion-wire §9 #5). 0 picks a free port. */
+  port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8000),
+  /** Largest request body accepted, in bytes; larger bodies get 413. */
+  body_limit_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024)), 4 * 1024 * 1024),
+});
+
+export const AuthSchema = v.strictObject({
+  /** API keys accepted on `/v1/*` (`Authorization: Bearer` or `x-api-key`). None configured: open mode. */
+  api_keys: v.optional(v.array(NonEmpty), []),
+  /** Name of an environment variable holding more API keys, comma-separated. */
+  api_keys_env: v.optional(EnvName),
+  /** Name of an environment variable holding the admin token for `/admin/*`. */
+  admin_token_env: v.optional(EnvName),
+});
+
+export const LocalModelSchema = v.strictObject({
+  /** The id clients send as `model`. */
+  id: ModelId,
+  /** Model directory in the mlx-community layout; relative paths are relative to the config file. */
+  path: NonEmpty,
+  /** Other ids that resolve to this model. */
+  aliases: v.optional(v.array(ModelId), []),
+});
+
+export const TimeoutsSchema = v.strictObject({
+  /**
+   * Deadline for the upstream's response headers on streaming requests (engines send them before generating) and
+   * for discovery probes (`/models`, the contract). Catches a dead or wedged host quickly.
+   */
+  connect: v.optional(Milliseconds, 10_000),
+  /** Deadline for the first byte of the answer, headers included (a non-stream answer arrives only when done). */
+  first_byte: v.optional(Milliseconds, 300_000),
+  /** Longest silence between two body chunks once the answer started. */
+  idle: v.optional(Milliseconds, 120_000),
+});
+
+export const UpstreamSchema = v.strictObject({
+  /** Slug; model ids become `<id>:<short model name>`. */
+  id: UpstreamId,
+  /** Wire protocol; `openai-http` covers Telemak, Ithaca, mlx_lm.server, vLLM, Ollama, OpenAI, OpenRouter. */
+  kind: v.literal("openai-http"),
+  /** Base URL including the API prefix, e.g. `http://10.0.0.5:8003/v1` (`/chat/completions` is appended). */
+  base_url: v.pipe(NonEmpty, v.url("must be an absolute URL")),
+  /** Name of the environment variable holding the upstream's API key (sent as Bearer; never logged or returned). */
+  api_key_env: v.optional(EnvName),
+  /** Upstream model ids to serve; absent: discovered from `GET {base_url}/models`. */
+  models: v.optional(v.array(NonEmpty)),
+  /** Display name (`x_odyssai.cluster_label`); defaults to `id`. */
+  label: v.optional(NonEmpty),
+  /** A cloud provider rather than a LAN engine: published as `owned_by: odyssai-cloud-<id>` so clients treat it so. */
+  cloud: v.optional(v.boolean(), false),
+  timeout_ms: v.optional(TimeoutsSchema, {}),
+  /** Send the conversation id upstream (`session_id` body field and `X-Session-Id`); off: `session_id` is removed. */
+  forward_session_id: v.optional(v.boolean(), true),
+});
+
+export const ConfigSchema = v.strictObject({
+  server: v.optional(ServerSchema, {}),
+  auth: v.optional(AuthSchema, {}),
+  /** Data directory (SQLite state); `ITHACA_HOME`, default `~/.ithaca`. */
+  home: v.optional(NonEmpty),
+  /** Local MLX models. */
+  models: v.optional(v.array(LocalModelSchema), []),
+  /** OpenAI-compatible upstream engines. */
+  upstreams: v.optional(v.array(UpstreamSchema), []),
+  /** Modules whose default export is an Elysia plugin (e.g. a routing policy); relative to the config file. */
+  plugins: v.optional(v.array(NonEmpty), []),
+});
+
+/** What the config file may contain (every key optional). */
+export type ConfigInput = v.InferInput<typeof ConfigSchema>;
+export type LocalModelConfig = v.InferOutput<typeof LocalModelSchema>;
+
+/** An upstream as the app gets it: `api_key` is read from the variable `api_key_env` names (never logged). */
+export type UpstreamConfig = v.InferOutput<typeof UpstreamSchema> & { api_key?: string };
+
+/**
+ * A complete, resolved configuration: defaults filled, paths absolute, secrets named by `*_env` read
+ * (`auth.api_keys` merged, `auth.admin_token`, `upstreams[].api_key`).
+ */
+export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "home" | "auth" | "upstreams"> & {
+  home: string;
+  auth: v.InferOutput<typeof AuthSchema> & { admin_token?: string };
+  upstreams: UpstreamConfig[];
+};

@@ -1,0 +1,214 @@
+/**
+ * Errors in the OpenAI shape: `{"error":{"message","type","param","code"}}` (the shape OpenAI, Telemak and the
+ * `openai` SDK agree on; reference/telemak-companion-wire.md §1.10). Every error Ithaca returns on the OpenAI surface
+ * goes through this module, whether a client sent a bad request or an upstream failed.
+ */
+import { ValidationError } from "elysia";
+import * as v from "valibot";
+
+/** The body of an OpenAI error response. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/**
+ * Optional parts of an OpenAI error: `type` defaults from the status (4xx `invalid_request_error`, 5xx
+ * `server_error`).
+ */
+export interface OpenAIErrorFields {
+  type?: string;
+  param?: string | null;
+  code?: string | null;
+  /** Extra response headers (`retry-after`, `www-authenticate`). */
+  headers?: Record<string, string>;
+}
+
+/** The OpenAI `type` for a status when the caller names none. */
+function defaultType(status: number): string {
+  return status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+/**
+ * An error that renders as an OpenAI error response. Throw it anywhere in the request pipeline (plugins, handlers,
+ * routing policies); the app's `onError` turns it into `status` + {@link OpenAIErrorBody}.
+ */
+export class OpenAIError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly code: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, message: string, fields: OpenAIErrorFields = {}) {
+    super(message);
+    this.name = "OpenAIError";
+    this.status = status;
+    this.type = fields.type ?? defaultType(status);
+    this.param = fields.param ?? null;
+    this.code = fields.code ?? null;
+    this.headers = fields.headers ?? {};
+  }
+
+  /** The JSON body of this error. */
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  /** This error as a JSON `Response`. */
+  toResponse(): Response {
+    return Response.json(this.toBody(), { status: this.status, headers: this.headers });
+  }
+}
+
+/**
+ * Builds an OpenAI error `Response` (`application/json`). For backends that answer without throwing.
+ * @param status HTTP status (4xx client error, 5xx server or upstream failure).
+ * @param type OpenAI error type (`invalid_request_error`, `server_error`...); defaults from the status.
+ */
+export function openAIErrorResponse(
+  status: number,
+  message: string,
+  type?: string,
+  param?: string | null,
+  code?: string | null,
+): Response {
+  return new OpenAIError(status, message, { type, param, code }).toResponse();
+}
+
+/**
+ * Turns the issues of a failed valibot validation into a 400 naming the first offending field by its dot path
+ * (`messages.0.role`), e.g. `Invalid 'temperature': Invalid type: Expected number but received "hot"`; a missing
+ * field gives `Missing required parameter: 'messages'.` (OpenAI's wording) with code `missing_required_parameter`.
+ * @param schema the valibot schema the value failed.
+ * @param value the rejected input.
+ */
+export function validationError(schema: v.GenericSchema, value: unknown): OpenAIError {
+  const result = v.safeParse(schema, value);
+  const issue = result.issues?.[0];
+  if (!issue) return new OpenAIError(400, "Invalid request body", { code: "invalid_value" });
+  const path = v.getDotPath(issue);
+  if (path !== null && issue.input === undefined && issue.kind === "schema") {
+    return new OpenAIError(400, `Missing required parameter: '${path}'.`, {
+      param: path,
+      code: "missing_required_parameter",
+    });
+  }
+  const where = path === null ? "request body" : `'${path}'`;
+  const extra = result.issues.length > 1 ? ` (and ${result.issues.length - 1} more problem(s))` : "";
+  return new OpenAIError(400, `Invalid ${where}: ${issue.message}${extra}`, { param: path, code: "invalid_value" });
+}
+
+/** Upstream identity used in error messages: `upstream 'telemak1'`. */
+function upstreamName(upstreamId: string): string {
+  return `upstream '${upstreamId}'`;
+}
+
+/** 502: the upstream could not be reached (connection refused, DNS, reset before a response). */
+export function upstreamUnreachable(upstreamId: string, cause: unknown): OpenAIError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new OpenAIError(502, `${upstreamName(upstreamId)} is unreachable: ${reason}`, {
+    code: "upstream_unreachable",
+  });
+}
+
+/** 502: the upstream's connection failed after its answer started. */
+export function upstreamBroken(upstreamId: string, cause: unknown): OpenAIError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new OpenAIError(502, `${upstreamName(upstreamId)} broke off its answer: ${reason}`, {
+    code: "upstream_disconnected",
+  });
+}
+
+/** 504: the upstream did not answer within `ms` milliseconds while waiting for `what` (`response headers`...). */
+export function upstreamTimeout(upstreamId: string, what: string, ms: number): OpenAIError {
+  return new OpenAIError(504, `${upstreamName(upstreamId)} timed out after ${ms} ms waiting for ${what}`, {
+    code: "upstream_timeout",
+  });
+}
+
+const UpstreamErrorBody = v.object({
+  error: v.union([
+    v.string(),
+    v.object({
+      message: v.optional(v.string()),
+      type: v.optional(v.nullable(v.string())),
+      param: v.optional(v.nullable(v.string())),
+      code: v.optional(v.nullable(v.union([v.string(), v.number()]))),
+    }),
+  ]),
+});
+
+/** How much of a non-JSON upstream error body is quoted in the message. */
+const QUOTED_BODY_CHARS = 300;
+
+/**
+ * An upstream answered `status` ≥ 400: the same status is passed on, in the OpenAI shape, with a message naming the
+ * upstream (`upstream 'telemak1' returned 500: <its message>`). When the upstream body is itself an OpenAI error its
+ * `type`/`param`/`code` are kept; otherwise its first 300 characters are quoted.
+ * @param headers response headers to pass on (e.g. `retry-after` on 429).
+ */
+export function upstreamHttpError(
+  upstreamId: string,
+  status: number,
+  bodyText: string,
+  headers: Record<string, string> = {},
+): OpenAIError {
+  let parsed: v.InferOutput<typeof UpstreamErrorBody> | undefined;
+  try {
+    const result = v.safeParse(UpstreamErrorBody, JSON.parse(bodyText));
+    if (result.success) parsed = result.output;
+  } catch {
+    // Not JSON: quoted below.
+  }
+  const detail = parsed?.error;
+  const text =
+    typeof detail === "string"
+      ? detail
+      : (detail?.message ?? (bodyText.trim().slice(0, QUOTED_BODY_CHARS) || "(empty body)"));
+  const fields = typeof detail === "object" ? detail : undefined;
+  return new OpenAIError(status, `${upstreamName(upstreamId)} returned ${status}: ${text}`, {
+    type: fields?.type ?? undefined,
+    param: fields?.param ?? null,
+    code: fields?.code === undefined || fields.code === null ? "upstream_error" : String(fields.code),
+    headers,
+  });
+}
+
+function isValibotSchema(value: unknown): value is v.GenericSchema {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    "~standard" in value &&
+    (value["~standard"] as { vendor?: unknown }).vendor === "valibot"
+  );
+}
+
+/**
+ * Maps whatever the request pipeline threw to an OpenAI error, given Elysia's error `code`:
+ * - `OpenAIError` as is (also when a body parser threw it);
+ * - `VALIDATION` → 400 naming the field ({@link validationError}); `PARSE` → 400;
+ * - `NOT_FOUND` → 404 naming the route (OpenAI's "Invalid URL" wording);
+ * - anything else → 500 `server_error`, and a log line: it is a bug.
+ */
+export function toOpenAIError(code: string | number, error: unknown, request: Request): OpenAIError {
+  if (error instanceof OpenAIError) return error;
+  if (code === "VALIDATION" && error instanceof ValidationError) {
+    const schema = (error.validator as { schema?: unknown }).schema;
+    if (isValibotSchema(schema)) return validationError(schema, error.value);
+    return new OpenAIError(400, `Invalid ${error.type}: ${error.message}`, { code: "invalid_value" });
+  }
+  if (code === "PARSE") {
+    // Elysia wraps what a body parser throws: our parser's 413/400 come back as the cause.
+    if (error instanceof Error && error.cause instanceof OpenAIError) return error.cause;
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
+    return new OpenAIError(400, `Request body could not be parsed${cause}`, { code: "invalid_json" });
+  }
+  if (code === "NOT_FOUND") {
+    return new OpenAIError(404, `Invalid URL (${request.method} ${new URL(request.url).pathname})`, {
+      code: "unknown_url",
+    });
+  }
+  console.error("[ithaca] unhandled error:", error);
+  const message = error instanceof Error ? error.message : String(error);
+  return new OpenAIError(500, `Internal error: ${message}`, { code: "internal_error" });
+}

@@ -1,0 +1,142 @@
+/**
+ * OpenAI Server-Sent Events framing (reference/telemak-companion-wire.md §9 #20): every event is `data: <json>\n\n`,
+ * no `event:` lines, and a successful stream ends with `data: [DONE]\n\n`. A failure after the first byte is sent
+ * in-band as `data: {"error":{...}}` and the stream ends without `[DONE]` (what Telemak and OpenAI do; the `openai`
+ * SDK raises it as an APIError).
+ */
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { OpenAIError } from "./errors.ts";
+
+/** Response headers of an OpenAI event stream. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+/** The terminating frame of a successful stream. */
+export const SSE_DONE = "data: [DONE]\n\n";
+
+/** Frames one JSON event: `data: <json>\n\n`. */
+export function sseData(payload: object): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+/** Frames an in-band error (OpenAI error object); anything but an {@link OpenAIError} becomes a `server_error`. */
+export function sseError(error: unknown): string {
+  const openAIError =
+    error instanceof OpenAIError
+      ? error
+      : new OpenAIError(500, `stream aborted: ${error instanceof Error ? error.message : String(error)}`, {
+          code: "stream_failed",
+        });
+  return sseData(openAIError.toBody());
+}
+
+/**
+ * Streams chunk objects as an OpenAI SSE `Response` (status 200): one `data:` frame per chunk, then `data: [DONE]`.
+ *
+ * - The iterable is pulled only as fast as the client reads (backpressure).
+ * - Client disconnect (the response stream is cancelled) or `signal` abort closes the stream and calls the
+ *   iterator's `return()`, so an async generator's `finally` runs. A generator suspended on an `await` only sees that
+ *   at its next `yield`; to stop sooner it must watch the same `signal` itself.
+ * - An error thrown by the iterable becomes an in-band error frame ({@link sseError}) and the stream ends without
+ *   `[DONE]`.
+ *
+ * @param chunks `chat.completion.chunk` objects (or any JSON objects) in order.
+ * @param signal usually the request's `AbortSignal` (aborted when the client goes away).
+ */
+export function sseResponse(chunks: AsyncIterable<object>, signal?: AbortSignal): Response {
+  const encoder = new TextEncoder();
+  const iterator = chunks[Symbol.asyncIterator]();
+  let finished = false;
+  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  const stop = (): void => {
+    if (finished) return;
+    finished = true;
+    signal?.removeEventListener("abort", onAbort);
+    iterator.return?.()?.catch(() => {});
+  };
+  const onAbort = (): void => {
+    if (finished) return;
+    stop();
+    try {
+      streamController?.close();
+    } catch {
+      // Already closed or errored by the runtime.
+    }
+  };
+
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      streamController = controller;
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      let frame: string;
+      let last = false;
+      try {
+        const next = await iterator.next();
+        if (next.done) {
+          frame = SSE_DONE;
+          last = true;
+        } else {
+          frame = sseData(next.value);
+        }
+      } catch (error) {
+        frame = sseError(error);
+        last = true;
+      }
+      if (finished) return;
+      controller.enqueue(encoder.encode(frame));
+      if (last) {
+        finished = true;
+        signal?.removeEventListener("abort", onAbort);
+        controller.close();
+      }
+    },
+    cancel() {
+      stop();
+    },
+  });
+  return new Response(body, { status: 200, headers: SSE_HEADERS });
+}
+
+/**
+ * Parses an SSE byte stream (e.g. an upstream response body) into events, with `eventsource-parser`.
+ * Comment lines are skipped; `data` is the raw text (`[DONE]` or JSON).
+ */
+export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerator<EventSourceMessage> {
+  const events: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (event) => events.push(event) });
+  const decoder = new TextDecoder();
+  for await (const bytes of body) {
+    parser.feed(decoder.decode(bytes, { stream: true }));
+    yield* events.splice(0);
+  }
+}
+
+/**
+ * Watches SSE bytes as they pass through untouched and reports each JSON `data` payload (skipping `[DONE]` and
+ * payloads that are not JSON objects). Used by passthrough backends to count usage without re-framing the stream.
+ * @returns `feed(bytes)` for each chunk in order.
+ */
+export function sseObserver(onJSON: (payload: Record<string, unknown>) => void): (bytes: Uint8Array) => void {
+  const decoder = new TextDecoder();
+  const parser = createParser({
+    onEvent(message) {
+      if (message.data === "[DONE]") return;
+      try {
+        const payload: unknown = JSON.parse(message.data);
+        if (payload !== null && typeof payload === "object" && !Array.isArray(payload)) {
+          onJSON(payload as Record<string, unknown>);
+        }
+      } catch {
+        // Not JSON: nothing to observe.
+      }
+    },
+  });
+  return (bytes) => parser.feed(decoder.decode(bytes, { stream: true }));
+}
