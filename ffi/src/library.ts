@@ -63,8 +63,10 @@ export function candidateLibraries(env: Record<string, string | undefined> = pro
  * @throws Error listing each candidate tried and why it failed, or saying that none exists
  *   (run `bash scripts/setup.sh` to build the compatibility library).
  */
-export function openLibrary(env: Record<string, string | undefined> = process.env): LoadedLibrary {
-  const candidates = candidateLibraries(env);
+export function openLibrary(
+  env: Record<string, string | undefined> = process.env,
+  candidates: { path: string; source: LibrarySource }[] = candidateLibraries(env),
+): LoadedLibrary {
   const failures: string[] = [];
   for (const { path, source } of candidates) {
     if (source === "env" && !existsSync(path)) {

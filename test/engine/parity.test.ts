@@ -35,12 +35,17 @@ function ithacaGreedy(dir: string, prefillStepSize?: number): { prompt: number[]
   }
 }
 
-describe.each(["qwen3", "llama"] as const)("greedy parity with mlx-lm: %s", (arch) => {
+describe.each([
+  ["qwen3", "float32"],
+  ["llama", "float32"],
+  ["qwen3", "bfloat16"],
+  ["llama", "float16"],
+] as const)("greedy parity with mlx-lm: %s %s", (arch, dtype) => {
   const base = liveArrays();
   afterAll(() => expect(liveArrays()).toBe(base));
 
   test(`${MAX_TOKENS} tokens identical to mlx_lm.generate_step`, () => {
-    const dir = makeModel(arch, { seed: 11 });
+    const dir = makeModel(arch, { seed: 11, dtype });
     const reference = JSON.parse(runPython(join(import.meta.dir, "mlx_lm_greedy.py"), [dir, JSON.stringify(MESSAGES), String(MAX_TOKENS)]));
     const ours = ithacaGreedy(dir);
     expect(ours.prompt).toEqual(reference.prompt);
@@ -51,7 +56,7 @@ describe.each(["qwen3", "llama"] as const)("greedy parity with mlx-lm: %s", (arc
   });
 
   test("chunked prefill (step 5) gives the same tokens as one-shot prefill", () => {
-    const dir = makeModel(arch, { seed: 11 });
+    const dir = makeModel(arch, { seed: 11, dtype });
     expect(ithacaGreedy(dir, 5).tokens.slice(0, 16)).toEqual(ithacaGreedy(dir).tokens.slice(0, 16));
   });
 });
