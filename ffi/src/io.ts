@@ -10,8 +10,6 @@ import { openSync, readSync, closeSync } from "node:fs";
 import { MxArray } from "./array.ts";
 import { callOut, check, mlx } from "./runtime.ts";
 
-const ptrOf = (a: BigUint64Array, byteOffset: number) => ptr(a, byteOffset);
-
 const cstr = (s: string) => Buffer.from(`${s}\0`);
 
 /** Tensor entry of a safetensors header. */
@@ -62,7 +60,7 @@ export function loadSafetensors(path: string): Map<string, MxArray> {
     const slots = new BigUint64Array(new ArrayBuffer(16));
     slots[0] = BigInt(map);
     slots[1] = BigInt(meta);
-    check(S.mlx_load_safetensors(slots, ptrOf(slots, 8), cstr(path), cpu), "mlx_load_safetensors");
+    check(S.mlx_load_safetensors(slots, ptr(slots, 8), cstr(path), cpu), "mlx_load_safetensors");
     for (const name of Object.keys(tensors)) {
       const h = callOut("mlx_map_string_to_array_get", S.mlx_map_string_to_array_get, map, cstr(name));
       out.set(name, new MxArray(h));

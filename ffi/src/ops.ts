@@ -105,11 +105,6 @@ export function astype(a: MxArray, dtype: Dtype): MxArray {
   return op("mlx_astype", a.handle, dtype);
 }
 
-/** A copy of `a` (a new buffer once evaluated). */
-export function copy(a: MxArray): MxArray {
-  return unary("copy", a);
-}
-
 /** `a[start:stop:strides]`, one entry per axis. */
 export function slice(a: MxArray, start: readonly number[], stop: readonly number[], strides?: readonly number[]): MxArray {
   const st = strides ?? start.map(() => 1);
@@ -262,7 +257,8 @@ export function asyncEval(...arrays: MxArray[]): void {
 
 /** A PRNG key from a seed (`mlx.random.key`). */
 export function randomKey(seed: number): MxArray {
-  return op0("mlx_random_key", seed);
+  const { S } = mlx();
+  return new MxArray(callOut("mlx_random_key", S.mlx_random_key, seed));
 }
 
 /** Splits a key into two new keys (`mlx.random.split(key)`). */
@@ -275,9 +271,4 @@ export function randomSplit(key: MxArray): [MxArray, MxArray] {
 /** Samples indices from unnormalised log-probabilities along `axis`, with `key` or MLX's global PRNG. */
 export function categorical(logits: MxArray, axis: number, key?: MxArray): MxArray {
   return op("mlx_random_categorical", logits.handle, axis, key?.handle ?? null);
-}
-
-function op0(name: "mlx_random_key", ...args: unknown[]): MxArray {
-  const { S } = mlx();
-  return new MxArray(callOut(name, S[name], ...args));
 }

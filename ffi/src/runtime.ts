@@ -79,18 +79,3 @@ export function callSize(name: string, f: (out: number, ...rest: any[]) => numbe
   check(f(SLOT_BASE + 16, ...args), name);
   return Number(SLOTS[2]);
 }
-
-/** The pointer address of out-slot `i` (0..7), for callers that need raw slot access. */
-export function slotAddress(i: number): number {
-  return SLOT_BASE + 8 * i;
-}
-
-/** Reads the pointer stored in out-slot `i`. */
-export function readSlot(i: number): Pointer | null {
-  return read.ptr(SLOT_BASE, 8 * i) as Pointer | null;
-}
-
-/** Clears out-slot `i`. */
-export function clearSlot(i: number): void {
-  SLOTS[i] = 0n;
-}

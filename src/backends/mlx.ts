@@ -159,13 +159,6 @@ class MlxBackend implements Backend {
     return { ...this.#counters, models };
   }
 
-  /** Engine counters per model (queued, active, cancelled, generated tokens, live arrays, MLX memory). */
-  async engineStats(): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = {};
-    for (const [id, { engine }] of this.#engines) out[id] = await engine.stats();
-    return out;
-  }
-
   async close(): Promise<void> {
     await Promise.all([...this.#engines.values()].map(({ engine }) => engine.close()));
   }
@@ -175,7 +168,7 @@ class MlxBackend implements Backend {
  * Starts one engine Worker per model and loads it.
  * @throws Error naming the model and directory when a model cannot be loaded; already started Workers are stopped.
  */
-export async function createMlxBackend(opts: { models: LocalModelConfig[] }): Promise<Backend & { engineStats(): Promise<Record<string, unknown>> }> {
+export async function createMlxBackend(opts: { models: LocalModelConfig[] }): Promise<Backend> {
   const engines = new Map<string, { config: LocalModelConfig; engine: EngineClient }>();
   try {
     for (const config of opts.models) {
