@@ -2,14 +2,46 @@
  * Main-thread handle of one engine Worker (DESIGN §1): loads a model in the Worker, streams generation events back
  * as an async iterable, and turns an aborted request signal into a `cancel` message.
  */
-import type { EngineStats, FromEngine, GenerateParams, ModelInfo, ToEngine, Usage, FinishReason } from "./protocol.ts";
+import type {
+  EngineStats,
+  FinishReason,
+  FromEngine,
+  GenerateParams,
+  MemoryLimits,
+  ModelInfo,
+  OutputDelta,
+  ToEngine,
+  TokenLogprob,
+  Usage,
+} from "./protocol.ts";
 
-/** Events of one generation, in order: `prompt`, any number of `token`, then `done` or `error`. */
+/** Events of one generation, in order: `prompt`, any number of `delta`, then `done` or `error`. */
 export type GenerationEvent =
   | { type: "prompt"; promptTokens: number }
-  | { type: "token"; text: string }
+  | { type: "delta"; delta: OutputDelta; logprobs?: TokenLogprob[] }
   | { type: "done"; finishReason: FinishReason; usage: Usage }
   | { type: "error"; message: string; status: number };
+
+/** How many generations one model serves at once and how many may wait. */
+export interface EngineLimits {
+  /** Generations decoded together (interleaved step by step); default 4. */
+  maxActive?: number;
+  /** Requests allowed to wait beyond `maxActive`; more are refused with 503. Default 16. */
+  maxQueue?: number;
+  /** MLX allocator limits, applied in the Worker before loading. */
+  memory?: MemoryLimits;
+}
+
+/** Thrown by {@link EngineClient.generate} when `maxActive + maxQueue` generations are already in flight. */
+export class EngineBusyError extends Error {
+  readonly status = 503;
+  /** Seconds a client should wait before retrying (sent as `Retry-After`). */
+  readonly retryAfterS: number;
+  constructor(model: string, inFlight: number, retryAfterS = 1) {
+    super(`model '${model}' is busy: ${inFlight} requests in flight and the queue is full; retry later`);
+    this.retryAfterS = retryAfterS;
+  }
+}
 
 type Listener = (e: GenerationEvent) => void;
 
@@ -18,14 +50,16 @@ export class EngineClient {
   /** Outcomes confirmed by the Worker: a cancelled generation is counted once the Worker has stopped it. */
   readonly counters = { completed: 0, cancelled: 0, failed: 0 };
   readonly #worker: Worker;
+  readonly #capacity: number;
   readonly #listeners = new Map<number, Listener>();
   readonly #statsWaiters = new Map<number, (s: EngineStats) => void>();
   #nextId = 1;
   #closed = false;
 
-  private constructor(worker: Worker, info: ModelInfo) {
+  private constructor(worker: Worker, info: ModelInfo, capacity: number) {
     this.#worker = worker;
     this.info = info;
+    this.#capacity = capacity;
     worker.onmessage = (ev: MessageEvent<FromEngine>) => this.#dispatch(ev.data);
   }
 
@@ -33,7 +67,9 @@ export class EngineClient {
    * Starts a Worker and loads the model directory in it.
    * @throws Error with the Worker's message when the model cannot be loaded (missing files, bad config, MLX error).
    */
-  static async start(model: { id: string; path: string }): Promise<EngineClient> {
+  static async start(model: { id: string; path: string }, limits: EngineLimits = {}): Promise<EngineClient> {
+    const maxActive = limits.maxActive ?? 4;
+    const maxQueue = limits.maxQueue ?? 16;
     const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       worker.onmessage = (ev: MessageEvent<FromEngine>) => {
@@ -41,12 +77,12 @@ export class EngineClient {
         else if (ev.data.type === "load_error") reject(new Error(`loading model '${model.id}' from ${model.path}: ${ev.data.message}`));
       };
       worker.onerror = (ev) => reject(new Error(`engine worker for '${model.id}' failed: ${ev.message}`));
-      worker.postMessage({ type: "load", model } satisfies ToEngine);
+      worker.postMessage({ type: "load", model, maxActive, memory: limits.memory } satisfies ToEngine);
     }).catch((err) => {
       worker.terminate();
       throw err;
     });
-    return new EngineClient(worker, info);
+    return new EngineClient(worker, info, maxActive + maxQueue);
   }
 
   #dispatch(m: FromEngine): void {
@@ -65,29 +101,46 @@ export class EngineClient {
     listener(event as GenerationEvent);
   }
 
+  /** Generations queued or running in the Worker. */
+  get inFlight(): number {
+    return this.#listeners.size;
+  }
+
   /**
    * Queues a generation and yields its events. Aborting `signal` sends `cancel`: the Worker stops within one decode
    * step and the iterable ends with `done` (`finishReason: "cancelled"`).
+   * @throws EngineBusyError (synchronously, before anything is queued) when the model's queue is full
    */
-  async *generate(params: GenerateParams, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
+  generate(params: GenerateParams, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
     if (this.#closed) throw new Error(`model '${this.info.id}' is unloaded`);
+    if (this.inFlight >= this.#capacity) throw new EngineBusyError(this.info.id, this.inFlight);
     const id = this.#nextId++;
-    const buffered: GenerationEvent[] = [];
-    let wake: (() => void) | undefined;
-    let finished = false;
+    const listening = this.#listen(id);
+    this.#worker.postMessage({ type: "generate", id, params } satisfies ToEngine);
+    return this.#events(id, listening, signal);
+  }
+
+  #listen(id: number): { buffered: GenerationEvent[]; wake?: () => void } {
+    const state: { buffered: GenerationEvent[]; wake?: () => void } = { buffered: [] };
     this.#listeners.set(id, (e) => {
-      buffered.push(e);
-      wake?.();
+      state.buffered.push(e);
+      state.wake?.();
     });
+    return state;
+  }
+
+  async *#events(id: number, state: { buffered: GenerationEvent[]; wake?: () => void }, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
+    const buffered = state.buffered;
+    let finished = false;
     const cancel = () => {
       if (!finished) this.#worker.postMessage({ type: "cancel", id } satisfies ToEngine);
     };
+    if (signal?.aborted) cancel();
     signal?.addEventListener("abort", cancel, { once: true });
-    this.#worker.postMessage({ type: "generate", id, params } satisfies ToEngine);
     try {
       while (true) {
-        if (!buffered.length) await new Promise<void>((r) => (wake = r));
-        wake = undefined;
+        if (!buffered.length) await new Promise<void>((r) => (state.wake = r));
+        state.wake = undefined;
         const e = buffered.shift()!;
         if (e.type === "done" || e.type === "error") finished = true;
         yield e;

@@ -13,7 +13,26 @@ export interface GenerateParams {
   max_tokens: number;
   /** 0 = greedy. */
   temperature: number;
+  /** Nucleus mass in (0, 1]; 1 = off. */
   top_p: number;
+  /** Keep the k most likely tokens; 0 = off. */
+  top_k: number;
+  /** Keep tokens with probability >= min_p × the top probability; 0 = off. */
+  min_p: number;
+  /** Sign-aware multiplicative penalty on the last `repetition_context_size` tokens (mlx-lm); 1 or absent = off. */
+  repetition_penalty?: number;
+  /** Tokens (prompt + completion) the penalties look back over; mlx-lm's default is 20. */
+  repetition_context_size: number;
+  /** OpenAI `presence_penalty`: subtracted once from each token seen in the context window; 0 = off. */
+  presence_penalty: number;
+  /** OpenAI `frequency_penalty`: subtracted per occurrence in the context window; 0 = off. */
+  frequency_penalty: number;
+  /** OpenAI `logit_bias`: token id → bias added to its logit. */
+  logit_bias?: Record<string, number>;
+  /** Return the log-probability of each sampled token. */
+  logprobs: boolean;
+  /** Alternatives per position (0–20), with `logprobs`. */
+  top_logprobs: number;
   seed?: number;
   /** Stop strings; the matched text is not returned. */
   stop: string[];
@@ -38,7 +57,42 @@ export interface Usage {
   cached_tokens: number;
 }
 
-export type FinishReason = "stop" | "length" | "cancelled";
+export type FinishReason = "stop" | "length" | "tool_calls" | "cancelled";
+
+/** One alternative at a position, OpenAI `top_logprobs` item: `bytes` are the token's UTF-8 bytes. */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+}
+
+/** OpenAI `choices[].logprobs.content[]` item for one sampled token. */
+export interface TokenLogprob extends TopLogprob {
+  top_logprobs: TopLogprob[];
+}
+
+/** A tool call as streamed in OpenAI `delta.tool_calls`: complete when sent (name and full JSON arguments). */
+export interface ToolCallDelta {
+  /** Position of the call in the message's `tool_calls` (0-based). */
+  index: number;
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/** A piece of the answer, already split into the OpenAI message fields. */
+export interface OutputDelta {
+  content?: string;
+  /** Text between the model's thinking markers (`<think>…</think>`). */
+  reasoning_content?: string;
+  tool_calls?: ToolCallDelta[];
+}
+
+/** MLX allocator limits applied when the Worker starts (bytes; process-wide in MLX). */
+export interface MemoryLimits {
+  cacheLimitBytes?: number;
+  wiredLimitBytes?: number;
+}
 
 export interface EngineStats {
   requests: number;
@@ -55,7 +109,7 @@ export interface EngineStats {
 }
 
 export type ToEngine =
-  | { type: "load"; model: { id: string; path: string } }
+  | { type: "load"; model: { id: string; path: string }; maxActive: number; memory?: MemoryLimits }
   | { type: "generate"; id: number; params: GenerateParams }
   | { type: "cancel"; id: number }
   | { type: "stats"; id: number }
@@ -65,7 +119,7 @@ export type FromEngine =
   | { type: "loaded"; info: ModelInfo }
   | { type: "load_error"; message: string }
   | { type: "prompt"; id: number; promptTokens: number }
-  | { type: "token"; id: number; text: string }
+  | { type: "delta"; id: number; delta: OutputDelta; logprobs?: TokenLogprob[] }
   | { type: "done"; id: number; finishReason: FinishReason; usage: Usage }
   | { type: "error"; id: number; message: string; status: number }
   | { type: "stats"; id: number; stats: EngineStats }

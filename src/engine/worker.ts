@@ -89,7 +89,7 @@ async function generate(id: number, params: GenerateParams): Promise<void> {
       }
       completion++;
       const { text, stopped } = stops.push(detok.push(token));
-      if (text) send({ type: "token", id, text });
+      if (text) send({ type: "delta", id, delta: { content: text } });
       if (stopped) {
         finishReason = "stop";
         hitStopString = true;
@@ -104,7 +104,7 @@ async function generate(id: number, params: GenerateParams): Promise<void> {
     if (finishReason !== "cancelled" && !hitStopString) {
       const last = stops.push(detok.flush());
       const tail = last.text + (last.stopped ? "" : stops.flush());
-      if (tail) send({ type: "token", id, text: tail });
+      if (tail) send({ type: "delta", id, delta: { content: tail } });
     }
     counters.generatedTokens += completion;
     counters[finishReason === "cancelled" ? "cancelled" : "completed"]++;

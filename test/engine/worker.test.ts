@@ -14,6 +14,13 @@ const params = (over: Partial<GenerateParams> = {}): GenerateParams => ({
   max_tokens: 24,
   temperature: 0,
   top_p: 1,
+  top_k: 0,
+  min_p: 0,
+  repetition_context_size: 20,
+  presence_penalty: 0,
+  frequency_penalty: 0,
+  logprobs: false,
+  top_logprobs: 0,
   stop: [],
   ...over,
 });
@@ -23,7 +30,7 @@ async function collect(it: AsyncIterable<GenerationEvent>) {
   let done: Extract<GenerationEvent, { type: "done" }> | undefined;
   let error: Extract<GenerationEvent, { type: "error" }> | undefined;
   for await (const e of it) {
-    if (e.type === "token") text += e.text;
+    if (e.type === "delta") text += e.delta.content ?? "";
     if (e.type === "done") done = e;
     if (e.type === "error") error = e;
   }
@@ -74,7 +81,7 @@ describe("engine worker", () => {
     let tokens = 0;
     let done: GenerationEvent | undefined;
     for await (const e of engine.generate(params({ max_tokens: 2000 }), ac.signal)) {
-      if (e.type === "token" && ++tokens === 3) ac.abort();
+      if (e.type === "delta" && ++tokens === 3) ac.abort();
       if (e.type === "done") done = e;
     }
     expect(done).toMatchObject({ type: "done", finishReason: "cancelled" });
@@ -88,7 +95,7 @@ describe("engine worker", () => {
       const ac = new AbortController();
       let n = 0;
       for await (const e of engine.generate(params({ max_tokens: 6, temperature: i % 2 ? 0.7 : 0, seed: i }), ac.signal)) {
-        if (i % 3 === 0 && e.type === "token" && ++n === 2) ac.abort();
+        if (i % 3 === 0 && e.type === "delta" && ++n === 2) ac.abort();
       }
     }
     const stats = await engine.stats();

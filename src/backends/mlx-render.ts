@@ -1,0 +1,86 @@
+/**
+ * Renders the engine's generation events as OpenAI chat-completions output (API reference "The chat completion
+ * object" and "The chat completion chunk object"): a `chat.completion` with `content`, `reasoning_content`,
+ * `tool_calls` and `logprobs.content`, or a stream of chunks — role chunk, deltas, finish chunk, then a usage chunk
+ * with `choices: []`.
+ */
+import type { GenerationEvent } from "../engine/client.ts";
+import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/protocol.ts";
+import { OpenAIError } from "../protocol/errors.ts";
+
+/** `id`, `created` and `model` shared by every object of one answer. */
+export interface CompletionMeta {
+  id: string;
+  created: number;
+  model: string;
+}
+
+export function openAIUsage(u: Usage) {
+  return {
+    prompt_tokens: u.prompt_tokens,
+    completion_tokens: u.completion_tokens,
+    total_tokens: u.prompt_tokens + u.completion_tokens,
+    prompt_tokens_details: { cached_tokens: u.cached_tokens },
+  };
+}
+
+/** A client-side cancellation is reported as `stop` (the client is gone; nobody reads it). */
+const openAIFinish = (r: FinishReason) => (r === "cancelled" ? "stop" : r);
+
+const engineError = (e: { message: string; status: number }) =>
+  new OpenAIError(e.status, e.message, { code: e.status === 503 ? "engine_overloaded" : "engine_error" });
+
+/**
+ * Collects a whole answer into a `chat.completion`.
+ * @throws OpenAIError with the engine's status when generation fails
+ */
+export async function renderCompletion(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): Promise<Response> {
+  let content = "";
+  let reasoning = "";
+  const toolCalls: ToolCallDelta[] = [];
+  const logprobs: TokenLogprob[] = [];
+  for await (const e of events) {
+    if (e.type === "delta") {
+      content += e.delta.content ?? "";
+      reasoning += e.delta.reasoning_content ?? "";
+      toolCalls.push(...(e.delta.tool_calls ?? []));
+      if (e.logprobs) logprobs.push(...e.logprobs);
+    } else if (e.type === "error") {
+      throw engineError(e);
+    } else if (e.type === "done") {
+      const message: Record<string, unknown> = { role: "assistant", content: content || (toolCalls.length ? null : "") };
+      if (reasoning) message.reasoning_content = reasoning;
+      if (toolCalls.length) message.tool_calls = toolCalls.map(({ index: _index, ...call }) => call);
+      return Response.json({
+        ...meta,
+        object: "chat.completion",
+        choices: [{ index: 0, message, logprobs: withLogprobs ? { content: logprobs } : null, finish_reason: openAIFinish(e.finishReason) }],
+        usage: openAIUsage(e.usage),
+      });
+    }
+  }
+  throw new OpenAIError(500, "engine ended without finishing", { code: "engine_error" });
+}
+
+/**
+ * Yields the chunk objects of a streamed answer. Stops silently when the generation was cancelled (client gone).
+ * @throws OpenAIError when generation fails mid-stream (the SSE layer sends it as an in-band error event)
+ */
+export async function* renderChunks(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): AsyncGenerator<object> {
+  const chunk = (delta: object, finish: string | null, logprobs?: TokenLogprob[]) => ({
+    ...meta,
+    object: "chat.completion.chunk",
+    choices: [{ index: 0, delta, logprobs: withLogprobs && logprobs ? { content: logprobs } : null, finish_reason: finish }],
+  });
+  yield chunk({ role: "assistant", content: "" }, null);
+  for await (const e of events) {
+    if (e.type === "delta") yield chunk(e.delta, null, e.logprobs);
+    else if (e.type === "error") throw engineError(e);
+    else if (e.type === "done") {
+      if (e.finishReason === "cancelled") return;
+      yield chunk({}, openAIFinish(e.finishReason));
+      yield { ...meta, object: "chat.completion.chunk", choices: [], usage: openAIUsage(e.usage) };
+      return;
+    }
+  }
+}
