@@ -1,0 +1,170 @@
+/**
+ * One request inside the engine Worker: renders and tokenizes the prompt, owns its KV cache, sampler and logits
+ * processors, and turns each scheduling step of {@link generateSteps} into `delta` / `done` / `error` messages
+ * (EOS and `max_tokens`, stop strings held back across tokens, cancellation).
+ *
+ * The scheduler calls {@link Generation.advance} once per turn; every array the request owns is freed when it ends,
+ * however it ends.
+ */
+import { ChatTemplateError, type ChatTemplate } from "./chat-template.ts";
+import { generateSteps, type GenerationStep } from "./generate.ts";
+import { freeCaches, type KVCache, makeCaches } from "./kv-cache.ts";
+import { LogitsProcessors } from "./logits-processors.ts";
+import { normalizeMessages } from "./messages.ts";
+import type { DecoderModel } from "./model/decoder.ts";
+import type { FinishReason, FromEngine, GenerateParams, ModelInfo, TokenLogprob } from "./protocol.ts";
+import { Sampler } from "./sampler.ts";
+import { StopMatcher } from "./stop-strings.ts";
+import { type ModelTokenizer, StreamingDetokenizer } from "./tokenizer.ts";
+
+/** What a request needs from the loaded model. */
+export interface LoadedModel {
+  model: DecoderModel;
+  tokenizer: ModelTokenizer;
+  template: ChatTemplate;
+  info: ModelInfo;
+}
+
+/** Token counts a finished request adds to the Worker's totals. */
+export interface GenerationOutcome {
+  finishReason: FinishReason | "failed";
+  promptTokens: number;
+  completionTokens: number;
+}
+
+type Send = (m: FromEngine) => void;
+
+export class Generation {
+  readonly id: number;
+  readonly #params: GenerateParams;
+  readonly #m: LoadedModel;
+  readonly #send: Send;
+  #prompt: number[] = [];
+  #caches: KVCache[] = [];
+  #sampler: Sampler | undefined;
+  #processors: LogitsProcessors | undefined;
+  #steps: Generator<GenerationStep, void, undefined> | undefined;
+  #detok: StreamingDetokenizer | undefined;
+  #stops: StopMatcher | undefined;
+  #completion = 0;
+  #cancelled = false;
+  #outcome: GenerationOutcome | undefined;
+
+  constructor(id: number, params: GenerateParams, loaded: LoadedModel, send: Send) {
+    this.id = id;
+    this.#params = params;
+    this.#m = loaded;
+    this.#send = send;
+  }
+
+  /** How the request ended; undefined while it runs. */
+  get outcome(): GenerationOutcome | undefined {
+    return this.#outcome;
+  }
+
+  /**
+   * Renders and tokenizes the prompt and checks it against the context length. On failure the request ends with an
+   * `error` message (400 for a template or length problem) and this returns false.
+   */
+  start(): boolean {
+    const { tokenizer, template, info, model } = this.#m;
+    const p = this.#params;
+    try {
+      this.#prompt = tokenizer.encode(template.render(normalizeMessages(p.messages), p));
+    } catch (err) {
+      return this.#fail((err as Error).message, err instanceof ChatTemplateError ? 400 : 500);
+    }
+    const limit = info.contextLength;
+    if (limit && this.#prompt.length + p.max_tokens > limit) {
+      return this.#fail(
+        `prompt (${this.#prompt.length} tokens) + max_tokens (${p.max_tokens}) exceeds the model's context length of ${limit} tokens`,
+        400,
+      );
+    }
+    if (this.#prompt.length === 0) return this.#fail("the rendered prompt is empty", 400);
+    this.#send({ type: "prompt", id: this.id, promptTokens: this.#prompt.length });
+    try {
+      this.#caches = makeCaches(model.config.numLayers);
+      this.#sampler = new Sampler(p);
+      this.#processors = new LogitsProcessors(p, info.vocabSize, this.#prompt);
+      this.#detok = new StreamingDetokenizer(tokenizer);
+      this.#stops = new StopMatcher(p.stop);
+      this.#steps = generateSteps(model, this.#caches, this.#sampler, this.#prompt, p.max_tokens, {
+        processors: this.#processors.active ? this.#processors : undefined,
+        topLogprobs: p.logprobs ? p.top_logprobs : undefined,
+      });
+    } catch (err) {
+      this.#free();
+      return this.#fail((err as Error).message, 500);
+    }
+    return true;
+  }
+
+  /** Asks the request to stop; it ends (`cancelled`) at its next turn. */
+  cancel(): void {
+    this.#cancelled = true;
+  }
+
+  /**
+   * Runs one scheduling step (a prefill chunk or one decode step) and emits what it produced.
+   * @returns true while the request has more to do
+   */
+  advance(): boolean {
+    if (this.#outcome) return false;
+    if (this.#cancelled) return this.#finish("cancelled", false);
+    try {
+      const next = this.#steps!.next();
+      if (next.done) return this.#finish("length", true);
+      const s = next.value;
+      if (s.kind === "prefill") return true;
+      if (this.#m.tokenizer.eosTokenIds.has(s.token)) return this.#finish("stop", true);
+      this.#completion++;
+      const { text, stopped } = this.#stops!.push(this.#detok!.push(s.token));
+      const logprobs = s.logprob === undefined ? undefined : [this.#tokenLogprob(s)];
+      if (text || logprobs) this.#send({ type: "delta", id: this.id, delta: text ? { content: text } : {}, logprobs });
+      if (stopped) return this.#finish("stop", false);
+      return true;
+    } catch (err) {
+      this.#free();
+      return this.#fail((err as Error).message, 500);
+    }
+  }
+
+  #tokenLogprob(s: Extract<GenerationStep, { kind: "token" }>): TokenLogprob {
+    const describe = (token: number, logprob: number) => {
+      const text = this.#m.tokenizer.decode([token]);
+      return { token: text, logprob, bytes: Array.from(new TextEncoder().encode(text)) };
+    };
+    return { ...describe(s.token, s.logprob!), top_logprobs: (s.top ?? []).map((t) => describe(t.token, t.logprob)) };
+  }
+
+  /** Ends the request; `flushText` releases text still held by the detokenizer and stop matcher. */
+  #finish(reason: FinishReason, flushText: boolean): false {
+    if (flushText) {
+      const last = this.#stops!.push(this.#detok!.flush());
+      const tail = last.text + (last.stopped ? "" : this.#stops!.flush());
+      if (tail) this.#send({ type: "delta", id: this.id, delta: { content: tail } });
+    }
+    this.#free();
+    const usage = { prompt_tokens: this.#prompt.length, completion_tokens: this.#completion, cached_tokens: 0 };
+    this.#send({ type: "done", id: this.id, finishReason: reason, usage });
+    this.#outcome = { finishReason: reason, promptTokens: this.#prompt.length, completionTokens: this.#completion };
+    return false;
+  }
+
+  #fail(message: string, status: number): false {
+    this.#send({ type: "error", id: this.id, message, status });
+    this.#outcome = { finishReason: "failed", promptTokens: this.#prompt.length, completionTokens: this.#completion };
+    return false;
+  }
+
+  /** Frees the KV cache, the sampler's key and the processors' arrays (idempotent). */
+  #free(): void {
+    this.#steps?.return();
+    this.#steps = undefined;
+    freeCaches(this.#caches);
+    this.#sampler?.free();
+    this.#processors?.free();
+    this.#sampler = this.#processors = undefined;
+  }
+}
