@@ -25,7 +25,6 @@ export class Scheduler {
   readonly #hooks: SchedulerHooks;
   readonly #waiting: number[] = [];
   readonly #active: Generation[] = [];
-  readonly #cancelledWaiting = new Set<number>();
   #running = false;
 
   constructor(maxActive: number, hooks: SchedulerHooks) {
@@ -47,16 +46,23 @@ export class Scheduler {
     void this.#run();
   }
 
-  /** Cancels a waiting or running request; unknown ids are ignored (the request already ended). */
+  /**
+   * Cancels a request: a waiting one ends at once, a running one at its next turn. Unknown ids are ignored (the
+   * request already ended).
+   */
   cancel(id: number): void {
-    const running = this.#active.find((g) => g.id === id);
-    if (running) running.cancel();
-    else if (this.#waiting.includes(id)) this.#cancelledWaiting.add(id);
+    const waitingAt = this.#waiting.indexOf(id);
+    if (waitingAt >= 0) {
+      this.#waiting.splice(waitingAt, 1);
+      this.#hooks.cancelledWhileWaiting(id);
+      return;
+    }
+    this.#active.find((g) => g.id === id)?.cancel();
   }
 
   /** Cancels everything (unload) and resolves when every request has ended. */
   async cancelAll(): Promise<void> {
-    for (const id of this.#waiting) this.#cancelledWaiting.add(id);
+    for (const id of [...this.#waiting]) this.cancel(id);
     for (const g of this.#active) g.cancel();
     while (this.#running) await yieldToEvents();
   }
@@ -64,10 +70,6 @@ export class Scheduler {
   #admit(): void {
     while (this.#active.length < this.#maxActive && this.#waiting.length) {
       const id = this.#waiting.shift()!;
-      if (this.#cancelledWaiting.delete(id)) {
-        this.#hooks.cancelledWhileWaiting(id);
-        continue;
-      }
       const generation = this.#hooks.create(id);
       if (generation.start()) this.#active.push(generation);
       else this.#hooks.finished(generation.outcome!);
