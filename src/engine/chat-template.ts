@@ -18,6 +18,8 @@ export interface TemplateOptions {
 }
 
 export class ChatTemplate {
+  /** The Jinja source (the `default` one when the config lists several), e.g. for `detectOutputFormat`. */
+  readonly source: string;
   readonly #template: Template;
   readonly #tokenizer: ModelTokenizer;
 
@@ -26,12 +28,15 @@ export class ChatTemplate {
     const raw = tokenizer.config.chat_template;
     const source = Array.isArray(raw) ? raw.find((t) => t.name === "default")?.template ?? raw[0]?.template : raw;
     if (!source) throw new Error("tokenizer_config.json has no chat_template");
+    this.source = source;
     this.#template = new Template(source);
     this.#tokenizer = tokenizer;
   }
 
   /**
-   * Renders `messages` (OpenAI chat messages) to the prompt text, ending with the assistant generation prompt.
+   * Renders `messages` to the prompt text, ending with the assistant generation prompt. Pass OpenAI messages through
+   * `normalizeMessages` first (string contents, tool-call arguments as mappings); `tools` are the request's OpenAI
+   * tools, given to the template only when non-empty (templates test `tools is defined` / `if tools`).
    * @throws ChatTemplateError with the template's message (e.g. `raise_exception` for an unsupported role).
    */
   render(messages: unknown[], options: TemplateOptions = {}): string {

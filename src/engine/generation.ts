@@ -12,7 +12,8 @@ import { freeCaches, type KVCache, makeCaches } from "./kv-cache.ts";
 import { LogitsProcessors } from "./logits-processors.ts";
 import { normalizeMessages } from "./messages.ts";
 import type { DecoderModel } from "./model/decoder.ts";
-import type { FinishReason, FromEngine, GenerateParams, ModelInfo, TokenLogprob } from "./protocol.ts";
+import { type OutputFormat, OutputParser, promptOpensReasoning } from "./output/parser.ts";
+import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./protocol.ts";
 import { Sampler } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
 import { type ModelTokenizer, StreamingDetokenizer } from "./tokenizer.ts";
@@ -23,6 +24,8 @@ export interface LoadedModel {
   tokenizer: ModelTokenizer;
   template: ChatTemplate;
   info: ModelInfo;
+  /** Reasoning markers and tool-call syntax of the model's chat template. */
+  outputFormat: OutputFormat;
 }
 
 /** Token counts a finished request adds to the Worker's totals. */
@@ -46,6 +49,7 @@ export class Generation {
   #steps: Generator<GenerationStep, void, undefined> | undefined;
   #detok: StreamingDetokenizer | undefined;
   #stops: StopMatcher | undefined;
+  #parser: OutputParser | undefined;
   #completion = 0;
   #cancelled = false;
   #outcome: GenerationOutcome | undefined;
@@ -70,7 +74,10 @@ export class Generation {
     const { tokenizer, template, info, model } = this.#m;
     const p = this.#params;
     try {
-      this.#prompt = tokenizer.encode(template.render(normalizeMessages(p.messages), p));
+      const text = template.render(normalizeMessages(p.messages), p);
+      this.#prompt = tokenizer.encode(text);
+      const format = this.#m.outputFormat;
+      this.#parser = new OutputParser(format, { startInReasoning: promptOpensReasoning(text, format), tools: p.tools });
     } catch (err) {
       return this.#fail((err as Error).message, err instanceof ChatTemplateError ? 400 : 500);
     }
@@ -120,8 +127,7 @@ export class Generation {
       if (this.#m.tokenizer.eosTokenIds.has(s.token)) return this.#finish("stop", true);
       this.#completion++;
       const { text, stopped } = this.#stops!.push(this.#detok!.push(s.token));
-      const logprobs = s.logprob === undefined ? undefined : [this.#tokenLogprob(s)];
-      if (text || logprobs) this.#send({ type: "delta", id: this.id, delta: text ? { content: text } : {}, logprobs });
+      this.#emit(this.#parser!.push(text), s.logprob === undefined ? undefined : [this.#tokenLogprob(s)]);
       if (stopped) return this.#finish("stop", false);
       return true;
     } catch (err) {
@@ -130,20 +136,32 @@ export class Generation {
     }
   }
 
+  /** Sends parsed deltas; a token's logprobs ride on its first delta (an empty one when its text is held back). */
+  #emit(deltas: OutputDelta[], logprobs?: TokenLogprob[]): void {
+    if (logprobs && deltas.length === 0) deltas = [{}];
+    deltas.forEach((delta, i) => this.#send({ type: "delta", id: this.id, delta, logprobs: i === 0 ? logprobs : undefined }));
+  }
+
   #tokenLogprob(s: Extract<GenerationStep, { kind: "token" }>): TokenLogprob {
-    const describe = (token: number, logprob: number) => {
-      const text = this.#m.tokenizer.decode([token]);
-      return { token: text, logprob, bytes: Array.from(new TextEncoder().encode(text)) };
-    };
+    const tokenizer = this.#m.tokenizer;
+    const describe = (token: number, logprob: number) => ({ token: tokenizer.tokenText(token), logprob, bytes: tokenizer.tokenBytes(token) });
     return { ...describe(s.token, s.logprob!), top_logprobs: (s.top ?? []).map((t) => describe(t.token, t.logprob)) };
   }
 
-  /** Ends the request; `flushText` releases text still held by the detokenizer and stop matcher. */
+  /**
+   * Ends the request. `flushText` releases text still held by the detokenizer and stop matcher (not after a stop
+   * string, whose tail is dropped); the output parser is flushed unless the request was cancelled. An answer that
+   * made tool calls and stopped by itself finishes with `tool_calls`.
+   */
   #finish(reason: FinishReason, flushText: boolean): false {
-    if (flushText) {
-      const last = this.#stops!.push(this.#detok!.flush());
-      const tail = last.text + (last.stopped ? "" : this.#stops!.flush());
-      if (tail) this.#send({ type: "delta", id: this.id, delta: { content: tail } });
+    if (reason !== "cancelled") {
+      let tail = "";
+      if (flushText) {
+        const last = this.#stops!.push(this.#detok!.flush());
+        tail = last.text + (last.stopped ? "" : this.#stops!.flush());
+      }
+      this.#emit([...this.#parser!.push(tail), ...this.#parser!.flush()]);
+      if (reason === "stop" && this.#parser!.toolCallCount > 0) reason = "tool_calls";
     }
     this.#free();
     const usage = { prompt_tokens: this.#prompt.length, completion_tokens: this.#completion, cached_tokens: 0 };

@@ -9,6 +9,7 @@ import { liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-m
 import { ChatTemplate } from "./chat-template.ts";
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
+import { detectOutputFormat } from "./output/parser.ts";
 import type { EngineStats, FromEngine, GenerateParams, MemoryLimits, ModelInfo, ToEngine } from "./protocol.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ModelTokenizer } from "./tokenizer.ts";
@@ -37,7 +38,7 @@ function load(id: string, path: string, memory: MemoryLimits | undefined): Loade
       contextLength: c.maxPositionEmbeddings,
       quantization: c.quantization,
     };
-    return { model, tokenizer, template, info };
+    return { model, tokenizer, template, info, outputFormat: detectOutputFormat(template.source) };
   } catch (err) {
     model.free();
     throw err;
