@@ -2,23 +2,36 @@
 /**
  * Generates a random-weight model in the mlx-community layout, loadable by mlx-lm and by Ithaca's engine.
  *
- *   bun scripts/make-model.ts --arch llama|qwen3 --out DIR [--seed N] [--size tiny|small|qwen3-0.6b]
- *                             [--dtype float32|float16|bfloat16]
+ *   bun scripts/make-model.ts --arch llama|mistral|qwen2|qwen3 --out DIR [--seed N] [--size tiny|small|qwen3-0.6b]
+ *                             [--dtype float32|float16|bfloat16] [--rope default|linear|llama3|yarn]
+ *                             [--bits 2|3|4|5|6|8 [--group-size 32|64|128] [--quant-override PATH=float|BITS[/GS]]...]
+ *                             [--shards N]
  *
- * Same arguments → byte-identical files. See scripts/make-model/model.ts.
+ * `--bits` quantizes as `mlx_lm.convert -q` (MLX's own quantize op); `--quant-override` adds per-module entries
+ * to the config `quantization` block (e.g. `lm_head=8`, `model.layers.0.mlp.down_proj=float`); `--shards N` writes
+ * N safetensors files and `model.safetensors.index.json`. Same arguments → byte-identical files.
+ * See scripts/make-model/model.ts.
  */
 import { parseArgs } from "node:util";
-import { ARCHES, MODEL_DTYPES, SIZE_NAMES, type Arch, type ModelDtype, type SizeName } from "./make-model/architectures.ts";
+import {
+  ARCHES, MODEL_DTYPES, ROPE_KINDS, SIZE_NAMES, type Arch, type ModelDtype, type RopeKind, type SizeName,
+} from "./make-model/architectures.ts";
 import { makeModel } from "./make-model/model.ts";
+import { QUANT_BITS, QUANT_GROUP_SIZES, parseQuantOverride, type QuantOptions } from "./make-model/quantize.ts";
 
 export { makeModel, type MakeModelOptions, type MakeModelResult } from "./make-model/model.ts";
 
-const USAGE = `usage: bun scripts/make-model.ts --arch ${ARCHES.join("|")} --out DIR [--seed N] [--size ${SIZE_NAMES.join("|")}] [--dtype ${MODEL_DTYPES.join("|")}]`;
+const USAGE = `usage: bun scripts/make-model.ts --arch ${ARCHES.join("|")} --out DIR [--seed N] [--size ${SIZE_NAMES.join("|")}]
+         [--dtype ${MODEL_DTYPES.join("|")}] [--rope ${ROPE_KINDS.join("|")}]
+         [--bits ${QUANT_BITS.join("|")} [--group-size ${QUANT_GROUP_SIZES.join("|")}] [--quant-override PATH=float|PATH=BITS[/GROUP_SIZE]]...]
+         [--shards N]`;
 
 function fail(message: string): never {
   console.error(`make-model: ${message}\n${USAGE}`);
   process.exit(2);
 }
+
+const isInt = (s: string) => /^-?\d+$/.test(s) && Number.isSafeInteger(Number(s));
 
 function main(argv: string[]): void {
   let values;
@@ -31,6 +44,11 @@ function main(argv: string[]): void {
         seed: { type: "string", default: "0" },
         size: { type: "string", default: "tiny" },
         dtype: { type: "string", default: "float32" },
+        rope: { type: "string" },
+        bits: { type: "string" },
+        "group-size": { type: "string", default: "64" },
+        "quant-override": { type: "string", multiple: true, default: [] },
+        shards: { type: "string", default: "1" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -48,16 +66,47 @@ function main(argv: string[]): void {
   if (values.out === undefined || values.out === "") fail("--out is required");
   if (!(SIZE_NAMES as readonly string[]).includes(values.size)) fail(`--size must be one of ${SIZE_NAMES.join(", ")}`);
   if (!(MODEL_DTYPES as readonly string[]).includes(values.dtype)) fail(`--dtype must be one of ${MODEL_DTYPES.join(", ")}`);
-  if (!/^-?\d+$/.test(values.seed) || !Number.isSafeInteger(Number(values.seed))) fail("--seed must be an integer");
+  if (values.rope !== undefined && !(ROPE_KINDS as readonly string[]).includes(values.rope)) fail(`--rope must be one of ${ROPE_KINDS.join(", ")}`);
+  if (!isInt(values.seed)) fail("--seed must be an integer");
+  if (!isInt(values.shards) || Number(values.shards) < 1) fail("--shards must be a positive integer");
 
-  const result = makeModel({
-    arch: arch as Arch,
-    out: values.out,
-    seed: Number(values.seed),
-    size: values.size as SizeName,
-    dtype: values.dtype as ModelDtype,
-  });
-  console.log(`wrote ${arch} ${values.size} ${values.dtype} (seed ${values.seed}, vocab ${result.vocabSize}) to ${result.dir}`);
+  let quantization: QuantOptions | undefined;
+  const groupSize = Number(values["group-size"]);
+  if (!QUANT_GROUP_SIZES.includes(groupSize)) fail(`--group-size must be one of ${QUANT_GROUP_SIZES.join(", ")}`);
+  if (values.bits !== undefined) {
+    const bits = Number(values.bits);
+    if (!QUANT_BITS.includes(bits)) fail(`--bits must be one of ${QUANT_BITS.join(", ")}`);
+    const overrides: NonNullable<QuantOptions["overrides"]> = {};
+    for (const text of values["quant-override"]) {
+      try {
+        const [path, params] = parseQuantOverride(text, groupSize);
+        (overrides as Record<string, unknown>)[path] = params;
+      } catch (e) {
+        fail((e as Error).message);
+      }
+    }
+    quantization = { bits, groupSize, overrides };
+  } else if (values["quant-override"].length > 0) {
+    fail("--quant-override needs --bits");
+  }
+
+  let result;
+  try {
+    result = makeModel({
+      arch: arch as Arch,
+      out: values.out,
+      seed: Number(values.seed),
+      size: values.size as SizeName,
+      dtype: values.dtype as ModelDtype,
+      rope: values.rope as RopeKind | undefined,
+      quantization,
+      shards: Number(values.shards),
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const q = quantization ? `, ${quantization.bits}-bit g${quantization.groupSize}` : "";
+  console.log(`wrote ${arch} ${values.size} ${values.dtype}${q} (seed ${values.seed}, vocab ${result.vocabSize}) to ${result.dir}`);
 }
 
 if (import.meta.main) main(process.argv.slice(2));

@@ -5,17 +5,20 @@
  *   → auth → contract → session → router → user plugins → routes
  *
  * Backends are built from the configuration (local models in one MLX backend, one passthrough backend per upstream)
- * unless the caller injects its own.
+ * unless the caller injects its own. `/admin/models*` manages the local engine's models (src/admin/models.ts).
  */
 import { openapi } from "@elysiajs/openapi";
 import { toJsonSchema } from "@valibot/to-json-schema";
 import { Elysia } from "elysia";
+import * as v from "valibot";
 import packageJson from "../package.json" with { type: "json" };
 import { authPlugin } from "../plugins/auth.ts";
 import { contractPlugin } from "../plugins/contract.ts";
 import { Router, routerPlugin } from "../plugins/router.ts";
 import { sessionPlugin } from "../plugins/session.ts";
+import { adminModelsRoutes } from "./admin/models.ts";
 import type { Backend } from "./backends/backend.ts";
+import type { LocalModels } from "./backends/mlx-models.ts";
 import { createOpenAIHttpBackend } from "./backends/openai-http.ts";
 import { Catalog } from "./catalog/catalog.ts";
 import { toOpenAIModel } from "./catalog/openai-models.ts";
@@ -30,18 +33,28 @@ export const VERSION: string = packageJson.version;
 export interface AppDeps {
   /**
    * The backends to serve, replacing those the config describes (tests inject upstream-only or recording backends).
-   * Default: one MLX backend for `config.models` (when any) followed by one passthrough backend per upstream.
+   * Default: one MLX backend for `config.models` and `config.engine.models_dir` (when any) followed by one
+   * passthrough backend per upstream. The admin model API manages the first `mlx` backend's models, if any.
    */
   backends?: Backend[];
 }
 
-/** Builds the backends `config` describes; the local one first, so local ids win a clash. */
-async function createBackends(config: Config): Promise<Backend[]> {
+/**
+ * Builds the backends `config` describes; the local one first, so local ids win a clash. The local backend exists
+ * when models are configured or an inventory directory is set; its registry (`local`) serves the admin API.
+ */
+async function createBackends(config: Config): Promise<{ backends: Backend[]; local?: LocalModels }> {
   const upstreams = config.upstreams.map((upstream) => createOpenAIHttpBackend(upstream));
-  if (config.models.length === 0) return upstreams;
+  if (config.models.length === 0 && config.engine.models_dir === undefined) return { backends: upstreams };
   const { createMlxBackend } = await import("./backends/mlx.ts");
-  return [await createMlxBackend({ models: config.models }), ...upstreams];
+  const local = await createMlxBackend({ models: config.models, engine: config.engine });
+  return { backends: [local, ...upstreams], local: local.models };
 }
+
+/** `GET /v1/models` query: `include_unloaded=true` also lists known local models that are not loaded. */
+const ModelsQuerySchema = v.object({
+  include_unloaded: v.optional(v.picklist(["true", "false", "1", "0"], "must be true or false")),
+});
 
 /**
  * Creates the app (not listening yet).
@@ -53,7 +66,10 @@ async function createBackends(config: Config): Promise<Backend[]> {
  */
 export async function createApp(config: Config, deps: AppDeps = {}) {
   const userPlugins = await loadPlugins(config.plugins);
-  const backends = deps.backends ?? (await createBackends(config));
+  const built = deps.backends ? { backends: deps.backends } : await createBackends(config);
+  const backends = built.backends;
+  const localModels =
+    built.local ?? (backends.find((backend) => backend.kind === "mlx") as { models?: LocalModels } | undefined)?.models;
   const catalog = new Catalog(backends);
   const router = new Router(catalog);
   const startedAt = Date.now();
@@ -90,6 +106,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     .use(routerPlugin(router));
 
   for (const plugin of userPlugins) pipeline.use(plugin);
+  pipeline.use(adminModelsRoutes(localModels));
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline
@@ -111,8 +128,18 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     )
     .get(
       "/v1/models",
-      async () => ({ object: "list", data: (await catalog.entries()).map((entry) => toOpenAIModel(entry, created)) }),
-      { detail: { summary: "List servable models (OpenAI list + x_odyssai)", tags: ["OpenAI"] } },
+      async ({ query }) => {
+        const all = query.include_unloaded === "true" || query.include_unloaded === "1";
+        const entries = (await catalog.entries()).filter((entry) => all || entry.model.ready);
+        return { object: "list", data: entries.map((entry) => toOpenAIModel(entry, created)) };
+      },
+      {
+        query: ModelsQuerySchema,
+        detail: {
+          summary: "List servable models (OpenAI list + x_odyssai); include_unloaded=true adds local models not loaded",
+          tags: ["OpenAI"],
+        },
+      },
     )
     .get(
       "/health",
@@ -134,6 +161,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     catalog,
     router,
     backends,
+    /** The local engine's model registry (load, unload, inventory), when there is a local backend. */
+    localModels,
     async close(graceMs = 10_000): Promise<void> {
       const stopped = app.server ? app.stop() : Promise.resolve(app);
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -21,8 +21,10 @@ Options:
   --model DIR      serve this model directory (mlx-community layout); its id is the directory name
   -h, --help       show this help
 
-Environment: ITHACA_API_KEYS (comma list), ITHACA_ADMIN_TOKEN, ITHACA_HOME.
-With no configuration, Ithaca serves the demo model in models/demo on port 8000.`;
+Environment: ITHACA_API_KEYS (comma list), ITHACA_ADMIN_TOKEN, ITHACA_HOME, ITHACA_MODELS_DIR, ITHACA_IDLE_TTL_S,
+ITHACA_MEMORY_BUDGET.
+With no configuration, Ithaca serves the demo model in models/demo on port 8000 and lists the other models under
+models/ as loadable on request.`;
 
 async function serve(options: { host?: string; port?: string; config?: string; model?: string }): Promise<void> {
   const config = await loadConfig({
@@ -36,7 +38,9 @@ async function serve(options: { host?: string; port?: string; config?: string; m
   const url = `http://${config.server.host}:${ithaca.app.server?.port}`;
   console.log(`Ithaca ${VERSION} listening on ${url} (OpenAI base URL ${url}/v1, docs ${url}/swagger)`);
   void ithaca.catalog.entries().then((entries) => {
-    console.log(`serving: ${entries.map((entry) => entry.model.id).join(", ") || "(no models yet)"}`);
+    const ids = (ready: boolean) => entries.filter((entry) => entry.model.ready === ready).map((entry) => entry.model.id);
+    console.log(`serving: ${ids(true).join(", ") || "(no models yet)"}`);
+    if (ids(false).length > 0) console.log(`loadable on request: ${ids(false).join(", ")}`);
   });
 
   let stopping = false;

@@ -1,5 +1,6 @@
 /**
- * scripts/make-model.ts against the real consumers of its files: mlx-lm (load + greedy generation), transformers'
+ * scripts/make-model.ts against the real consumers of its files: mlx-lm (load + greedy generation, and
+ * `quantize_model` — what `mlx_lm.convert -q` runs — as the reference for quantized output), transformers'
  * AutoTokenizer and chat templating (Python), `@huggingface/tokenizers` and `@huggingface/jinja` (what the engine
  * uses). All Python checks run in one subprocess.
  */
@@ -10,6 +11,7 @@ import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ARCH_SPECS, VOCAB_SIZE, type Arch } from "../scripts/make-model/architectures.ts";
 import { makeModel } from "../scripts/make-model/model.ts";
+import { parseQuantOverride } from "../scripts/make-model/quantize.ts";
 import { Rng } from "../scripts/make-model/random.ts";
 import {
   DTYPE_BYTES, decodeFloats, encodeFloats, encodeSafetensors, float16BitsToFloat32, float32ToBfloat16Bits,
@@ -17,7 +19,7 @@ import {
 } from "../scripts/make-model/safetensors.ts";
 import { BUN, PYTHON, REPO, tempDir } from "./helpers/paths.ts";
 
-const ARCHS: Arch[] = ["qwen3", "llama"];
+const ARCHS: Arch[] = ["qwen3", "llama", "qwen2", "mistral"];
 const GEN_TOKENS = 16;
 
 const TEXTS: Record<Arch, string[]> = {
@@ -28,6 +30,14 @@ const TEXTS: Record<Arch, string[]> = {
   llama: [
     "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
     "<|python_tag|>print(1)<|eot_id|><|end_of_text|>",
+  ],
+  qwen2: [
+    "<|im_start|>user\nWhat's 2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|><|endoftext|>",
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+  ],
+  mistral: [
+    "<s>[INST] Hi there![/INST] Hello!</s>",
+    '[AVAILABLE_TOOLS] [{"name": "x"}][/AVAILABLE_TOOLS][TOOL_CALLS] [{"name": "x", "arguments": {}}]</s>[TOOL_RESULTS] {"content": 1}[/TOOL_RESULTS]',
   ],
 };
 const COMMON_TEXTS = [
@@ -93,6 +103,8 @@ const SYSTEM_USER: Conversation = {
 const CONVERSATIONS: Record<Arch, Conversation[]> = {
   qwen3: [],
   llama: [],
+  qwen2: [],
+  mistral: [],
 };
 const COMMON_CONVERSATIONS: Conversation[] = [
   SYSTEM_USER,
@@ -166,6 +178,8 @@ CONVERSATIONS.qwen3.push(
     ],
   },
 );
+CONVERSATIONS.qwen2.push(...COMMON_CONVERSATIONS);
+CONVERSATIONS.mistral.push(...COMMON_CONVERSATIONS);
 CONVERSATIONS.llama.push(
   ...COMMON_CONVERSATIONS,
   { ...COMMON_CONVERSATIONS[3]!, name: "tools in system message", kwargs: { tools_in_user_message: false } },
@@ -174,13 +188,27 @@ CONVERSATIONS.llama.push(
 
 /** Runs in the project venv; reads the job from stdin, writes results as JSON to job.out. */
 const PYTHON_CHECKS = String.raw`
-import json, sys
+import glob, json, sys
+from pathlib import Path
 import mlx.core as mx
+from mlx.utils import tree_flatten, tree_map
 from mlx_lm import load, stream_generate
+from mlx_lm.utils import load_model, quantize_model
 from transformers import AutoTokenizer
 
+def all_weights(d):
+    w = {}
+    for f in sorted(glob.glob(d + "/model*.safetensors")):
+        w.update(mx.load(f))
+    return w
+
+def mismatches(ref, ours):
+    keys = set(ref) | set(ours)
+    return sorted(k for k in keys if k not in ref or k not in ours or ref[k].dtype != ours[k].dtype
+                  or ref[k].shape != ours[k].shape or not mx.array_equal(ref[k], ours[k]).item())
+
 job = json.load(sys.stdin)
-out = {"models": {}, "dtypes": {}}
+out = {"models": {}, "dtypes": {}, "quant": {}, "sharded": {}}
 for m in job["models"]:
     d = m["dir"]
     model, wrapper = load(d)
@@ -210,6 +238,29 @@ for c in job["dtype_checks"]:
     model, wrapper = load(c["model_dir"])
     n = len(list(stream_generate(model, wrapper, [1, 2, 3], max_tokens=4)))
     out["dtypes"][c["dtype"]] = {"same": bool(same and set(ref) == set(other)), "generated": n}
+# mlx_lm.convert -q on the float model (cast to the target dtype first, as convert does) is the reference.
+for c in job["quant_checks"]:
+    model, config = load_model(Path(c["float_dir"]))
+    dt = getattr(mx, c["dtype"])
+    model.update(tree_map(lambda v: v.astype(dt) if mx.issubdtype(v.dtype, mx.floating) else v, model.parameters()))
+    ov = c["overrides"]
+    def predicate(path, module, ov=ov):
+        if path not in ov:
+            return True
+        return False if ov[path] is False else {"group_size": ov[path]["group_size"], "bits": ov[path]["bits"], "mode": "affine"}
+    model, qconfig = quantize_model(model, config, c["group_size"], c["bits"], quant_predicate=predicate)
+    ours = all_weights(c["quant_dir"])
+    qmodel, wrapper = load(c["quant_dir"])
+    n = len(list(stream_generate(qmodel, wrapper, [1, 2, 3], max_tokens=4)))
+    out["quant"][c["name"]] = {
+        "mismatched": mismatches(dict(tree_flatten(model.parameters())), ours), "n_tensors": len(ours),
+        "quantization": qconfig["quantization"], "generated": n,
+        "quantized_modules": sorted(k[: -len(".scales")] for k in ours if k.endswith(".scales")),
+    }
+for c in job["sharded_checks"]:
+    model, wrapper = load(c["sharded_dir"])
+    n = len(list(stream_generate(model, wrapper, [1, 2, 3], max_tokens=4)))
+    out["sharded"][c["name"]] = {"mismatched": mismatches(all_weights(c["single_dir"]), all_weights(c["sharded_dir"])), "generated": n}
 with open(job["out"], "w") as f:
     json.dump(out, f)
 `;
@@ -228,12 +279,22 @@ interface PyModelResult {
 interface PyResults {
   models: Record<Arch, PyModelResult>;
   dtypes: Record<string, { same: boolean; generated: number }>;
+  quant: Record<string, { mismatched: string[]; n_tensors: number; quantization: Record<string, unknown>; generated: number; quantized_modules: string[] }>;
+  sharded: Record<string, { mismatched: string[]; generated: number }>;
 }
 
 const root = tempDir("ithaca-make-model-");
+const LLAMA_Q4_OVERRIDES = ["lm_head=8", "model.embed_tokens=6/32", "model.layers.0.mlp.down_proj=float"];
 const dirs = {
   qwen3: join(root, "qwen3"),
   llama: join(root, "llama"),
+  qwen2: join(root, "qwen2"),
+  mistral: join(root, "mistral"),
+  llamaQ4: join(root, "llama-q4"),
+  llamaQ4Again: join(root, "llama-q4-again"),
+  qwen3Q8: join(root, "qwen3-q8"),
+  qwen2Q4: join(root, "qwen2-q4-g128"),
+  qwen2Sharded: join(root, "qwen2-sharded"),
   qwen3Again: join(root, "qwen3-again"),
   qwen3Seed2: join(root, "qwen3-seed2"),
   qwen3F16: join(root, "qwen3-f16"),
@@ -269,10 +330,23 @@ function jsRender(dir: string, c: Conversation): string {
 }
 
 beforeAll(() => {
-  // The CLI for one model (argument parsing + exit status), the library entry point for the rest.
-  const cli = Bun.spawnSync([BUN, "scripts/make-model.ts", "--arch", "qwen3", "--out", dirs.qwen3, "--seed", "1"], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
-  if (cli.exitCode !== 0) throw new Error(`make-model CLI failed: ${cli.stderr.toString()}`);
+  // The CLI for two models (argument parsing + exit status), the library entry point for the rest.
+  const cli = (args: string[]) => {
+    const r = Bun.spawnSync([BUN, "scripts/make-model.ts", ...args], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`make-model CLI failed: ${r.stderr.toString()}`);
+  };
+  cli(["--arch", "qwen3", "--out", dirs.qwen3, "--seed", "1"]);
+  cli(["--arch", "llama", "--out", dirs.llamaQ4, "--seed", "1", "--bits", "4", ...LLAMA_Q4_OVERRIDES.flatMap((o) => ["--quant-override", o])]);
   makeModel({ arch: "llama", out: dirs.llama, seed: 1 });
+  makeModel({ arch: "qwen2", out: dirs.qwen2, seed: 1 });
+  makeModel({ arch: "mistral", out: dirs.mistral, seed: 1 });
+  makeModel({
+    arch: "llama", out: dirs.llamaQ4Again, seed: 1,
+    quantization: { bits: 4, groupSize: 64, overrides: Object.fromEntries(LLAMA_Q4_OVERRIDES.map((o) => parseQuantOverride(o, 64))) },
+  });
+  makeModel({ arch: "qwen3", out: dirs.qwen3Q8, seed: 1, dtype: "bfloat16", quantization: { bits: 8, groupSize: 32 } });
+  makeModel({ arch: "qwen2", out: dirs.qwen2Q4, seed: 1, rope: "yarn", quantization: { bits: 4, groupSize: 128 } });
+  makeModel({ arch: "qwen2", out: dirs.qwen2Sharded, seed: 1, shards: 3 });
   makeModel({ arch: "qwen3", out: dirs.qwen3Again, seed: 1 });
   makeModel({ arch: "qwen3", out: dirs.qwen3Seed2, seed: 2 });
   makeModel({ arch: "qwen3", out: dirs.qwen3F16, seed: 1, dtype: "float16" });
@@ -295,6 +369,15 @@ beforeAll(() => {
       { dtype: "float16", f32: join(dirs.qwen3, "model.safetensors"), other: join(dirs.qwen3F16, "model.safetensors"), model_dir: dirs.qwen3F16 },
       { dtype: "bfloat16", f32: join(dirs.qwen3, "model.safetensors"), other: join(dirs.qwen3Bf16, "model.safetensors"), model_dir: dirs.qwen3Bf16 },
     ],
+    quant_checks: [
+      {
+        name: "llama-q4", float_dir: dirs.llama, quant_dir: dirs.llamaQ4, dtype: "float32", group_size: 64, bits: 4,
+        overrides: { lm_head: { group_size: 64, bits: 8 }, "model.embed_tokens": { group_size: 32, bits: 6 }, "model.layers.0.mlp.down_proj": false },
+      },
+      { name: "qwen3-q8", float_dir: dirs.qwen3, quant_dir: dirs.qwen3Q8, dtype: "bfloat16", group_size: 32, bits: 8, overrides: {} },
+      { name: "qwen2-q4-g128", float_dir: dirs.qwen2, quant_dir: dirs.qwen2Q4, dtype: "float32", group_size: 128, bits: 4, overrides: {} },
+    ],
+    sharded_checks: [{ name: "qwen2", single_dir: dirs.qwen2, sharded_dir: dirs.qwen2Sharded }],
   };
   const r = Bun.spawnSync([PYTHON, "-c", PYTHON_CHECKS], {
     cwd: REPO, stdin: new TextEncoder().encode(JSON.stringify(job)), stdout: "pipe", stderr: "pipe",
@@ -302,7 +385,7 @@ beforeAll(() => {
   });
   if (r.exitCode !== 0) throw new Error(`python checks failed (${r.exitCode}):\n${r.stderr.toString()}`);
   py = JSON.parse(readFileSync(outPath, "utf8")) as PyResults;
-}, 120_000);
+}, 180_000);
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -317,10 +400,16 @@ describe.each(ARCHS)("generated %s model", (arch) => {
     const config = readJson(join(dir, "config.json"));
     expect(config.model_type).toBe(arch);
     expect(config.vocab_size).toBe(VOCAB_SIZE);
-    expect(config.tie_word_embeddings).toBe(arch === "qwen3");
-    expect(config.attention_bias).toBe(false);
+    expect(config.tie_word_embeddings).toBe(arch === "qwen3" || arch === "qwen2");
+    expect(config.attention_bias).toBe(arch === "llama" || arch === "qwen3" ? false : undefined);
     expect(config.torch_dtype).toBe("float32");
-    expect(config.head_dim).toBe(16);
+    // Qwen2.5 configs have no head_dim (mlx-lm's qwen2 uses hidden / heads).
+    expect(config.head_dim).toBe(arch === "qwen2" ? undefined : 16);
+    expect(config.rope_scaling).toEqual(arch === "llama"
+      ? { factor: 32, high_freq_factor: 4, low_freq_factor: 1, original_max_position_embeddings: 8192, rope_type: "llama3" }
+      : null);
+    expect(config.quantization).toBeUndefined();
+    expect(Object.keys(config)).toEqual(Object.keys(config).sort());
     // No temp or backup directory left beside the model.
     expect(readdirSync(root).filter((n) => n.startsWith("."))).toEqual([]);
   });
@@ -374,6 +463,17 @@ describe.each(ARCHS)("generated %s model", (arch) => {
       expect(r["enable_thinking=true"]!.endsWith("<|im_start|>assistant\n")).toBe(true);
       expect(r["tool call and result"]).toContain('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n</tool_call>');
       expect(r["tool call and result"]).toContain("<|im_start|>user\n<tool_response>\n12:00\n</tool_response><|im_end|>");
+    } else if (arch === "qwen2") {
+      expect(r["system+user"]).toBe("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n<|im_start|>assistant\n");
+      expect(r["user only, no generation prompt"]).toBe("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nJust this.<|im_end|>\n");
+      expect(r["tool call and result"]).toContain('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}\n</tool_call>');
+      expect(r["tool call and result"]).toContain("<|im_start|>user\n<tool_response>\n12:00\n</tool_response><|im_end|>");
+    } else if (arch === "mistral") {
+      expect(r["system+user"]).toBe("<s>[INST] You are a helpful assistant.\n\nWrite a haiku about the sea.[/INST]");
+      expect(r["multi-turn"]).toBe("<s>[INST] Hi![/INST] Hello. How can I help?</s>[INST]   You are terse.  \n\nTell me a joke about Ünïcödé 🙂.[/INST]");
+      expect(r["tool call and result"]).toContain('[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]</s>');
+      expect(r["tool call and result"]).toContain('[TOOL_RESULTS] {"content": "12:00"}[/TOOL_RESULTS]');
+      expect(r["tool call and result"]).toContain("[AVAILABLE_TOOLS] [");
     } else {
       expect(r["system+user"]!.startsWith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n")).toBe(true);
       expect(r["system+user"]!.endsWith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")).toBe(true);
@@ -398,9 +498,10 @@ describe.each(ARCHS)("generated %s model", (arch) => {
       ...(arch === "qwen3" ? [`model.layers.${i}.self_attn.q_norm.weight`] : []),
       `model.layers.${i}.self_attn.q_proj.weight`,
       `model.layers.${i}.self_attn.v_proj.weight`,
+      ...(arch === "qwen2" ? ["q", "k", "v"].map((x) => `model.layers.${i}.self_attn.${x}_proj.bias`) : []),
     ];
     const expected = [
-      ...(arch === "llama" ? ["lm_head.weight"] : []),
+      ...(spec.tieWordEmbeddings ? [] : ["lm_head.weight"]),
       "model.embed_tokens.weight", ...layer(0), ...layer(1), "model.norm.weight",
     ].sort();
     expect([...st.tensors.keys()].sort()).toEqual(expected);
@@ -413,7 +514,8 @@ describe.each(ARCHS)("generated %s model", (arch) => {
     expect(st.tensors.get("model.layers.0.self_attn.k_proj.weight")!.shape).toEqual([32, 64]);
     expect(st.tensors.get("model.layers.1.mlp.down_proj.weight")!.shape).toEqual([64, 128]);
     if (arch === "qwen3") expect(st.tensors.get("model.layers.1.self_attn.q_norm.weight")!.shape).toEqual([16]);
-    else expect(st.tensors.get("lm_head.weight")!.shape).toEqual([VOCAB_SIZE, 64]);
+    if (arch === "qwen2") expect(st.tensors.get("model.layers.1.self_attn.k_proj.bias")!.shape).toEqual([32]);
+    if (!spec.tieWordEmbeddings) expect(st.tensors.get("lm_head.weight")!.shape).toEqual([VOCAB_SIZE, 64]);
   });
 });
 
@@ -456,10 +558,99 @@ describe("determinism and dtypes", () => {
   });
 
   test("CLI rejects bad arguments with exit status 2", () => {
-    const r = Bun.spawnSync([BUN, "scripts/make-model.ts", "--arch", "gpt2", "--out", join(root, "x")], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr.toString()).toContain("usage:");
-    expect(existsSync(join(root, "x"))).toBe(false);
+    const x = join(root, "x");
+    const bad: Array<[string[], string]> = [
+      [["--arch", "gpt2"], "--arch must be one of llama, mistral, qwen2, qwen3"],
+      [["--arch", "llama", "--bits", "7"], "--bits must be one of 2, 3, 4, 5, 6, 8"],
+      [["--arch", "llama", "--bits", "4", "--group-size", "48"], "--group-size must be one of 32, 64, 128"],
+      [["--arch", "llama", "--quant-override", "lm_head=8"], "--quant-override needs --bits"],
+      [["--arch", "llama", "--bits", "4", "--quant-override", "lm_head"], "expected PATH=float, PATH=BITS or PATH=BITS/GROUP_SIZE"],
+      [["--arch", "qwen3", "--bits", "4", "--quant-override", "lm_head=8"], "lm_head: no quantizable module"],
+      [["--arch", "llama", "--bits", "4", "--quant-override", "model.norm=8"], "model.norm: no quantizable module"],
+      [["--arch", "llama", "--rope", "dynamic"], "--rope must be one of default, linear, llama3, yarn"],
+      [["--arch", "llama", "--shards", "0"], "--shards must be a positive integer"],
+    ];
+    for (const [args, message] of bad) {
+      const r = Bun.spawnSync([BUN, "scripts/make-model.ts", ...args, "--out", x], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+      expect({ args, exitCode: r.exitCode, message: r.stderr.toString().includes(message) }).toEqual({ args, exitCode: 2, message: true });
+      expect(r.stderr.toString()).toContain("usage:");
+    }
+    expect(existsSync(x)).toBe(false);
+  });
+});
+
+describe("quantized and sharded output (mlx_lm.convert as the reference)", () => {
+  test("4-bit with overrides: tensors identical to mlx-lm quantize_model's, config block as mlx_lm.convert writes it", () => {
+    const r = py.quant["llama-q4"]!;
+    expect(r.mismatched).toEqual([]);
+    expect(r.generated).toBe(4);
+    const config = readJson(join(dirs.llamaQ4, "config.json"));
+    const block = {
+      group_size: 64, bits: 4, mode: "affine",
+      "model.embed_tokens": { group_size: 32, bits: 6, mode: "affine" },
+      "model.layers.0.mlp.down_proj": false,
+      lm_head: { group_size: 64, bits: 8, mode: "affine" },
+    };
+    expect(config.quantization).toEqual(block);
+    expect(config.quantization_config).toEqual(block);
+    // mlx-lm records parameter overrides; a module kept in float is written as `false` for the loader.
+    const { "model.layers.0.mlp.down_proj": _float, ...recorded } = block;
+    expect(r.quantization).toEqual(recorded);
+    expect(r.quantized_modules).not.toContain("model.layers.0.mlp.down_proj");
+    expect(r.quantized_modules).toContain("model.layers.1.mlp.down_proj");
+    const st = readSafetensorsFile(join(dirs.llamaQ4, "model.safetensors"));
+    expect(st.tensors.get("model.layers.1.self_attn.q_proj.weight")).toMatchObject({ dtype: "U32", shape: [64, 8] });
+    expect(st.tensors.get("model.layers.1.self_attn.q_proj.scales")).toMatchObject({ dtype: "F32", shape: [64, 1] });
+    expect(st.tensors.get("lm_head.weight")).toMatchObject({ dtype: "U32", shape: [VOCAB_SIZE, 16] });
+    expect(st.tensors.get("model.embed_tokens.scales")).toMatchObject({ shape: [VOCAB_SIZE, 2] });
+    expect(st.tensors.get("model.layers.0.mlp.down_proj.weight")).toMatchObject({ dtype: "F32", shape: [64, 128] });
+    expect(st.tensors.has("model.norm.scales")).toBe(false);
+    // Same options through the CLI and the library → identical bytes.
+    for (const name of readdirSync(dirs.llamaQ4)) {
+      expect({ name, same: Buffer.compare(readFileSync(join(dirs.llamaQ4, name)), readFileSync(join(dirs.llamaQ4Again, name))) === 0 }).toEqual({ name, same: true });
+    }
+  });
+
+  test("8-bit bfloat16 g32 (tied, quantized embeddings) and 4-bit g128 match mlx-lm, including which modules it quantizes", () => {
+    const q8 = py.quant["qwen3-q8"]!;
+    expect(q8.mismatched).toEqual([]);
+    expect(q8.generated).toBe(4);
+    expect(q8.quantization).toEqual({ group_size: 32, bits: 8, mode: "affine" });
+    expect(q8.quantized_modules).toContain("model.embed_tokens");
+    expect(q8.quantized_modules.length).toBe(1 + 2 * 7);
+    const st = readSafetensorsFile(join(dirs.qwen3Q8, "model.safetensors"));
+    expect(st.tensors.get("model.embed_tokens.biases")).toMatchObject({ dtype: "BF16", shape: [VOCAB_SIZE, 2] });
+    expect(st.tensors.get("model.layers.0.self_attn.q_norm.weight")).toMatchObject({ dtype: "BF16" });
+    // Group size 128: only down_proj (128 inputs) is divisible; everything with 64 inputs stays float.
+    const g128 = py.quant["qwen2-q4-g128"]!;
+    expect(g128.mismatched).toEqual([]);
+    expect(g128.quantized_modules).toEqual(["model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj"]);
+    expect(readJson(join(dirs.qwen2Q4, "config.json")).rope_scaling).toEqual({ factor: 4, original_max_position_embeddings: 4096, type: "yarn" });
+  });
+
+  test("sharded: mlx-lm's file names and index, same tensors as the single file, loads in mlx-lm", () => {
+    expect(readdirSync(dirs.qwen2Sharded).filter((f) => f.includes("safetensors")).sort()).toEqual([
+      "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors", "model.safetensors.index.json",
+    ]);
+    expect(py.sharded.qwen2).toEqual({ mismatched: [], generated: 4 });
+    const index = readJson(join(dirs.qwen2Sharded, "model.safetensors.index.json")) as {
+      metadata: { total_size: number; total_parameters: number };
+      weight_map: Record<string, string>;
+    };
+    const single = readSafetensorsFile(join(dirs.qwen2, "model.safetensors"));
+    const names = [...single.tensors.keys()].sort();
+    expect(Object.keys(index.weight_map)).toEqual(names);
+    let bytes = 0;
+    let params = 0;
+    for (const t of single.tensors.values()) {
+      bytes += t.data.byteLength;
+      params += shapeSize(t.shape);
+    }
+    expect(index.metadata).toEqual({ total_size: bytes, total_parameters: params });
+    for (const file of new Set(Object.values(index.weight_map))) {
+      const shard = readSafetensorsFile(join(dirs.qwen2Sharded, file));
+      expect([...shard.tensors.keys()].sort()).toEqual(names.filter((n) => index.weight_map[n] === file));
+    }
   });
 });
 

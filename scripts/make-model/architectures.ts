@@ -1,13 +1,21 @@
 /**
- * Architectures (llama, qwen3) and size presets of generated models: config.json, the tensor list with shapes and
- * initialisation scales, special tokens, tokenizer_config.json, generation_config.json, special_tokens_map.json.
+ * Architectures (llama, mistral, qwen2, qwen3) and size presets of generated models: config.json, special tokens,
+ * tokenizer_config.json, generation_config.json, special_tokens_map.json. Tensor shapes and initialisation are in
+ * weights.ts.
  */
 import type { AddedTokenSpec, PretokenizerFlavor } from "./bpe.ts";
-import { LLAMA3_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE } from "./templates.ts";
+import { LLAMA3_CHAT_TEMPLATE, MISTRAL_CHAT_TEMPLATE, QWEN2_5_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE } from "./templates.ts";
 
 /** Supported architectures (mlx-lm `model_type`). */
-export type Arch = "llama" | "qwen3";
-export const ARCHES: readonly Arch[] = ["llama", "qwen3"];
+export type Arch = "llama" | "mistral" | "qwen2" | "qwen3";
+export const ARCHES: readonly Arch[] = ["llama", "mistral", "qwen2", "qwen3"];
+
+/**
+ * `rope_scaling` written to config.json: `default` (null), `linear` (factor 2), `llama3` (Llama 3.2's block),
+ * `yarn` (factor 4 over the preset's context, as Qwen2.5 / Qwen3 document for long context).
+ */
+export type RopeKind = "default" | "linear" | "llama3" | "yarn";
+export const ROPE_KINDS: readonly RopeKind[] = ["default", "linear", "llama3", "yarn"];
 
 /** Transformer shape of a size preset. The vocabulary size comes from the tokenizer, not from here. */
 export interface SizePreset {
@@ -56,14 +64,22 @@ export interface ArchSpec {
   bosToken: string | null;
   /** tokenizer_config `eos_token` (the chat turn terminator). */
   eosToken: string;
-  padToken: string;
-  /** Every token that ends generation (generation_config / config `eos_token_id`), first = primary. */
+  padToken: string | null;
+  /** Every token that ends generation (generation_config `eos_token_id`), first = primary. */
   stopTokens: readonly string[];
+  /** config.json `eos_token_id`: every stop token, or only the primary one (Qwen2.5 Instruct). */
+  configEos: "all" | "first";
   /** Token written as config `bos_token_id` (Qwen3 uses `<|endoftext|>` although it never prepends it). */
   bosIdToken: string;
   tieWordEmbeddings: boolean;
   /** Per-head RMSNorm on queries and keys (`self_attn.q_norm` / `k_norm`). */
   qkNorm: boolean;
+  /** Bias on the q/k/v projections (qwen2). */
+  qkvBias: boolean;
+  /** config.json has `head_dim` (qwen2's mlx-lm model always uses hidden / heads, and Qwen2.5 configs omit it). */
+  writesHeadDim: boolean;
+  /** RoPE scaling written by default. */
+  defaultRope: RopeKind;
   rmsNormEps: number;
   ropeTheta: number;
   chatTemplate: string;
@@ -89,9 +105,13 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = {
     eosToken: "<|im_end|>",
     padToken: "<|endoftext|>",
     stopTokens: ["<|im_end|>", "<|endoftext|>"],
+    configEos: "all",
     bosIdToken: "<|endoftext|>",
     tieWordEmbeddings: true,
     qkNorm: true,
+    qkvBias: false,
+    writesHeadDim: true,
+    defaultRope: "default",
     rmsNormEps: 1e-6,
     ropeTheta: 1000000,
     chatTemplate: QWEN3_CHAT_TEMPLATE,
@@ -109,134 +129,152 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = {
     eosToken: "<|eot_id|>",
     padToken: "<|end_of_text|>",
     stopTokens: ["<|eot_id|>", "<|end_of_text|>"],
+    configEos: "all",
     bosIdToken: "<|begin_of_text|>",
     tieWordEmbeddings: false,
     qkNorm: false,
+    qkvBias: false,
+    writesHeadDim: true,
+    defaultRope: "llama3",
     rmsNormEps: 1e-5,
     ropeTheta: 500000,
     chatTemplate: LLAMA3_CHAT_TEMPLATE,
     ignoreMerges: true,
   },
+  // Qwen2.5-Instruct: ChatML, q/k/v biases, tied embeddings at small sizes, default RoPE (yarn opt-in).
+  qwen2: {
+    arch: "qwen2",
+    hfClass: "Qwen2ForCausalLM",
+    flavor: "qwen2",
+    addedTokens: [
+      special("<|endoftext|>"), special("<|im_start|>"), special("<|im_end|>"), plain("<tool_call>"), plain("</tool_call>"),
+    ],
+    bosToken: null,
+    eosToken: "<|im_end|>",
+    padToken: "<|endoftext|>",
+    stopTokens: ["<|im_end|>", "<|endoftext|>"],
+    configEos: "first",
+    bosIdToken: "<|endoftext|>",
+    tieWordEmbeddings: true,
+    qkNorm: false,
+    qkvBias: true,
+    writesHeadDim: false,
+    defaultRope: "default",
+    rmsNormEps: 1e-6,
+    ropeTheta: 1000000,
+    chatTemplate: QWEN2_5_CHAT_TEMPLATE,
+    ignoreMerges: false,
+  },
+  // Mistral-7B-Instruct-v0.3: [INST] template and control tokens, untied. Its SentencePiece tokenizer is stood in
+  // for by this project's byte-level BPE (a `<s>` prepended by the post-processor, as Mistral's).
+  mistral: {
+    arch: "mistral",
+    hfClass: "MistralForCausalLM",
+    flavor: "llama3",
+    addedTokens: [
+      special("<s>"), special("</s>"), special("[INST]"), special("[/INST]"), special("[TOOL_CALLS]"),
+      special("[AVAILABLE_TOOLS]"), special("[/AVAILABLE_TOOLS]"), special("[TOOL_RESULTS]"), special("[/TOOL_RESULTS]"),
+    ],
+    bosToken: "<s>",
+    eosToken: "</s>",
+    padToken: null,
+    stopTokens: ["</s>"],
+    configEos: "first",
+    bosIdToken: "<s>",
+    tieWordEmbeddings: false,
+    qkNorm: false,
+    qkvBias: false,
+    writesHeadDim: true,
+    defaultRope: "default",
+    rmsNormEps: 1e-5,
+    ropeTheta: 1000000,
+    chatTemplate: MISTRAL_CHAT_TEMPLATE,
+    ignoreMerges: false,
+  },
 };
+
+/** Per-head dimension of an architecture at a size (qwen2 derives it from hidden / heads, as mlx-lm's qwen2.py). */
+export function headDim(spec: ArchSpec, size: SizePreset): number {
+  return spec.writesHeadDim ? size.head_dim : size.hidden_size / size.num_attention_heads;
+}
+
+/** The `rope_scaling` value of config.json for a kind (null for `default`). */
+export function ropeScaling(spec: ArchSpec, kind: RopeKind, size: SizePreset): Record<string, unknown> | null {
+  // Qwen2.5 model cards spell the key `type`; Llama 3.x and Qwen3 use `rope_type`.
+  const typeKey = spec.arch === "qwen2" ? "type" : "rope_type";
+  switch (kind) {
+    case "default":
+      return null;
+    case "linear":
+      return { factor: 2.0, [typeKey]: "linear" };
+    case "llama3":
+      // Llama-3.2-1B's block.
+      return { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, [typeKey]: "llama3" };
+    case "yarn":
+      return { factor: 4.0, original_max_position_embeddings: size.max_position_embeddings, [typeKey]: "yarn" };
+  }
+}
 
 /** Storage dtype names as config.json (`torch_dtype`) spells them. */
 export type ModelDtype = "float32" | "float16" | "bfloat16";
 export const MODEL_DTYPES: readonly ModelDtype[] = ["float32", "float16", "bfloat16"];
 
+/** Options of {@link buildConfig} beyond the architecture and size. */
+export interface ConfigOptions {
+  dtype: ModelDtype;
+  rope: RopeKind;
+  /** The `quantization` block (also written as `quantization_config`, as mlx_lm.convert does). */
+  quantization?: Record<string, unknown>;
+}
+
 /**
- * config.json, key order as transformers writes it (alphabetical).
+ * config.json as the model's Hugging Face release has it (keys sorted, as transformers and mlx-lm write them).
  * @param tokenIds id of every added token, by content.
  */
-export function buildConfig(spec: ArchSpec, size: SizePreset, dtype: ModelDtype, tokenIds: ReadonlyMap<string, number>): Record<string, unknown> {
+export function buildConfig(spec: ArchSpec, size: SizePreset, tokenIds: ReadonlyMap<string, number>, opts: ConfigOptions): Record<string, unknown> {
   const id = (t: string): number => {
     const v = tokenIds.get(t);
     if (v === undefined) throw new Error(`no id for ${t}`);
     return v;
   };
-  const eos = spec.stopTokens.map(id);
+  const eos = (spec.configEos === "first" ? spec.stopTokens.slice(0, 1) : spec.stopTokens).map(id);
+  const a = spec.arch;
   const config: Record<string, unknown> = {
     architectures: [spec.hfClass],
-    attention_bias: false,
     attention_dropout: 0.0,
     bos_token_id: id(spec.bosIdToken),
     eos_token_id: eos.length === 1 ? eos[0] : eos,
-    head_dim: size.head_dim,
     hidden_act: "silu",
     hidden_size: size.hidden_size,
     initializer_range: 0.02,
     intermediate_size: size.intermediate_size,
     max_position_embeddings: size.max_position_embeddings,
-    ...(spec.arch === "qwen3" ? { max_window_layers: size.num_hidden_layers } : { mlp_bias: false }),
-    model_type: spec.arch,
+    model_type: a,
     num_attention_heads: size.num_attention_heads,
     num_hidden_layers: size.num_hidden_layers,
     num_key_value_heads: size.num_key_value_heads,
-    ...(spec.arch === "llama" ? { pretraining_tp: 1 } : {}),
     rms_norm_eps: spec.rmsNormEps,
-    rope_scaling: null,
+    rope_scaling: ropeScaling(spec, opts.rope, size),
     rope_theta: spec.ropeTheta,
-    ...(spec.arch === "qwen3" ? { sliding_window: null } : {}),
     tie_word_embeddings: spec.tieWordEmbeddings,
-    torch_dtype: dtype,
+    torch_dtype: opts.dtype,
     transformers_version: "4.51.0",
     use_cache: true,
-    ...(spec.arch === "qwen3" ? { use_sliding_window: false } : {}),
     vocab_size: VOCAB_SIZE,
   };
-  return config;
-}
-
-/** How a tensor is initialised: N(mean, std²). */
-export interface TensorInit {
-  std: number;
-  mean: number;
-}
-
-/** One weight of the model: mlx-lm parameter name, shape (row-major; Linear weights are `[out, in]`), init. */
-export interface WeightSpec {
-  name: string;
-  shape: [number, number] | [number];
-  init: TensorInit;
-  /** Rows `[firstRow, shape[0])` are multiplied by `scale` after sampling (see {@link ADDED_TOKEN_ROW_SCALE}). */
-  scaleTailRows?: { firstRow: number; scale: number };
-}
-
-/**
- * Initialisation scales, N(mean, std²) per tensor kind, chosen (by measuring mlx-lm greedy decoding over several
- * seeds and prompts) so that a random model gives a varied greedy continuation instead of one repeated token,
- * and well-separated logits (std ≈ √hidden) so that greedy argmax is robust to float rounding differences:
- * - `embed_tokens`, `lm_head`: std 1 (logits ≈ N(0, hidden)).
- * - q/k/v/gate/up projections: std 1/√fan_in; llama q/k ×{@link QK_GAIN} (sharper attention).
- * - o_proj, down_proj (residual writers): std {@link RESIDUAL_GAIN}/√fan_in, so the residual stream is not
- *   dominated by the current token's own embedding (with tied embeddings every token would predict itself).
- * - RMSNorm weights: 1 + N(0, 0.1²); qwen3 `q_norm`/`k_norm`: {@link QK_GAIN}² + N(0, 0.1²), the qk-norm
- *   equivalent of the llama q/k gain (flat attention makes random models loop).
- * - The output rows of the added tokens (ids ≥ the BPE vocabulary: end-of-turn, `<think>`, `<tool_call>`, …) are
- *   scaled by {@link ADDED_TOKEN_ROW_SCALE} (in `lm_head`, or in `embed_tokens` when tied), so a random model
- *   practically never emits a control token by itself: generations run to `max_tokens` and never open a spurious
- *   tool call or think block.
- */
-export const ADDED_TOKEN_ROW_SCALE = 0.25;
-export const RESIDUAL_GAIN = 8;
-export const QK_GAIN = 2;
-const NORM_INIT: TensorInit = { mean: 1, std: 0.1 };
-const QK_NORM_INIT: TensorInit = { mean: QK_GAIN * QK_GAIN, std: 0.1 };
-
-/** Every weight of the model, in mlx-lm's names (see mlx-lm `models/llama.py`, `models/qwen3.py`). */
-export function weightSpecs(spec: ArchSpec, size: SizePreset, vocabSize: number): WeightSpec[] {
-  const tail = { firstRow: vocabSize - spec.addedTokens.length, scale: ADDED_TOKEN_ROW_SCALE };
-  const { hidden_size: d, head_dim: hd, num_attention_heads: hq, num_key_value_heads: hkv, intermediate_size: ff } = size;
-  const linear = (name: string, out: number, inp: number, gain = 1): WeightSpec => ({
-    name, shape: [out, inp], init: { mean: 0, std: gain / Math.sqrt(inp) },
-  });
-  const norm = (name: string, n: number, init = NORM_INIT): WeightSpec => ({ name, shape: [n], init });
-  const qkGain = spec.qkNorm ? 1 : QK_GAIN;
-  const out: WeightSpec[] = [{
-    name: "model.embed_tokens.weight", shape: [vocabSize, d], init: { mean: 0, std: 1 },
-    ...(spec.tieWordEmbeddings ? { scaleTailRows: tail } : {}),
-  }];
-  for (let i = 0; i < size.num_hidden_layers; i++) {
-    const p = `model.layers.${i}`;
-    out.push(
-      norm(`${p}.input_layernorm.weight`, d),
-      linear(`${p}.self_attn.q_proj.weight`, hq * hd, d, qkGain),
-      linear(`${p}.self_attn.k_proj.weight`, hkv * hd, d, qkGain),
-      linear(`${p}.self_attn.v_proj.weight`, hkv * hd, d),
-      linear(`${p}.self_attn.o_proj.weight`, d, hq * hd, RESIDUAL_GAIN),
-    );
-    if (spec.qkNorm) {
-      out.push(norm(`${p}.self_attn.q_norm.weight`, hd, QK_NORM_INIT), norm(`${p}.self_attn.k_norm.weight`, hd, QK_NORM_INIT));
-    }
-    out.push(
-      norm(`${p}.post_attention_layernorm.weight`, d),
-      linear(`${p}.mlp.gate_proj.weight`, ff, d),
-      linear(`${p}.mlp.up_proj.weight`, ff, d),
-      linear(`${p}.mlp.down_proj.weight`, d, ff, RESIDUAL_GAIN),
-    );
+  if (spec.writesHeadDim) config.head_dim = size.head_dim;
+  if (a === "llama" || a === "qwen3") config.attention_bias = false;
+  if (a === "llama") Object.assign(config, { mlp_bias: false, pretraining_tp: 1 });
+  if (a === "qwen2" || a === "qwen3") {
+    Object.assign(config, { max_window_layers: size.num_hidden_layers, use_sliding_window: false });
+    config.sliding_window = a === "qwen2" ? size.max_position_embeddings : null;
   }
-  out.push(norm("model.norm.weight", d));
-  if (!spec.tieWordEmbeddings) out.push({ name: "lm_head.weight", shape: [vocabSize, d], init: { mean: 0, std: 1 }, scaleTailRows: tail });
-  return out;
+  if (a === "mistral") config.sliding_window = null;
+  if (opts.quantization) {
+    config.quantization = opts.quantization;
+    config.quantization_config = opts.quantization;
+  }
+  return Object.fromEntries(Object.entries(config).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
 /** tokenizer_config.json (transformers format; class PreTrainedTokenizerFast so no model-specific code runs). */
@@ -277,17 +315,18 @@ export function buildSpecialTokensMap(spec: ArchSpec): Record<string, unknown> {
   };
   if (spec.bosToken !== null) map.bos_token = tok(spec.bosToken);
   map.eos_token = tok(spec.eosToken);
-  map.pad_token = tok(spec.padToken);
+  if (spec.padToken !== null) map.pad_token = tok(spec.padToken);
   return map;
 }
 
 /** generation_config.json: only token ids (no sampling defaults, so greedy stays the default everywhere). */
 export function buildGenerationConfig(spec: ArchSpec, tokenIds: ReadonlyMap<string, number>): Record<string, unknown> {
   const id = (t: string) => tokenIds.get(t)!;
+  const eos = spec.stopTokens.map(id);
   return {
     bos_token_id: id(spec.bosIdToken),
-    eos_token_id: spec.stopTokens.map(id),
-    pad_token_id: id(spec.padToken),
+    eos_token_id: eos.length === 1 ? eos[0] : eos,
+    ...(spec.padToken !== null ? { pad_token_id: id(spec.padToken) } : {}),
     transformers_version: "4.51.0",
   };
 }

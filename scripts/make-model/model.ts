@@ -1,18 +1,22 @@
 /**
  * Writes a random-weight model directory in the mlx-community layout:
- * `config.json`, `model.safetensors`, `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`,
- * `generation_config.json`. Same options → byte-identical files.
+ * `config.json`, `model.safetensors` (or `model-0000i-of-0000N.safetensors` shards with
+ * `model.safetensors.index.json`), `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`,
+ * `generation_config.json`; float, or affine-quantized as mlx_lm.convert writes it. Same options → byte-identical
+ * files.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import {
-  ARCH_SPECS, VOCAB_SIZE, SIZES, buildConfig, buildGenerationConfig, buildSpecialTokensMap, buildTokenizerConfig,
-  weightSpecs, type Arch, type ModelDtype, type SizeName,
+  ARCH_SPECS, ROPE_KINDS, VOCAB_SIZE, SIZES, buildConfig, buildGenerationConfig, buildSpecialTokensMap, buildTokenizerConfig,
+  type Arch, type ModelDtype, type RopeKind, type SizeName,
 } from "./architectures.ts";
 import { addedTokenIds, buildTokenizerJson, trainBpe, type PretokenizerFlavor, type TrainedBpe } from "./bpe.ts";
 import { CORPUS } from "./corpus.ts";
+import { planQuantization, quantizeWeight, totalParameters, type QuantOptions, type QuantizedBytes } from "./quantize.ts";
 import { Rng } from "./random.ts";
-import { encodeFloats, writeSafetensorsFile, type FloatDtype, type TensorSpec } from "./safetensors.ts";
+import { encodeFloats, tensorByteLength, writeSafetensorsFile, type FloatDtype, type TensorSpec } from "./safetensors.ts";
+import { weightSpecs, type WeightSpec } from "./weights.ts";
 
 /** Options of {@link makeModel}. */
 export interface MakeModelOptions {
@@ -23,8 +27,14 @@ export interface MakeModelOptions {
   seed?: number;
   /** Size preset (key of {@link SIZES}). Default "tiny". */
   size?: SizeName;
-  /** Storage dtype of every weight. Default "float32". */
+  /** Storage dtype of every float weight (and of quantization scales / biases). Default "float32". */
   dtype?: ModelDtype;
+  /** `rope_scaling` kind. Default: the architecture's (llama: `llama3`, others: `default`). */
+  rope?: RopeKind;
+  /** Affine quantization (bits, group size, per-module overrides), as `mlx_lm.convert -q`. Default: none. */
+  quantization?: QuantOptions;
+  /** Number of safetensors shards (≥ 1; > 1 writes `model.safetensors.index.json`). Default 1. */
+  shards?: number;
 }
 
 /** What {@link makeModel} wrote. */
@@ -58,7 +68,7 @@ function jsonFile(value: unknown): string {
 }
 
 /** Builds the contents of every small file of the model (everything but the weights). */
-export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype): {
+export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype, rope?: RopeKind, quantization?: Record<string, unknown>): {
   files: Record<string, string>;
   tokenIds: Map<string, number>;
   eosTokenIds: number[];
@@ -72,7 +82,7 @@ export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype): 
     bpe, flavor: spec.flavor, addedTokens: spec.addedTokens, bosToken: spec.bosToken ?? undefined, ignoreMerges: spec.ignoreMerges,
   });
   const files: Record<string, string> = {
-    "config.json": jsonFile(buildConfig(spec, SIZES[size], dtype, tokenIds)),
+    "config.json": jsonFile(buildConfig(spec, SIZES[size], tokenIds, { dtype, rope: rope ?? spec.defaultRope, quantization })),
     "generation_config.json": jsonFile(buildGenerationConfig(spec, tokenIds)),
     "special_tokens_map.json": jsonFile(buildSpecialTokensMap(spec)),
     "tokenizer.json": jsonFile(tokenizer),
@@ -81,24 +91,80 @@ export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype): 
   return { files, tokenIds, eosTokenIds: spec.stopTokens.map((t) => tokenIds.get(t)!) };
 }
 
-/** The weight tensors of a model, generated lazily (one tensor in memory at a time). */
-export function weightTensors(arch: Arch, size: SizeName, dtype: ModelDtype, seed: number): TensorSpec[] {
+/** The float32 values of one weight (deterministic in seed and name). */
+function sampleWeight(w: WeightSpec, seed: number): Float32Array {
+  const n = w.shape.reduce((a, b) => a * b, 1);
+  const values = Rng.forTensor(seed, w.name).normalArray(n, w.init.std, w.init.mean);
+  if (w.scaleTailRows) {
+    const rowLength = n / w.shape[0];
+    const { firstRow, scale } = w.scaleTailRows;
+    for (let i = firstRow * rowLength; i < n; i++) values[i] = Math.fround(values[i]! * scale);
+  }
+  return values;
+}
+
+/**
+ * The weight tensors of a model, generated lazily (one module in memory at a time). A quantized module gives
+ * `<path>.weight` (U32), `.scales` and `.biases`, computed once when the first of the three is written.
+ */
+export function weightTensors(arch: Arch, size: SizeName, dtype: ModelDtype, seed: number, quantization?: QuantOptions): TensorSpec[] {
   const st = SAFETENSORS_DTYPE[dtype];
-  return weightSpecs(ARCH_SPECS[arch], SIZES[size], VOCAB_SIZE).map((w) => ({
-    name: w.name,
-    dtype: st,
-    shape: w.shape,
-    data: () => {
-      const n = w.shape.reduce((a, b) => a * b, 1);
-      const values = Rng.forTensor(seed, w.name).normalArray(n, w.init.std, w.init.mean);
-      if (w.scaleTailRows) {
-        const rowLength = n / w.shape[0];
-        const { firstRow, scale } = w.scaleTailRows;
-        for (let i = firstRow * rowLength; i < n; i++) values[i] = Math.fround(values[i]! * scale);
-      }
-      return encodeFloats(values, st);
-    },
-  }));
+  const specs = weightSpecs(ARCH_SPECS[arch], SIZES[size], VOCAB_SIZE);
+  const plan = quantization ? planQuantization(specs, quantization).plan : new Map();
+  const out: TensorSpec[] = [];
+  for (const w of specs) {
+    const q = w.module ? plan.get(w.module) : undefined;
+    if (!q) {
+      out.push({ name: w.name, dtype: st, shape: w.shape, data: () => encodeFloats(sampleWeight(w, seed), st) });
+      continue;
+    }
+    const [rows, cols] = w.shape as [number, number];
+    let memo: QuantizedBytes | undefined;
+    let pending = 3;
+    const part = (key: keyof QuantizedBytes) => () => {
+      memo ??= quantizeWeight(sampleWeight(w, seed), [rows, cols], dtype, st, q);
+      const bytes = memo[key];
+      if (--pending === 0) memo = undefined;
+      return bytes;
+    };
+    out.push(
+      { name: `${w.module}.weight`, dtype: "U32", shape: [rows, (cols * q.bits) / 32], data: part("weight") },
+      { name: `${w.module}.scales`, dtype: st, shape: [rows, cols / q.groupSize], data: part("scales") },
+      { name: `${w.module}.biases`, dtype: st, shape: [rows, cols / q.groupSize], data: part("biases") },
+    );
+  }
+  return out;
+}
+
+/**
+ * Splits tensors (sorted by name) into `count` contiguous shards of about equal bytes, named as mlx-lm's
+ * `save_model` names them, with its index (`metadata.total_size`, `metadata.total_parameters`, sorted `weight_map`).
+ */
+function shardTensors(tensors: readonly TensorSpec[], count: number, totalParams: number): { files: Map<string, TensorSpec[]>; index?: string } {
+  if (count === 1) return { files: new Map([["model.safetensors", [...tensors]]]) };
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (count > sorted.length) throw new Error(`cannot write ${count} shards of ${sorted.length} tensors`);
+  const sizes = sorted.map((t) => tensorByteLength(t.dtype, t.shape));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const name = (i: number) => `model-${String(i + 1).padStart(5, "0")}-of-${String(count).padStart(5, "0")}.safetensors`;
+  const files = new Map<string, TensorSpec[]>();
+  let shard = 0;
+  let acc = 0;
+  sorted.forEach((t, i) => {
+    // Next shard once this one holds its share of the bytes, or when the tensors left just fill the empty shards.
+    const started = files.has(name(shard));
+    const full = acc >= ((shard + 1) * total) / count;
+    const mustMove = sorted.length - i <= count - 1 - shard;
+    if (started && shard < count - 1 && (full || mustMove)) shard++;
+    const list = files.get(name(shard)) ?? [];
+    list.push(t);
+    files.set(name(shard), list);
+    acc += sizes[i]!;
+  });
+  const weightMap: Record<string, string> = {};
+  for (const [file, list] of files) for (const t of list) weightMap[t.name] = file;
+  const index = { metadata: { total_size: total, total_parameters: totalParams }, weight_map: weightMap };
+  return { files, index: JSON.stringify(index, null, 4) + "\n" };
 }
 
 /**
@@ -111,7 +177,10 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
   const size = opts.size ?? "tiny";
   const dtype = opts.dtype ?? "float32";
   const seed = opts.seed ?? 0;
+  const shards = opts.shards ?? 1;
   if (!(arch in ARCH_SPECS)) throw new Error(`unknown arch ${arch}`);
+  if (opts.rope !== undefined && !ROPE_KINDS.includes(opts.rope)) throw new Error(`unknown rope scaling ${opts.rope}`);
+  if (!Number.isSafeInteger(shards) || shards < 1) throw new Error(`shards must be a positive integer, got ${shards}`);
   if (!(size in SIZES)) throw new Error(`unknown size ${size}`);
   if (!(dtype in SAFETENSORS_DTYPE)) throw new Error(`unknown dtype ${dtype}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
@@ -124,11 +193,15 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
   mkdirSync(parent, { recursive: true });
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
-  const { files, tokenIds, eosTokenIds } = buildModelFiles(arch, size, dtype);
+  const specs = weightSpecs(ARCH_SPECS[arch], SIZES[size], VOCAB_SIZE);
+  const block = opts.quantization ? planQuantization(specs, opts.quantization).block : undefined;
+  const { files, tokenIds, eosTokenIds } = buildModelFiles(arch, size, dtype, opts.rope, block);
+  const weights = shardTensors(weightTensors(arch, size, dtype, seed, opts.quantization), shards, totalParameters(specs));
+  if (weights.index) files["model.safetensors.index.json"] = weights.index;
   mkdirSync(tmp);
   try {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(tmp, name), text, { mode: 0o644, flush: true });
-    writeSafetensorsFile(join(tmp, "model.safetensors"), weightTensors(arch, size, dtype, seed), { format: "mlx" });
+    for (const [name, tensors] of weights.files) writeSafetensorsFile(join(tmp, name), tensors, { format: "mlx" });
     if (existsSync(dir)) {
       const old = join(parent, `.${basename(dir)}.old-${tag}`);
       renameSync(dir, old);
@@ -141,5 +214,5 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { dir, vocabSize: VOCAB_SIZE, tokenIds, eosTokenIds, files: [...Object.keys(files), "model.safetensors"].sort() };
+  return { dir, vocabSize: VOCAB_SIZE, tokenIds, eosTokenIds, files: [...Object.keys(files), ...weights.files.keys()].sort() };
 }

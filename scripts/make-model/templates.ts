@@ -13,6 +13,8 @@
  * - qwen3: `enable_thinking` (only `false` changes the output: an empty think block after the generation prompt)
  * - llama: `bos_token` (the template starts with it), `date_string` (default "26 Jul 2024"),
  *   `tools_in_user_message` (default true, as Llama 3.1)
+ * - qwen2: nothing else (Qwen2.5 adds a default system message)
+ * - mistral: `bos_token`, `eos_token` (ends assistant turns); `add_generation_prompt` is ignored
  */
 
 /**
@@ -203,3 +205,127 @@ export const LLAMA3_CHAT_TEMPLATE: string = String.raw`{{- bos_token }}
 {%- if add_generation_prompt %}
     {{- '<|start_header_id|>assistant<|end_header_id|>\n\n' }}
 {%- endif %}`;
+
+/**
+ * The Qwen2.5 chat template (ChatML; default system message "You are Qwen, created by Alibaba Cloud…" when none is
+ * given; `<tool_call>` JSON calls and `<tool_response>` results), as published with Qwen/Qwen2.5-7B-Instruct.
+ */
+export const QWEN2_5_CHAT_TEMPLATE: string = String.raw`{%- if tools %}
+    {{- '<|im_start|>system\n' }}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- messages[0]['content'] }}
+    {%- else %}
+        {{- 'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.' }}
+    {%- endif %}
+    {{- "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+{%- else %}
+    {%- if messages[0]['role'] == 'system' %}
+        {{- '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}
+    {%- else %}
+        {{- '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' }}
+    {%- endif %}
+{%- endif %}
+{%- for message in messages %}
+    {%- if (message.role == "user") or (message.role == "system" and not loop.first) or (message.role == "assistant" and not message.tool_calls) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}
+    {%- elif message.role == "assistant" %}
+        {{- '<|im_start|>' + message.role }}
+        {%- if message.content %}
+            {{- '\n' + message.content }}
+        {%- endif %}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function is defined %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '\n<tool_call>\n{"name": "' }}
+            {{- tool_call.name }}
+            {{- '", "arguments": ' }}
+            {{- tool_call.arguments | tojson }}
+            {{- '}\n</tool_call>' }}
+        {%- endfor %}
+        {{- '<|im_end|>\n' }}
+    {%- elif message.role == "tool" %}
+        {%- if (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool") %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' }}
+        {{- message.content }}
+        {{- '\n</tool_response>' }}
+        {%- if loop.last or (messages[loop.index0 + 1].role != "tool") %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}`;
+
+/**
+ * A Mistral-7B-Instruct-v0.3-style template: `bos_token`, then `[INST] … [/INST]` user turns (the system message
+ * is prepended to the last user turn when that turn ends the conversation), assistant turns as ` content</s>`,
+ * `[AVAILABLE_TOOLS] […][/AVAILABLE_TOOLS]` before the last user turn, calls as `[TOOL_CALLS] [{"name", "arguments"}]</s>`,
+ * results as `[TOOL_RESULTS] {"content": …}[/TOOL_RESULTS]`. Simplified from Mistral's: no role-alternation check,
+ * no tool-call ids, tools serialised with `tojson`. There is no generation prompt: `[/INST]` ends the prompt.
+ */
+export const MISTRAL_CHAT_TEMPLATE: string = String.raw`{%- if messages[0]['role'] == 'system' %}
+    {%- set system_message = messages[0]['content'] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{%- if not tools is defined %}
+    {%- set tools = none %}
+{%- endif %}
+{%- set ns = namespace(last_user=-1) %}
+{%- for message in loop_messages %}
+    {%- if message['role'] == 'user' %}
+        {%- set ns.last_user = loop.index0 %}
+    {%- endif %}
+{%- endfor %}
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if message['role'] == 'user' %}
+        {%- if tools is not none and loop.index0 == ns.last_user %}
+            {{- '[AVAILABLE_TOOLS] [' }}
+            {%- for tool in tools %}
+                {{- tool | tojson }}
+                {%- if not loop.last %}
+                    {{- ', ' }}
+                {%- endif %}
+            {%- endfor %}
+            {{- '][/AVAILABLE_TOOLS]' }}
+        {%- endif %}
+        {%- if loop.last and system_message is defined %}
+            {{- '[INST] ' + system_message + '\n\n' + message['content'] + '[/INST]' }}
+        {%- else %}
+            {{- '[INST] ' + message['content'] + '[/INST]' }}
+        {%- endif %}
+    {%- elif message.tool_calls %}
+        {{- '[TOOL_CALLS] [' }}
+        {%- for tool_call in message.tool_calls %}
+            {%- if tool_call.function %}
+                {%- set tool_call = tool_call.function %}
+            {%- endif %}
+            {{- '{"name": "' + tool_call.name + '", "arguments": ' }}
+            {%- if tool_call.arguments is string %}
+                {{- tool_call.arguments }}
+            {%- else %}
+                {{- tool_call.arguments | tojson }}
+            {%- endif %}
+            {{- '}' }}
+            {%- if not loop.last %}
+                {{- ', ' }}
+            {%- endif %}
+        {%- endfor %}
+        {{- ']' + eos_token }}
+    {%- elif message['role'] == 'assistant' %}
+        {{- ' ' + message['content'] | trim + eos_token }}
+    {%- elif message['role'] == 'tool' %}
+        {{- '[TOOL_RESULTS] {"content": ' + message['content'] | tojson + '}[/TOOL_RESULTS]' }}
+    {%- endif %}
+{%- endfor %}`;

@@ -5,102 +5,192 @@
  * `choices: []`, `[DONE]`).
  */
 import { randomBytes } from "node:crypto";
-import { EngineBusyError, EngineClient, type EngineLimits } from "../engine/client.ts";
+import type { EngineConfig } from "../config/schema.ts";
+import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../engine/client.ts";
+import type { GenerateParams } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { sseResponse } from "../protocol/sse.ts";
 import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
+import { LocalModels, type KnownModel, type LocalModelConfig, type ModelLease } from "./mlx-models.ts";
 import { toGenerateParams } from "./mlx-params.ts";
 import { renderChunks, renderCompletion } from "./mlx-render.ts";
 
-export interface LocalModelConfig {
-  id: string;
-  path: string;
-  aliases?: string[];
-}
+export type { LocalModelConfig } from "./mlx-models.ts";
+
+/** Engine settings when the caller gives none (the `engine:` defaults of the config schema, budget unlimited). */
+const DEFAULT_ENGINE: EngineConfig = {
+  load_on_demand: true,
+  idle_ttl_s: 0,
+  max_active: 4,
+  max_queue: 16,
+  memory: { budget_bytes: Number.MAX_SAFE_INTEGER },
+};
 
 const completionId = () => `chatcmpl-${randomBytes(12).toString("hex")}`;
 
-class MlxBackend implements Backend {
+/** The 503 a request gets when its model is unloaded under it. */
+const unloadedError = (id: string) =>
+  new OpenAIError(503, `model '${id}' was unloaded while this request was running`, {
+    param: "model",
+    code: "model_unloaded",
+    headers: { "retry-after": "1" },
+  });
+
+/** The local backend over a {@link LocalModels} registry; `models` is shared with the admin API. */
+export class MlxBackend implements Backend {
   readonly id = "local";
   readonly kind = "mlx" as const;
-  readonly #engines: Map<string, { config: LocalModelConfig; engine: EngineClient }>;
+  readonly models: LocalModels;
   readonly #counters = { requests: 0, errors: 0 };
 
-  constructor(engines: Map<string, { config: LocalModelConfig; engine: EngineClient }>) {
-    this.#engines = engines;
+  constructor(models: LocalModels) {
+    this.models = models;
   }
 
+  /**
+   * Every known model that can be served: loaded ones `ready: true`, the others (inventory, unloaded) `ready: false`.
+   * Directories that cannot be loaded (unsupported or unreadable `config.json`) are left out; `/admin/models` shows
+   * them with their error.
+   */
   async listModels(): Promise<BackendModel[]> {
-    return [...this.#engines.values()].map(({ config, engine }) => ({
-      id: config.id,
-      upstreamId: config.id,
-      aliases: config.aliases,
-      contextLength: engine.info.contextLength,
-      ready: true,
-      capabilities: ["chat", "stream"],
-      details: { arch: engine.info.arch, path: engine.info.path, bytes: engine.info.nbytes, quantization: engine.info.quantization ?? null },
-    }));
+    const known = await this.models.known();
+    return known.filter((model) => !("error" in model.facts) || model.source === "config").map((model) => this.#toBackendModel(model));
+  }
+
+  #toBackendModel(model: KnownModel): BackendModel {
+    const view = this.models.view(model);
+    const q = view.quantization;
+    return {
+      id: model.id,
+      upstreamId: model.id,
+      aliases: model.aliases,
+      contextLength: view.context_length ?? undefined,
+      ready: view.ready,
+      capabilities: view.capabilities,
+      details: {
+        arch: view.arch,
+        path: model.path,
+        bytes: view.weight_bytes,
+        size_bytes: view.weight_bytes,
+        ...(q ? { quantization: `${q.bits}bit`, bits: q.bits, group_size: q.group_size } : {}),
+        dtype: view.dtype,
+        state: view.state,
+        loading: view.state === "loading",
+        admin_loadable: view.error === null,
+        source: model.source,
+      },
+    };
   }
 
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response> {
     this.#counters.requests++;
-    const entry = this.#engines.get(ctx.model.upstreamId);
-    if (!entry) throw new OpenAIError(404, `model '${ctx.model.id}' is not loaded`, { param: "model", code: "model_not_found" });
-    const params = toGenerateParams(body, ctx.sessionId, entry.engine.info.vocabSize);
-    let events;
+    const model = await this.models.resolve(ctx.model.upstreamId);
+    // Validate before a model is loaded on demand for nothing (the vocabulary size comes from config.json).
+    const vocabSize = "error" in model.facts ? undefined : model.facts.vocabSize;
+    const early = vocabSize === undefined ? undefined : toGenerateParams(body, ctx.sessionId, vocabSize);
+    const lease = await this.models.acquire(model);
+    let handedOff = false;
     try {
-      events = entry.engine.generate(params, ctx.signal);
+      const params = early ?? toGenerateParams(body, ctx.sessionId, lease.engine.info.vocabSize);
+      const response = await this.#answer(body, params, ctx, lease);
+      handedOff = body.stream === true;
+      // A stream cancelled before its first read never runs #closing's finally: release on abort too (idempotent).
+      if (handedOff) ctx.signal.addEventListener("abort", () => lease.release(), { once: true });
+      return response;
+    } finally {
+      if (!handedOff) lease.release();
+    }
+  }
+
+  async #answer(body: CanonicalChatRequest, params: GenerateParams, ctx: BackendCallContext, lease: ModelLease): Promise<Response> {
+    const { engine } = lease;
+    let raw;
+    try {
+      raw = engine.generate(params, AbortSignal.any([ctx.signal, lease.signal]));
     } catch (err) {
-      if (!(err instanceof EngineBusyError)) throw err;
       this.#counters.errors++;
+      if (lease.signal.aborted) throw unloadedError(ctx.model.id);
+      if (!(err instanceof EngineBusyError)) throw err;
       throw new OpenAIError(503, err.message, { code: "engine_overloaded", headers: { "retry-after": String(err.retryAfterS) } });
     }
+    const events = this.#unloadAware(raw, lease.signal, ctx.model.id);
     // Wait for the prompt to be accepted, so template / context-length errors become proper HTTP errors.
-    const first = await events.next();
+    let first;
+    try {
+      first = await events.next();
+    } catch (err) {
+      this.#counters.errors++;
+      throw err;
+    }
     if (first.done || first.value.type === "error") {
       this.#counters.errors++;
       const e = first.done ? { message: "engine ended without an answer", status: 500 } : (first.value as { message: string; status: number });
       throw new OpenAIError(e.status, e.message, { code: e.status === 400 ? "invalid_prompt" : "engine_error" });
     }
     const meta = { id: completionId(), created: Math.floor(Date.now() / 1000), model: ctx.model.id };
-    if (body.stream !== true) return renderCompletion(events, meta, params.logprobs);
+    if (body.stream !== true) return await renderCompletion(events, meta, params.logprobs);
     const chunks = renderChunks(events, meta, params.logprobs);
-    return sseResponse(this.#closing(chunks, events, ctx.signal), ctx.signal);
+    return sseResponse(this.#closing(chunks, events, ctx.signal, lease), ctx.signal);
   }
 
-  /** Passes chunks on; when the client went away mid-stream, closes the event iterator so the Worker cancels. */
-  async *#closing(chunks: AsyncGenerator<object>, events: AsyncGenerator<unknown>, signal: AbortSignal): AsyncGenerator<object> {
+  /** Passes events on; a generation cancelled because its model is being unloaded ends in a 503 `model_unloaded`. */
+  async *#unloadAware(events: AsyncGenerator<GenerationEvent>, unloading: AbortSignal, model: string): AsyncGenerator<GenerationEvent> {
+    for await (const e of events) {
+      if (e.type === "done" && e.finishReason === "cancelled" && unloading.aborted) throw unloadedError(model);
+      yield e;
+    }
+  }
+
+  /**
+   * Passes chunks on; when the client went away mid-stream, closes the event iterator so the Worker cancels. Releases
+   * the model when the stream ends, however it ends.
+   */
+  async *#closing(chunks: AsyncGenerator<object>, events: AsyncGenerator<unknown>, signal: AbortSignal, lease: ModelLease): AsyncGenerator<object> {
     try {
       yield* chunks;
     } finally {
+      lease.release();
       if (signal.aborted) await events.return(undefined);
     }
   }
 
   stats(): Record<string, unknown> {
-    const models: Record<string, unknown> = {};
-    for (const [id, { engine }] of this.#engines) models[id] = { ...engine.counters };
-    return { ...this.#counters, models };
+    return { ...this.#counters, workers: this.models.workers, models: this.models.counters() };
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#engines.values()].map(({ engine }) => engine.close()));
+    await this.models.close();
   }
 }
 
 /**
- * Starts one engine Worker per model and loads it.
- * @throws Error naming the model and directory when a model cannot be loaded; already started Workers are stopped.
+ * Creates the local backend and loads the configured models, one engine Worker each; the inventory under
+ * `engine.models_dir` is listed but loaded only on request.
+ * @param opts.models the `models:` entries, loaded now
+ * @param opts.engine the `engine:` section (default: on-demand loading, no idle unload, 4 active + 16 queued per model,
+ *   no memory budget)
+ * @param opts.limits overrides `max_active`, `max_queue` and the MLX memory limits of `opts.engine`
+ * @throws Error naming the model and directory when a configured model cannot be loaded; already started Workers are
+ *   stopped.
  */
-export async function createMlxBackend(opts: { models: LocalModelConfig[]; limits?: EngineLimits }): Promise<Backend> {
-  const engines = new Map<string, { config: LocalModelConfig; engine: EngineClient }>();
-  try {
-    for (const config of opts.models) {
-      engines.set(config.id, { config, engine: await EngineClient.start({ id: config.id, path: config.path }, opts.limits) });
-    }
-  } catch (err) {
-    await Promise.all([...engines.values()].map(({ engine }) => engine.close()));
-    throw err;
-  }
-  return new MlxBackend(engines);
+export async function createMlxBackend(opts: {
+  models: LocalModelConfig[];
+  engine?: EngineConfig;
+  limits?: EngineLimits;
+}): Promise<MlxBackend> {
+  const base = opts.engine ?? DEFAULT_ENGINE;
+  const limits = opts.limits ?? {};
+  const engine: EngineConfig = {
+    ...base,
+    max_active: limits.maxActive ?? base.max_active,
+    max_queue: limits.maxQueue ?? base.max_queue,
+    memory: {
+      ...base.memory,
+      cache_limit_bytes: limits.memory?.cacheLimitBytes ?? base.memory.cache_limit_bytes,
+      wired_limit_bytes: limits.memory?.wiredLimitBytes ?? base.memory.wired_limit_bytes,
+    },
+  };
+  const models = new LocalModels(opts.models, engine);
+  await models.loadConfigured();
+  return new MlxBackend(models);
 }

@@ -7,7 +7,8 @@
  * `null`, never guessed.
  *
  * Backend `details` keys read here: `cluster`, `cluster_label`, `upstream` (URL), `origin` (`lan`|`cloud`), `engine`
- * (from an upstream's contract: `telemak`...), `arch`/`model_type`/`family`, `quantization`, `bits`, `size_bytes`.
+ * (from an upstream's contract: `telemak`...), `arch`/`model_type`/`family`, `quantization`, `bits`, `size_bytes`,
+ * `loading` and `admin_loadable` (booleans; the local engine's models can be loaded through `/admin/models/load`).
  */
 import type { CatalogEntry } from "./catalog.ts";
 import { quantizationFromName, shortModelName } from "./ids.ts";
@@ -36,6 +37,10 @@ function count(details: Record<string, unknown> | undefined, key: string): numbe
 }
 
 /** Where an entry comes from, as the OdyssAI-X fields name it. */
+function flag(details: Record<string, unknown> | undefined, key: string): boolean {
+  return details?.[key] === true;
+}
+
 function placement(entry: CatalogEntry): { ownedBy: string; pool: string; kind: string; backend: string } {
   const details = entry.model.details;
   if (entry.backend.kind === "mlx") return { ownedBy: "odyssai-local", pool: "local", kind: "mlx", backend: "mlx" };
@@ -72,9 +77,9 @@ export function toOpenAIModel(entry: CatalogEntry, created: number): OpenAIModel
     x_odyssai: {
       ready: model.ready,
       loaded: model.ready,
-      loading: false,
+      loading: flag(details, "loading"),
       warm: model.ready,
-      admin_loadable: false,
+      admin_loadable: flag(details, "admin_loadable"),
       pool: where.pool,
       backend: where.backend,
       kind: where.kind,

@@ -10,6 +10,9 @@
  *   - { id: telemak1, kind: openai-http, base_url: "http://10.0.0.5:8003/v1", api_key_env: TELEMAK1_KEY,
  *       timeout_ms: { connect: 10000, first_byte: 300000, idle: 120000 }, forward_session_id: true }
  * plugins: [ ./plugins/examples/session-affinity.ts ]
+ * engine:
+ *   { models_dir: ./models, load_on_demand: true, idle_ttl_s: 0, max_active: 4, max_queue: 16,
+ *     memory: { budget_bytes: 24GiB, kv_reserve_bytes: 1GiB, cache_limit_bytes: 2GiB } }
  * ```
  */
 import * as v from "valibot";
@@ -38,6 +41,75 @@ export const AuthSchema = v.strictObject({
   api_keys_env: v.optional(EnvName),
   /** Name of an environment variable holding the admin token for `/admin/*`. */
   admin_token_env: v.optional(EnvName),
+});
+
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/**
+ * A size in bytes: a non-negative integer, or a string with a unit (`512MiB`, `24 GiB`, `1.5GB`; binary `KiB`/`MiB`/
+ * `GiB`/`TiB` are powers of 1024, decimal `KB`/`MB`/`GB`/`TB` powers of 1000).
+ */
+const Bytes = v.pipe(
+  v.union(
+    [
+      v.pipe(v.number(), v.integer(), v.minValue(0)),
+      v.pipe(
+        v.string(),
+        v.regex(/^\s*\d+(\.\d+)?\s*([kmgt]i?b|b)?\s*$/i, "must be a size in bytes, e.g. 1073741824 or '1GiB'"),
+      ),
+    ],
+    "must be a size in bytes, e.g. 1073741824 or '1GiB'",
+  ),
+  v.transform((value) => {
+    if (typeof value === "number") return value;
+    const [, number = "0", , unit = "b"] = /^\s*(\d+(\.\d+)?)\s*([a-z]*)\s*$/i.exec(value) ?? [];
+    return Math.round(Number(number) * (BYTE_UNITS[unit.toLowerCase()] ?? 1));
+  }),
+);
+
+export const EngineMemorySchema = v.strictObject({
+  /**
+   * Memory the local models may use together: weights (from the safetensors headers) plus each model's KV reserve.
+   * A load that would exceed it is refused before anything is allocated. Default: 75% of the machine's memory.
+   */
+  budget_bytes: v.optional(Bytes),
+  /**
+   * Memory set aside per loaded model for KV caches and activations. Default: computed per model as
+   * `2 (K and V) × layers × kv_heads × head_dim × activation bytes × min(context_length, 4096) × max_active`.
+   */
+  kv_reserve_bytes: v.optional(Bytes),
+  /** MLX buffer-cache limit of each engine Worker (`mlx_set_cache_limit`); absent: MLX's default. */
+  cache_limit_bytes: v.optional(Bytes),
+  /** MLX wired-memory limit (`mlx_set_wired_limit`, Metal only); absent: MLX's default. */
+  wired_limit_bytes: v.optional(Bytes),
+});
+
+export const EngineSchema = v.strictObject({
+  /**
+   * Model inventory: every subdirectory holding a `config.json` is a model whose id is the directory name, listed but
+   * loaded only when asked (admin API or on demand). Relative to the config file. Absent: no inventory (the embedded
+   * default uses the repository's `models/`).
+   */
+  models_dir: v.optional(NonEmpty),
+  /** A request naming a known but unloaded model loads it first (memory-fit checked); off: 404 until loaded. */
+  load_on_demand: v.optional(v.boolean(), true),
+  /** Unload a model after this many seconds without a request in flight; 0 = never. */
+  idle_ttl_s: v.optional(v.pipe(v.number(), v.minValue(0)), 0),
+  /** Generations one model decodes together. */
+  max_active: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 4),
+  /** Requests allowed to wait per model beyond `max_active`; more get 503 with `Retry-After`. */
+  max_queue: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 16),
+  memory: v.optional(EngineMemorySchema, {}),
 });
 
 export const LocalModelSchema = v.strictObject({
@@ -92,21 +164,29 @@ export const ConfigSchema = v.strictObject({
   upstreams: v.optional(v.array(UpstreamSchema), []),
   /** Modules whose default export is an Elysia plugin (e.g. a routing policy); relative to the config file. */
   plugins: v.optional(v.array(NonEmpty), []),
+  /** The local engine: model inventory, on-demand loading, idle unloading, concurrency and memory limits. */
+  engine: v.optional(EngineSchema, {}),
 });
 
 /** What the config file may contain (every key optional). */
 export type ConfigInput = v.InferInput<typeof ConfigSchema>;
 export type LocalModelConfig = v.InferOutput<typeof LocalModelSchema>;
 
+/** The `engine:` section as the app gets it: `models_dir` absolute, `memory.budget_bytes` resolved. */
+export type EngineConfig = Omit<v.InferOutput<typeof EngineSchema>, "memory"> & {
+  memory: Omit<v.InferOutput<typeof EngineMemorySchema>, "budget_bytes"> & { budget_bytes: number };
+};
+
 /** An upstream as the app gets it: `api_key` is read from the variable `api_key_env` names (never logged). */
 export type UpstreamConfig = v.InferOutput<typeof UpstreamSchema> & { api_key?: string };
 
 /**
  * A complete, resolved configuration: defaults filled, paths absolute, secrets named by `*_env` read
- * (`auth.api_keys` merged, `auth.admin_token`, `upstreams[].api_key`).
+ * (`auth.api_keys` merged, `auth.admin_token`, `upstreams[].api_key`), the memory budget defaulted.
  */
-export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "home" | "auth" | "upstreams"> & {
+export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "home" | "auth" | "upstreams" | "engine"> & {
   home: string;
+  engine: EngineConfig;
   auth: v.InferOutput<typeof AuthSchema> & { admin_token?: string };
   upstreams: UpstreamConfig[];
 };

@@ -3,6 +3,8 @@
  * `@huggingface/jinja`, with the variables transformers' `apply_chat_template` passes: `messages`, `tools`,
  * `add_generation_prompt`, the special tokens, and template options (`enable_thinking`, `reasoning_effort`).
  */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import type { ModelTokenizer } from "./tokenizer.ts";
 
@@ -25,8 +27,7 @@ export class ChatTemplate {
 
   /** @throws Error when the tokenizer config has no chat template or it does not parse. */
   constructor(tokenizer: ModelTokenizer) {
-    const raw = tokenizer.config.chat_template;
-    const source = Array.isArray(raw) ? raw.find((t) => t.name === "default")?.template ?? raw[0]?.template : raw;
+    const source = selectTemplate(tokenizer.config.chat_template);
     if (!source) throw new Error("tokenizer_config.json has no chat_template");
     this.source = source;
     this.#template = new Template(source);
@@ -53,5 +54,26 @@ export class ChatTemplate {
     } catch (err) {
       throw new ChatTemplateError(`chat template: ${(err as Error).message}`);
     }
+  }
+}
+
+/** The template to use from a `chat_template` value: the string, or the `default` entry of a named list. */
+function selectTemplate(raw: string | { name: string; template: string }[] | undefined): string | undefined {
+  return Array.isArray(raw) ? (raw.find((t) => t.name === "default")?.template ?? raw[0]?.template) : raw;
+}
+
+/**
+ * Reads a model directory's chat template source without loading its tokenizer (`tokenizer_config.json`
+ * `chat_template`, else `chat_template.jinja`); undefined when there is none or the files are unreadable.
+ */
+export function readChatTemplateSource(dir: string): string | undefined {
+  try {
+    const config = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) as { chat_template?: Parameters<typeof selectTemplate>[0] };
+    const fromConfig = selectTemplate(config.chat_template);
+    if (fromConfig) return fromConfig;
+    const jinja = join(dir, "chat_template.jinja");
+    return existsSync(jinja) ? readFileSync(jinja, "utf8") : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -48,6 +48,8 @@ export interface ModelInfo {
   vocabSize: number;
   contextLength?: number;
   quantization?: { groupSize: number; bits: number };
+  /** Output capabilities of the chat template (`tools`, `thinking`), see `outputCapabilities`. */
+  capabilities: string[];
 }
 
 export interface Usage {

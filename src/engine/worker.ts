@@ -9,7 +9,7 @@ import { liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-m
 import { ChatTemplate } from "./chat-template.ts";
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
-import { detectOutputFormat } from "./output/parser.ts";
+import { detectOutputFormat, outputCapabilities } from "./output/parser.ts";
 import type { EngineStats, FromEngine, GenerateParams, MemoryLimits, ModelInfo, ToEngine } from "./protocol.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ModelTokenizer } from "./tokenizer.ts";
@@ -29,6 +29,7 @@ function load(id: string, path: string, memory: MemoryLimits | undefined): Loade
     const tokenizer = new ModelTokenizer(path, model.config.eosTokenIds);
     const template = new ChatTemplate(tokenizer);
     const c = model.config;
+    const outputFormat = detectOutputFormat(template.source);
     const info: ModelInfo = {
       id,
       path,
@@ -37,8 +38,9 @@ function load(id: string, path: string, memory: MemoryLimits | undefined): Loade
       vocabSize: c.vocabSize,
       contextLength: c.maxPositionEmbeddings,
       quantization: c.quantization,
+      capabilities: outputCapabilities(outputFormat),
     };
-    return { model, tokenizer, template, info, outputFormat: detectOutputFormat(template.source) };
+    return { model, tokenizer, template, info, outputFormat };
   } catch (err) {
     model.free();
     throw err;

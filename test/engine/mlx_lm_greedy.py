@@ -1,5 +1,7 @@
-"""Greedy generation with mlx-lm, the reference implementation: prints the chat-templated prompt ids and the
-generated ids as JSON lines. Usage: python mlx_lm_greedy.py MODEL_DIR MESSAGES_JSON MAX_TOKENS"""
+"""Greedy generation with mlx-lm, the reference implementation, for several models in one process.
+
+Reads a JSON job on stdin: {"messages": [...], "max_tokens": N, "models": [DIR, ...]}; prints one JSON object
+{DIR: {"prompt": [ids], "tokens": [ids]}} with the chat-templated prompt ids and the greedy `generate_step` ids."""
 import json
 import sys
 
@@ -8,10 +10,16 @@ from mlx_lm import load
 from mlx_lm.generate import generate_step
 from mlx_lm.sample_utils import make_sampler
 
-model_dir, messages, max_tokens = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
-model, tokenizer = load(model_dir)
-prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
-tokens = []
-for token, _ in generate_step(mx.array(prompt), model, max_tokens=max_tokens, sampler=make_sampler(0.0)):
-    tokens.append(int(token))
-print(json.dumps({"prompt": list(prompt), "tokens": tokens}))
+job = json.load(sys.stdin)
+results = {}
+for model_dir in job["models"]:
+    model, tokenizer = load(model_dir)
+    prompt = tokenizer.apply_chat_template(job["messages"], add_generation_prompt=True)
+    tokens = []
+    sampler = make_sampler(0.0)
+    for token, _ in generate_step(mx.array(prompt), model, max_tokens=job["max_tokens"], sampler=sampler):
+        tokens.append(int(token))
+    results[model_dir] = {"prompt": list(prompt), "tokens": tokens}
+    del model, tokenizer
+    mx.clear_cache()
+print(json.dumps(results))

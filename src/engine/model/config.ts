@@ -1,35 +1,51 @@
 /**
- * `config.json` of an mlx-community / Hugging Face decoder model, validated with valibot and normalised to the fields
- * mlx-lm's `llama.py` / `qwen3.py` `ModelArgs` use (reference/mlx-c-binding.md §4.1).
+ * `config.json` of an mlx-community / Hugging Face decoder model, validated with valibot and normalised to what
+ * mlx-lm's `ModelArgs` of `models/llama.py` (llama, mistral), `models/qwen2.py` and `models/qwen3.py` use, with the
+ * same per-architecture defaults (reference/mlx-c-binding.md §4.1), and the `quantization` block as mlx-lm's
+ * `utils.load_model` reads it (§4.2).
  */
 import * as v from "valibot";
+import { parseRopeScaling, type RopeScaling } from "./rope.ts";
 
 /** Architectures this engine implements (mistral loads through llama, as in mlx-lm's MODEL_REMAPPING). */
 export const ARCHITECTURES = ["llama", "mistral", "qwen2", "qwen3"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
-const Quantization = v.looseObject({ group_size: v.number(), bits: v.number() });
+/** Bit widths and group sizes of MLX's affine quantization (`mx.quantize`, mode "affine"). */
+export const QUANT_BITS = [1, 2, 3, 4, 5, 6, 8] as const;
+export const QUANT_GROUP_SIZES = [32, 64, 128] as const;
+
+const Int = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const RawConfig = v.looseObject({
   model_type: v.picklist(ARCHITECTURES, "model_type must be one of llama, mistral, qwen2, qwen3"),
-  hidden_size: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  num_hidden_layers: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  intermediate_size: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  num_attention_heads: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  num_key_value_heads: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
-  head_dim: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1)))),
+  hidden_size: Int,
+  num_hidden_layers: Int,
+  intermediate_size: Int,
+  num_attention_heads: Int,
+  num_key_value_heads: v.optional(v.nullable(Int)),
+  head_dim: v.optional(v.nullable(Int)),
   rms_norm_eps: v.number(),
-  vocab_size: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  rope_theta: v.optional(v.number(), 10000),
+  vocab_size: Int,
+  rope_theta: v.optional(v.nullable(v.number())),
   rope_traditional: v.optional(v.boolean(), false),
-  rope_scaling: v.optional(v.nullable(v.looseObject({ type: v.optional(v.string()), rope_type: v.optional(v.string()), factor: v.optional(v.number()) }))),
-  max_position_embeddings: v.optional(v.number()),
+  rope_scaling: v.optional(v.nullable(v.looseObject({}))),
+  rope_parameters: v.optional(v.nullable(v.looseObject({}))),
+  max_position_embeddings: v.optional(v.nullable(Int)),
   tie_word_embeddings: v.optional(v.boolean()),
-  attention_bias: v.optional(v.boolean()),
+  attention_bias: v.optional(v.boolean(), false),
   mlp_bias: v.optional(v.boolean(), false),
-  quantization: v.optional(Quantization),
-  eos_token_id: v.optional(v.union([v.number(), v.array(v.number())])),
+  layer_types: v.optional(v.nullable(v.array(v.string()))),
+  quantization: v.optional(v.nullable(v.looseObject({}))),
+  quantization_config: v.optional(v.nullable(v.looseObject({}))),
+  eos_token_id: v.optional(v.nullable(v.union([v.number(), v.array(v.number())]))),
 });
+
+/** Affine quantization parameters of one module (`to_quantized(group_size, bits)`). */
+export interface QuantParams {
+  groupSize: number;
+  bits: number;
+}
 
 /** Normalised model hyper-parameters. */
 export interface ModelConfig {
@@ -44,21 +60,81 @@ export interface ModelConfig {
   vocabSize: number;
   ropeTheta: number;
   ropeTraditional: boolean;
-  /** RoPE position scale (1 / factor for `linear` scaling, else 1). */
-  ropeScale: number;
+  /** `rope_scaling`, validated (see rope.ts). */
+  ropeScaling: RopeScaling;
   maxPositionEmbeddings?: number;
   tieWordEmbeddings: boolean;
-  /** q/k/v projections carry a bias (qwen2; llama with `attention_bias`). */
+  /** q/k/v projections carry a bias (qwen2; llama/mistral with `attention_bias`). */
   attentionBias: boolean;
+  /** o_proj carries a bias (llama/mistral with `attention_bias`; never qwen2/qwen3). */
+  outputBias: boolean;
+  /** gate/up/down projections carry a bias (llama/mistral `mlp_bias`). */
   mlpBias: boolean;
   /** Per-head RMSNorm of q and k before RoPE (qwen3). */
   qkNorm: boolean;
-  quantization?: { groupSize: number; bits: number };
+  /** Model-wide quantization defaults (`quantization.group_size` / `.bits`), when the model is quantized. */
+  quantization?: QuantParams;
+  /**
+   * Per-module entries of the `quantization` block, keyed by module path (`model.layers.0.mlp.down_proj`,
+   * `lm_head`): explicit parameters, or `false` for a module kept in float. Modules not listed are quantized iff
+   * `<path>.scales` exists, with parameters inferred from the tensor shapes (mlx-lm `infer_quant_config`).
+   */
+  quantizationOverrides: Record<string, QuantParams | false>;
   eosTokenIds: number[];
 }
 
+function fail(field: string, message: string): never {
+  throw new Error(`config.json: ${field}: ${message}`);
+}
+
+/** Validates `bits` / `group_size` / `mode` of a quantization entry at `field`. */
+function quantParams(raw: Record<string, unknown>, field: string, defaults?: QuantParams): QuantParams {
+  const mode = raw.mode ?? "affine";
+  if (mode !== "affine") fail(`${field}.mode`, `'${String(mode)}' is not supported (only affine quantization is)`);
+  // mlx's to_quantized falls back to the affine defaults (64, 4) for a missing entry.
+  const groupSize = raw.group_size ?? defaults?.groupSize ?? 64;
+  const bits = raw.bits ?? defaults?.bits ?? 4;
+  if (!(QUANT_BITS as readonly unknown[]).includes(bits)) fail(`${field}.bits`, `${JSON.stringify(bits)} is not one of ${QUANT_BITS.join(", ")}`);
+  if (!(QUANT_GROUP_SIZES as readonly unknown[]).includes(groupSize)) {
+    fail(`${field}.group_size`, `${JSON.stringify(groupSize)} is not one of ${QUANT_GROUP_SIZES.join(", ")}`);
+  }
+  return { groupSize: groupSize as number, bits: bits as number };
+}
+
 /**
- * Validates and normalises a parsed `config.json`.
+ * The `quantization` block: top-level `group_size`/`bits`/`mode`, and every other key whose value is an object
+ * (per-module parameters), `true` (the top-level parameters) or `false` (kept in float), as mlx-lm's
+ * `load_model` class predicate reads them. Other scalar keys are ignored, as mlx-lm ignores them.
+ */
+function parseQuantization(
+  q: Record<string, unknown> | null | undefined,
+  qc: Record<string, unknown> | null | undefined,
+): { quantization?: QuantParams; overrides: Record<string, QuantParams | false> } {
+  if (!q) {
+    // mlx-lm only honours a bare quantization_config for special quant_method values (bitnet, mxfp4...).
+    if (qc) fail("quantization_config", `without a 'quantization' block is not supported (quant_method ${JSON.stringify(qc.quant_method ?? null)})`);
+    return { overrides: {} };
+  }
+  const quantization = quantParams(q, "quantization");
+  const overrides: Record<string, QuantParams | false> = {};
+  for (const [key, value] of Object.entries(q)) {
+    if (key === "group_size" || key === "bits" || key === "mode") continue;
+    if (value === false) overrides[key] = false;
+    else if (value === true) overrides[key] = quantization;
+    else if (value && typeof value === "object" && !Array.isArray(value)) {
+      overrides[key] = quantParams(value as Record<string, unknown>, `quantization.${key}`, quantization);
+    }
+  }
+  return { quantization, overrides };
+}
+
+/**
+ * Validates and normalises a parsed `config.json`, with the defaults of the architecture's mlx-lm `ModelArgs`:
+ * - llama / mistral (`llama.py`): `head_dim` = hidden / heads unless given, `rope_theta` 10000, tied embeddings
+ *   unless `tie_word_embeddings: false`, `attention_bias` on q/k/v/o, `mlp_bias` on gate/up/down.
+ * - qwen2 (`qwen2.py`): head_dim is always hidden / heads, `rope_theta` 1e6, bias on q/k/v only, tied by default.
+ * - qwen3 (`qwen3.py`): `head_dim`, `max_position_embeddings`, `tie_word_embeddings` and `rope_theta` (or
+ *   `rope_parameters.rope_theta`, transformers ≥ 5) required; q/k RMSNorm; `rope_traditional` always false.
  * @throws Error naming the offending field (`config.json: hidden_size: ...`).
  */
 export function parseModelConfig(raw: unknown): ModelConfig {
@@ -68,31 +144,55 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     throw new Error(`config.json: ${v.getDotPath(issue) ?? "(root)"}: ${issue.message}`);
   }
   const c = r.output;
-  const scaling = c.rope_scaling;
-  const scalingType = scaling?.rope_type ?? scaling?.type;
-  if (scaling && scalingType && scalingType !== "linear" && scalingType !== "default") {
-    throw new Error(`config.json: rope_scaling.type '${scalingType}' is not supported yet (linear, default are)`);
-  }
   const arch = c.model_type;
+  const isLlama = arch === "llama" || arch === "mistral";
+  const sliding = c.layer_types?.find((t) => t !== "full_attention");
+  if (isLlama && sliding !== undefined) fail("layer_types", `'${sliding}' layers are not supported (only full_attention)`);
+
+  let ropeTheta = c.rope_theta ?? undefined;
+  let ropeScalingRaw: unknown = c.rope_scaling;
+  if (arch === "qwen3") {
+    for (const field of ["head_dim", "max_position_embeddings", "tie_word_embeddings", "num_key_value_heads"] as const) {
+      if (c[field] === undefined || c[field] === null) fail(field, "required for qwen3");
+    }
+    if (c.rope_parameters && Object.keys(c.rope_parameters).length > 0) {
+      const nested = c.rope_parameters.rope_theta;
+      if (ropeTheta === undefined && typeof nested === "number") ropeTheta = nested;
+      if (!ropeScalingRaw) ropeScalingRaw = c.rope_parameters;
+    }
+    if (ropeTheta === undefined) fail("rope_theta", "missing (neither rope_theta nor rope_parameters.rope_theta)");
+  }
+  if (arch === "qwen2" && (c.num_key_value_heads === undefined || c.num_key_value_heads === null)) fail("num_key_value_heads", "required for qwen2");
+
+  const numHeads = c.num_attention_heads;
+  const numKvHeads = c.num_key_value_heads ?? numHeads;
+  if (numHeads % numKvHeads !== 0) fail("num_key_value_heads", `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
+  const derivedHeadDim = Math.floor(c.hidden_size / numHeads);
+  const headDim = arch === "qwen2" ? derivedHeadDim : (c.head_dim ?? derivedHeadDim);
+  if (headDim % 2 !== 0) fail("head_dim", `${headDim} must be even for RoPE`);
+
+  const { quantization, overrides } = parseQuantization(c.quantization, c.quantization_config);
   return {
     arch,
     hiddenSize: c.hidden_size,
     numLayers: c.num_hidden_layers,
     intermediateSize: c.intermediate_size,
-    numHeads: c.num_attention_heads,
-    numKvHeads: c.num_key_value_heads ?? c.num_attention_heads,
-    headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
+    numHeads,
+    numKvHeads,
+    headDim,
     rmsNormEps: c.rms_norm_eps,
     vocabSize: c.vocab_size,
-    ropeTheta: c.rope_theta,
-    ropeTraditional: c.rope_traditional,
-    ropeScale: scalingType === "linear" && scaling?.factor ? 1 / scaling.factor : 1,
-    maxPositionEmbeddings: c.max_position_embeddings,
-    tieWordEmbeddings: c.tie_word_embeddings ?? (arch === "qwen2" || arch === "qwen3"),
-    attentionBias: arch === "qwen2" ? true : (c.attention_bias ?? false),
-    mlpBias: c.mlp_bias,
+    ropeTheta: ropeTheta ?? (arch === "qwen2" ? 1_000_000 : 10_000),
+    ropeTraditional: arch === "qwen3" ? false : c.rope_traditional,
+    ropeScaling: parseRopeScaling(ropeScalingRaw),
+    maxPositionEmbeddings: c.max_position_embeddings ?? (arch === "qwen2" ? 32768 : undefined),
+    tieWordEmbeddings: c.tie_word_embeddings ?? true,
+    attentionBias: arch === "qwen2" ? true : isLlama && c.attention_bias,
+    outputBias: isLlama && c.attention_bias,
+    mlpBias: isLlama && c.mlp_bias,
     qkNorm: arch === "qwen3",
-    quantization: c.quantization ? { groupSize: c.quantization.group_size, bits: c.quantization.bits } : undefined,
-    eosTokenIds: c.eos_token_id === undefined ? [] : Array.isArray(c.eos_token_id) ? c.eos_token_id : [c.eos_token_id],
+    quantization,
+    quantizationOverrides: overrides,
+    eosTokenIds: c.eos_token_id === undefined || c.eos_token_id === null ? [] : Array.isArray(c.eos_token_id) ? c.eos_token_id : [c.eos_token_id],
   };
 }

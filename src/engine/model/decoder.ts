@@ -1,14 +1,15 @@
 /**
  * The dense decoder-only transformer shared by llama, mistral, qwen2 and qwen3, following mlx-lm's
- * `models/llama.py` and `models/qwen3.py` op for op (reference/mlx-c-binding.md §4.3), so greedy decoding matches
- * mlx-lm token for token on the same weights.
+ * `models/llama.py`, `models/qwen2.py` and `models/qwen3.py` op for op (reference/mlx-c-binding.md §4.3), so greedy
+ * decoding matches mlx-lm token for token on the same weights. RoPE variants: rope.ts; quantized layers: linear.ts.
  *
  * Shapes: B batch, L new tokens, D hidden, Hq/Hkv heads, d head_dim, V vocab.
  */
 import { type MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { KVCache } from "../kv-cache.ts";
 import type { ModelConfig } from "./config.ts";
-import { Embedding, Linear, takeWeight } from "./linear.ts";
+import { Embedding, Linear, takeShaped } from "./linear.ts";
+import { Rope } from "./rope.ts";
 
 interface Layer {
   inputNorm: MxArray;
@@ -30,53 +31,67 @@ export class DecoderModel {
   readonly #layers: Layer[];
   readonly #norm: MxArray;
   readonly #lmHead: Linear | undefined;
+  readonly #rope: Rope;
   readonly #scale: number;
 
   /**
-   * Builds the model from its weights, taking ownership of every tensor it uses.
-   * @throws Error naming a missing tensor, or listing tensors the architecture does not use.
+   * Builds the model from its weights, taking ownership of every tensor in `weights` (the map is emptied, also
+   * on failure: nothing stays allocated).
+   * @throws Error naming a missing or mis-shaped tensor, a config/weights quantization mismatch, or listing
+   *   tensors the architecture does not use (mlx-lm loads strictly too).
    */
   constructor(config: ModelConfig, weights: Map<string, MxArray>) {
     this.config = config;
-    const q = config.quantization;
-    const lin = (name: string) => Linear.from(weights, name, q);
-    this.#embed = new Embedding(lin("model.embed_tokens"));
-    this.#layers = [];
-    for (let i = 0; i < config.numLayers; i++) {
-      const p = `model.layers.${i}`;
-      this.#layers.push({
-        inputNorm: takeWeight(weights, `${p}.input_layernorm.weight`),
-        postAttentionNorm: takeWeight(weights, `${p}.post_attention_layernorm.weight`),
-        q: lin(`${p}.self_attn.q_proj`),
-        k: lin(`${p}.self_attn.k_proj`),
-        v: lin(`${p}.self_attn.v_proj`),
-        o: lin(`${p}.self_attn.o_proj`),
-        qNorm: config.qkNorm ? takeWeight(weights, `${p}.self_attn.q_norm.weight`) : undefined,
-        kNorm: config.qkNorm ? takeWeight(weights, `${p}.self_attn.k_norm.weight`) : undefined,
-        gate: lin(`${p}.mlp.gate_proj`),
-        up: lin(`${p}.mlp.up_proj`),
-        down: lin(`${p}.mlp.down_proj`),
-      });
-    }
-    this.#norm = takeWeight(weights, "model.norm.weight");
-    if (config.tieWordEmbeddings) {
-      // mlx-lm's sanitize drops lm_head.weight when the embeddings are tied.
-      for (const suffix of ["weight", "scales", "biases"]) {
-        weights.get(`lm_head.${suffix}`)?.free();
-        weights.delete(`lm_head.${suffix}`);
+    const built: { free(): void }[] = [];
+    const keep = <T extends { free(): void }>(x: T): T => (built.push(x), x);
+    const c = config;
+    const lin = (path: string, inDims: number, outDims: number, bias: boolean) =>
+      keep(Linear.from(weights, path, { inDims, outDims, bias }, c));
+    const norm = (name: string, dims: number) => keep(takeShaped(weights, name, [dims]));
+    try {
+      this.#embed = Embedding.from(weights, "model.embed_tokens", c.vocabSize, c.hiddenSize, c);
+      keep(this.#embed.table);
+      this.#layers = [];
+      const qDims = c.numHeads * c.headDim;
+      const kvDims = c.numKvHeads * c.headDim;
+      for (let i = 0; i < c.numLayers; i++) {
+        const p = `model.layers.${i}`;
+        this.#layers.push({
+          inputNorm: norm(`${p}.input_layernorm.weight`, c.hiddenSize),
+          postAttentionNorm: norm(`${p}.post_attention_layernorm.weight`, c.hiddenSize),
+          q: lin(`${p}.self_attn.q_proj`, c.hiddenSize, qDims, c.attentionBias),
+          k: lin(`${p}.self_attn.k_proj`, c.hiddenSize, kvDims, c.attentionBias),
+          v: lin(`${p}.self_attn.v_proj`, c.hiddenSize, kvDims, c.attentionBias),
+          o: lin(`${p}.self_attn.o_proj`, qDims, c.hiddenSize, c.outputBias),
+          qNorm: c.qkNorm ? norm(`${p}.self_attn.q_norm.weight`, c.headDim) : undefined,
+          kNorm: c.qkNorm ? norm(`${p}.self_attn.k_norm.weight`, c.headDim) : undefined,
+          gate: lin(`${p}.mlp.gate_proj`, c.hiddenSize, c.intermediateSize, c.mlpBias),
+          up: lin(`${p}.mlp.up_proj`, c.hiddenSize, c.intermediateSize, c.mlpBias),
+          down: lin(`${p}.mlp.down_proj`, c.intermediateSize, c.hiddenSize, c.mlpBias),
+        });
       }
-      this.#lmHead = undefined;
-    } else {
-      this.#lmHead = lin("lm_head");
-    }
-    this.#scale = 1 / Math.sqrt(config.headDim);
-    if (weights.size) {
-      const extra = [...weights.keys()].slice(0, 5).join(", ");
+      this.#norm = norm("model.norm.weight", c.hiddenSize);
+      if (c.tieWordEmbeddings) {
+        // mlx-lm's sanitize drops lm_head.weight when the embeddings are tied (a quantized lm_head's scales and
+        // biases would then be unexpected, as in mlx-lm).
+        weights.get("lm_head.weight")?.free();
+        weights.delete("lm_head.weight");
+        this.#lmHead = undefined;
+      } else {
+        this.#lmHead = lin("lm_head", c.hiddenSize, c.vocabSize, false);
+      }
+      if (weights.size) {
+        const names = [...weights.keys()];
+        throw new Error(`unexpected tensors for ${c.arch}: ${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}`);
+      }
+      this.#rope = keep(new Rope(c.headDim, c.ropeTheta, c.ropeTraditional, c.ropeScaling));
+    } catch (err) {
+      for (const x of built) x.free();
       for (const a of weights.values()) a.free();
       weights.clear();
-      this.free();
-      throw new Error(`unexpected tensors for ${config.arch}: ${extra}${weights.size > 5 ? ", ..." : ""}`);
+      throw err;
     }
+    this.#scale = 1 / Math.sqrt(c.headDim);
   }
 
   /** Every parameter array (to evaluate once after loading). */
@@ -148,9 +163,8 @@ export class DecoderModel {
     q2?.free();
     k2?.free();
     using v3 = ops.transpose(v1, [0, 2, 1, 3]);
-    const rope = { dims: c.headDim, traditional: c.ropeTraditional, base: c.ropeTheta, scale: c.ropeScale, offset: cache.offset };
-    using q4 = ops.rope(q3, rope);
-    using k4 = ops.rope(k3, rope);
+    using q4 = this.#rope.apply(q3, cache.offset);
+    using k4 = this.#rope.apply(k3, cache.offset);
     const [keys, values] = cache.updateAndFetch(k4, v3);
     using _k = keys;
     using _v = values;
@@ -160,8 +174,9 @@ export class DecoderModel {
     return l.o.forward(o2);
   }
 
-  /** Frees every parameter. */
+  /** Frees every parameter and the RoPE frequencies. */
   free(): void {
     for (const a of this.parameters()) a.free();
+    this.#rope.free();
   }
 }

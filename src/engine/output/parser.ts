@@ -107,3 +107,11 @@ export class OutputParser {
     return out;
   }
 }
+
+/**
+ * Capability flags a model with this output format publishes in the catalog and contract: `tools` when its template
+ * teaches a tool-call syntax Ithaca parses, `thinking` when it has reasoning markers.
+ */
+export function outputCapabilities(format: OutputFormat): string[] {
+  return [...(format.toolCalls ? ["tools"] : []), ...(format.reasoning ? ["thinking"] : [])];
+}
