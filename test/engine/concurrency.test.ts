@@ -6,23 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineBusyError, EngineClient, type GenerationEvent } from "../../src/engine/client.ts";
-import type { GenerateParams } from "../../src/engine/protocol.ts";
+import { generateParams } from "../helpers/engine.ts";
 import { makeModel } from "../helpers/paths.ts";
 
-const params = (content: string, max_tokens: number): GenerateParams => ({
-  messages: [{ role: "user", content }],
-  max_tokens,
-  temperature: 0,
-  top_p: 1,
-  top_k: 0,
-  min_p: 0,
-  repetition_context_size: 20,
-  presence_penalty: 0,
-  frequency_penalty: 0,
-  logprobs: false,
-  top_logprobs: 0,
-  stop: [],
-});
+const params = (content: string, max_tokens: number) => generateParams({ messages: [{ role: "user", content }], max_tokens });
 
 /** Drains a generation, recording the time order of its completion in `finished`. */
 async function collect(name: string, events: AsyncIterable<GenerationEvent>, finished: string[]) {

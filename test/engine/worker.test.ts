@@ -4,26 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineClient, type GenerationEvent } from "../../src/engine/client.ts";
-import type { GenerateParams } from "../../src/engine/protocol.ts";
+import { generateParams } from "../helpers/engine.ts";
 import { makeModel, tempDir } from "../helpers/paths.ts";
 
 let engine: EngineClient;
 
-const params = (over: Partial<GenerateParams> = {}): GenerateParams => ({
-  messages: [{ role: "user", content: "Tell me about the sea." }],
-  max_tokens: 24,
-  temperature: 0,
-  top_p: 1,
-  top_k: 0,
-  min_p: 0,
-  repetition_context_size: 20,
-  presence_penalty: 0,
-  frequency_penalty: 0,
-  logprobs: false,
-  top_logprobs: 0,
-  stop: [],
-  ...over,
-});
+
 
 async function collect(it: AsyncIterable<GenerationEvent>) {
   let text = "";
@@ -49,8 +35,8 @@ describe("engine worker", () => {
   });
 
   test("greedy generation is deterministic and counts tokens", async () => {
-    const a = await collect(engine.generate(params()));
-    const b = await collect(engine.generate(params()));
+    const a = await collect(engine.generate(generateParams()));
+    const b = await collect(engine.generate(generateParams()));
     expect(a.text.length).toBeGreaterThan(0);
     expect(a.text).toBe(b.text);
     expect(a.done!.usage.prompt_tokens).toBeGreaterThan(5);
@@ -59,17 +45,17 @@ describe("engine worker", () => {
   });
 
   test("the same seed reproduces a sampled completion; another seed differs", async () => {
-    const s = (seed: number) => collect(engine.generate(params({ temperature: 1, top_p: 0.95, seed, max_tokens: 32 })));
+    const s = (seed: number) => collect(engine.generate(generateParams({ temperature: 1, top_p: 0.95, seed, max_tokens: 32 })));
     const [a, b, c] = [await s(42), await s(42), await s(43)];
     expect(a.text).toBe(b.text);
     expect(c.text).not.toBe(a.text);
   });
 
   test("a stop string ends generation and is not returned, even across token boundaries", async () => {
-    const full = (await collect(engine.generate(params({ max_tokens: 40 })))).text;
+    const full = (await collect(engine.generate(generateParams({ max_tokens: 40 })))).text;
     expect(full.length).toBeGreaterThan(8);
     const stop = full.slice(4, 8);
-    const r = await collect(engine.generate(params({ max_tokens: 40, stop: [stop] })));
+    const r = await collect(engine.generate(generateParams({ max_tokens: 40, stop: [stop] })));
     expect(r.done!.finishReason).toBe("stop");
     expect(r.text).toBe(full.slice(0, full.indexOf(stop)));
     expect(r.text).not.toContain(stop);
@@ -80,7 +66,7 @@ describe("engine worker", () => {
     const ac = new AbortController();
     let tokens = 0;
     let done: GenerationEvent | undefined;
-    for await (const e of engine.generate(params({ max_tokens: 2000 }), ac.signal)) {
+    for await (const e of engine.generate(generateParams({ max_tokens: 2000 }), ac.signal)) {
       if (e.type === "delta" && ++tokens === 3) ac.abort();
       if (e.type === "done") done = e;
     }
@@ -94,7 +80,7 @@ describe("engine worker", () => {
     for (let i = 0; i < 100; i++) {
       const ac = new AbortController();
       let n = 0;
-      for await (const e of engine.generate(params({ max_tokens: 6, temperature: i % 2 ? 0.7 : 0, seed: i }), ac.signal)) {
+      for await (const e of engine.generate(generateParams({ max_tokens: 6, temperature: i % 2 ? 0.7 : 0, seed: i }), ac.signal)) {
         if (i % 3 === 0 && e.type === "delta" && ++n === 2) ac.abort();
       }
     }
@@ -105,7 +91,7 @@ describe("engine worker", () => {
   });
 
   test("a prompt over the context length is a 400 error, not a crash", async () => {
-    const r = await collect(engine.generate(params({ max_tokens: 100_000 })));
+    const r = await collect(engine.generate(generateParams({ max_tokens: 100_000 })));
     expect(r.error?.status).toBe(400);
     expect(r.error?.message).toContain("context length");
   });
