@@ -6,32 +6,57 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { createMlxBackend } from "../../src/backends/mlx.ts";
+import { createOpenAIHttpBackend } from "../../src/backends/openai-http.ts";
 import { makeModel } from "../helpers/paths.ts";
 import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { FakeUpstream } from "../upstream/fake-upstream.ts";
 
 let server: RunningIthaca;
 let client: OpenAI;
+let upstream: FakeUpstream;
 
 beforeAll(async () => {
   const backend = await createMlxBackend({
     models: [{ id: "tiny", path: makeModel("qwen3", { seed: 5 }) }],
     limits: { maxActive: 1, maxQueue: 1 },
   });
-  server = await startIthaca({}, { backends: [backend] });
+  upstream = new FakeUpstream({ models: ["remote"], streamChunks: 3 });
+  const proxied = createOpenAIHttpBackend({
+    id: "lan",
+    kind: "openai-http",
+    base_url: upstream.baseUrl,
+    cloud: false,
+    forward_session_id: true,
+    timeout_ms: { connect: 10_000, first_byte: 30_000, idle: 30_000 },
+  });
+  server = await startIthaca({}, { backends: [backend, proxied] });
   client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
 });
-afterAll(() => server?.close());
+afterAll(async () => {
+  await server?.close();
+  upstream?.stop();
+});
+
+/** Starts a long local stream and counts its content chunks until aborted. */
+async function longLocalStream() {
+  const messages = [{ role: "user" as const, content: "Tell me about lighthouses." }];
+  // Long enough to still be decoding while the checks run (the tiny model's context is 4096); aborted at the end.
+  const stream = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 4000, temperature: 0, stream: true });
+  let chunks = 0;
+  let finished = false;
+  const done = (async () => {
+    for await (const c of stream) {
+      if (c.choices[0]?.delta.content) chunks++;
+      if (c.choices[0]?.finish_reason) finished = true;
+    }
+  })();
+  return { stream, done, chunks: () => chunks, finished: () => finished };
+}
 
 describe("bounded queue over HTTP", () => {
   test("the request beyond max_active + max_queue gets 503 with Retry-After; the others finish", async () => {
     const messages = [{ role: "user" as const, content: "Tell me about lighthouses." }];
-    // Long enough to still be decoding when the checks below run; aborted at the end.
-    const long = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 4000, temperature: 0, stream: true });
-    const longText = (async () => {
-      let n = 0;
-      for await (const c of long) if (c.choices[0]?.delta.content) n++;
-      return n;
-    })();
+    const long = await longLocalStream();
     const queued = client.chat.completions.create({ model: "tiny", messages, max_tokens: 5, temperature: 0 });
     // Give the queued request time to reach the Worker's queue.
     await Bun.sleep(50);
@@ -53,8 +78,29 @@ describe("bounded queue over HTTP", () => {
     expect(refused).toBeInstanceOf(OpenAI.APIError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
 
-    long.controller.abort();
-    expect(await longText).toBeGreaterThan(0);
+    long.stream.controller.abort();
+    await long.done;
+    expect(long.chunks()).toBeGreaterThan(0);
     expect((await queued).usage!.completion_tokens).toBe(5);
+  });
+
+  test("proxied requests are answered while a local generation is running (the engine stays in its Worker)", async () => {
+    const long = await longLocalStream();
+    await Bun.sleep(20);
+    const before = long.chunks();
+    for (let i = 0; i < 5; i++) {
+      const r = await client.chat.completions.create({ model: "lan:remote", messages: [{ role: "user", content: `ping ${i}` }] });
+      expect(r.choices[0]!.message.content!.length).toBeGreaterThan(0);
+      const stream = await client.chat.completions.create({ model: "lan:remote", messages: [{ role: "user", content: "ping" }], stream: true });
+      let parts = 0;
+      for await (const c of stream) if (c.choices[0]?.delta.content) parts++;
+      expect(parts).toBe(3);
+    }
+    // The local stream kept going during and after the proxied requests, and had not finished.
+    await Bun.sleep(20);
+    expect(long.finished()).toBe(false);
+    expect(long.chunks()).toBeGreaterThan(before);
+    long.stream.controller.abort();
+    await long.done;
   });
 });
