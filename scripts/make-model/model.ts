@@ -3,16 +3,19 @@
  * `config.json`, `model.safetensors` (or `model-0000i-of-0000N.safetensors` shards with
  * `model.safetensors.index.json`), `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`,
  * `generation_config.json`; float, or affine-quantized as mlx_lm.convert writes it. Same options → byte-identical
- * files.
+ * files. With `scripts`, the weights are constructed instead of random (scripted-weights.ts).
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { Tokenizer } from "@huggingface/tokenizers";
 import {
   ARCH_SPECS, ROPE_KINDS, VOCAB_SIZE, SIZES, buildConfig, buildGenerationConfig, buildSpecialTokensMap, buildTokenizerConfig,
-  type Arch, type ModelDtype, type RopeKind, type SizeName,
+  type Arch, type ArchSpec, type ModelDtype, type RopeKind, type SizeName,
 } from "./architectures.ts";
 import { addedTokenIds, buildTokenizerJson, trainBpe, type PretokenizerFlavor, type TrainedBpe } from "./bpe.ts";
 import { CORPUS } from "./corpus.ts";
+import { buildScriptedWeights } from "./scripted-weights.ts";
+import { DEFAULT_SCRIPT_ORDER, planScripts, type Script, type ScriptPlan } from "./scripted.ts";
 import { planQuantization, quantizeWeight, totalParameters, type QuantOptions, type QuantizedBytes } from "./quantize.ts";
 import { Rng } from "./random.ts";
 import { encodeFloats, tensorByteLength, writeSafetensorsFile, type FloatDtype, type TensorSpec } from "./safetensors.ts";
@@ -35,6 +38,14 @@ export interface MakeModelOptions {
   quantization?: QuantOptions;
   /** Number of safetensors shards (≥ 1; > 1 writes `model.safetensors.index.json`). Default 1. */
   shards?: number;
+  /**
+   * Makes a scripted model (scripted.ts, scripted-weights.ts): greedy decoding emits each script's `emit` (then the
+   * end-of-turn token) after a prompt ending in its `after`. Untied embeddings, unscaled RoPE, no quantization;
+   * default size "small".
+   */
+  scripts?: Script[];
+  /** Tokens a scripted model conditions on (1 to 4). Default {@link DEFAULT_SCRIPT_ORDER}. */
+  scriptOrder?: number;
 }
 
 /** What {@link makeModel} wrote. */
@@ -46,6 +57,8 @@ export interface MakeModelResult {
   /** End-of-generation ids (config `eos_token_id`), primary first. */
   eosTokenIds: number[];
   files: string[];
+  /** For a scripted model: the token-level plan and the margins its check measured. */
+  script?: { plan: ScriptPlan; attentionMargin: number; logitMargin: number };
 }
 
 const SAFETENSORS_DTYPE: Record<ModelDtype, FloatDtype> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
@@ -68,12 +81,11 @@ function jsonFile(value: unknown): string {
 }
 
 /** Builds the contents of every small file of the model (everything but the weights). */
-export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype, rope?: RopeKind, quantization?: Record<string, unknown>): {
+export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype, rope?: RopeKind, quantization?: Record<string, unknown>, spec: ArchSpec = ARCH_SPECS[arch]): {
   files: Record<string, string>;
   tokenIds: Map<string, number>;
   eosTokenIds: number[];
 } {
-  const spec = ARCH_SPECS[arch];
   const bpe = trainedBpe(spec.flavor, VOCAB_SIZE - spec.addedTokens.length);
   const tokenIds = addedTokenIds(bpe, spec.addedTokens);
   const total = bpe.vocab.length + spec.addedTokens.length;
@@ -106,14 +118,28 @@ function sampleWeight(w: WeightSpec, seed: number): Float32Array {
 /**
  * The weight tensors of a model, generated lazily (one module in memory at a time). A quantized module gives
  * `<path>.weight` (U32), `.scales` and `.biases`, computed once when the first of the three is written.
+ * @param spec the architecture (default `ARCH_SPECS[arch]`; a scripted model passes it untied)
+ * @param fixed float32 contents of tensors that are not sampled (a scripted model's), by name
  */
-export function weightTensors(arch: Arch, size: SizeName, dtype: ModelDtype, seed: number, quantization?: QuantOptions): TensorSpec[] {
+export function weightTensors(
+  arch: Arch, size: SizeName, dtype: ModelDtype, seed: number, quantization?: QuantOptions,
+  spec: ArchSpec = ARCH_SPECS[arch], fixed?: ReadonlyMap<string, Float32Array>,
+): TensorSpec[] {
   const st = SAFETENSORS_DTYPE[dtype];
-  const specs = weightSpecs(ARCH_SPECS[arch], SIZES[size], VOCAB_SIZE);
+  const specs = weightSpecs(spec, SIZES[size], VOCAB_SIZE);
   const plan = quantization ? planQuantization(specs, quantization).plan : new Map();
+  const names = new Set(specs.map((w) => w.name));
+  for (const name of fixed?.keys() ?? []) if (!names.has(name)) throw new Error(`fixed tensor ${name} is not a weight of this model`);
   const out: TensorSpec[] = [];
   for (const w of specs) {
     const q = w.module ? plan.get(w.module) : undefined;
+    const given = fixed?.get(w.name);
+    if (given && given.length !== w.shape.reduce((a, b) => a * b, 1)) throw new Error(`${w.name}: fixed tensor has the wrong size`);
+    if (given && q) throw new Error(`${w.name}: fixed tensors cannot be quantized`);
+    if (given) {
+      out.push({ name: w.name, dtype: st, shape: w.shape, data: () => encodeFloats(given, st) });
+      continue;
+    }
     if (!q) {
       out.push({ name: w.name, dtype: st, shape: w.shape, data: () => encodeFloats(sampleWeight(w, seed), st) });
       continue;
@@ -174,7 +200,8 @@ function shardTensors(tensors: readonly TensorSpec[], count: number, totalParams
  */
 export function makeModel(opts: MakeModelOptions): MakeModelResult {
   const arch = opts.arch;
-  const size = opts.size ?? "tiny";
+  const scripted = opts.scripts !== undefined;
+  const size = opts.size ?? (scripted ? "small" : "tiny");
   const dtype = opts.dtype ?? "float32";
   const seed = opts.seed ?? 0;
   const shards = opts.shards ?? 1;
@@ -193,10 +220,29 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
   mkdirSync(parent, { recursive: true });
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
-  const specs = weightSpecs(ARCH_SPECS[arch], SIZES[size], VOCAB_SIZE);
+  if (scripted && opts.quantization) throw new Error("a scripted model cannot be quantized");
+  if (scripted && opts.rope !== undefined && opts.rope !== "default") throw new Error("a scripted model needs rope 'default' (unscaled RoPE)");
+  if (!scripted && opts.scriptOrder !== undefined) throw new Error("scriptOrder needs scripts");
+  const spec: ArchSpec = scripted ? { ...ARCH_SPECS[arch], tieWordEmbeddings: false } : ARCH_SPECS[arch];
+  const rope = scripted ? "default" : opts.rope;
+  const specs = weightSpecs(spec, SIZES[size], VOCAB_SIZE);
   const block = opts.quantization ? planQuantization(specs, opts.quantization).block : undefined;
-  const { files, tokenIds, eosTokenIds } = buildModelFiles(arch, size, dtype, opts.rope, block);
-  const weights = shardTensors(weightTensors(arch, size, dtype, seed, opts.quantization), shards, totalParameters(specs));
+  const { files, tokenIds, eosTokenIds } = buildModelFiles(arch, size, dtype, rope, block, spec);
+  let script: MakeModelResult["script"];
+  let fixed: Map<string, Float32Array> | undefined;
+  if (scripted) {
+    const tokenizer = new Tokenizer(JSON.parse(files["tokenizer.json"]!), JSON.parse(files["tokenizer_config.json"]!));
+    const plan = planScripts(
+      { encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids, tokenText: (id) => tokenizer.decode([id]) },
+      opts.scripts!,
+      opts.scriptOrder ?? DEFAULT_SCRIPT_ORDER,
+      eosTokenIds[0]!,
+    );
+    const built = buildScriptedWeights(spec, SIZES[size], VOCAB_SIZE, seed, plan);
+    script = { plan, attentionMargin: built.attentionMargin, logitMargin: built.logitMargin };
+    fixed = built.tensors;
+  }
+  const weights = shardTensors(weightTensors(arch, size, dtype, seed, opts.quantization, spec, fixed), shards, totalParameters(specs));
   if (weights.index) files["model.safetensors.index.json"] = weights.index;
   mkdirSync(tmp);
   try {
@@ -214,5 +260,5 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { dir, vocabSize: VOCAB_SIZE, tokenIds, eosTokenIds, files: [...Object.keys(files), ...weights.files.keys()].sort() };
+  return { dir, vocabSize: VOCAB_SIZE, tokenIds, eosTokenIds, files: [...Object.keys(files), ...weights.files.keys()].sort(), script };
 }

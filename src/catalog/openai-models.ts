@@ -94,6 +94,8 @@ export function toOpenAIModel(entry: CatalogEntry, created: number): OpenAIModel
       family: text(details, "family") ?? text(details, "model_type") ?? text(details, "arch") ?? null,
       supports_tools: tools,
       supports_vision: vision,
+      // Ithaca extension: answers carry `reasoning_content` (the chat template has thinking markers).
+      supports_thinking: capabilities.has("thinking"),
       supports_json_mode: capabilities.has("json_mode") || tools,
       supports_streaming: true,
       estimated_tps: null,
