@@ -8,11 +8,11 @@
  * - The KV reserve estimate follows the engine's cache layout: keys and values of `kv_heads × head_dim` per layer and
  *   token, in the activation dtype (the dtype of the model's floating-point tensors).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readSafetensorsHeader } from "bun-ffi-mlx-bindings";
-import { parseModelConfig } from "../engine/model/config.ts";
+import { readModelConfig } from "../engine/model/loader.ts";
 import { weightFiles } from "../engine/model/weights.ts";
 import { readChatTemplateSource } from "../engine/chat-template.ts";
 import { detectOutputFormat, outputCapabilities } from "../engine/output/parser.ts";
@@ -58,8 +58,7 @@ export interface InventoryModel {
  * @throws Error naming the file when `config.json` is missing or unsupported, or a safetensors header is unreadable.
  */
 export function readModelFacts(dir: string): ModelFacts {
-  const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as unknown;
-  const config = parseModelConfig(raw);
+  const config = readModelConfig(dir);
   let weightBytes = 0;
   const dtypes = new Map<string, number>();
   for (const file of weightFiles(dir)) {

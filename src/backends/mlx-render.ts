@@ -27,8 +27,11 @@ export function openAIUsage(u: Usage) {
 /** A client-side cancellation is reported as `stop` (the client is gone; nobody reads it). */
 const openAIFinish = (r: FinishReason) => (r === "cancelled" ? "stop" : r);
 
-const engineError = (e: { message: string; status: number }) =>
-  new OpenAIError(e.status, e.message, { code: e.status === 503 ? "engine_overloaded" : "engine_error" });
+/** An engine `error` event as an OpenAI error: 400 `invalid_prompt` (template, context length), 503, else 500. */
+export function engineError(e: { message: string; status: number }): OpenAIError {
+  const code = e.status === 400 ? "invalid_prompt" : e.status === 503 ? "engine_overloaded" : "engine_error";
+  return new OpenAIError(e.status, e.message, { code });
+}
 
 /**
  * Collects a whole answer into a `chat.completion`.

@@ -13,7 +13,7 @@ import { sseResponse } from "../protocol/sse.ts";
 import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
 import { LocalModels, type KnownModel, type LocalModelConfig, type ModelLease } from "./mlx-models.ts";
 import { toGenerateParams } from "./mlx-params.ts";
-import { renderChunks, renderCompletion } from "./mlx-render.ts";
+import { engineError, renderChunks, renderCompletion } from "./mlx-render.ts";
 
 export type { LocalModelConfig } from "./mlx-models.ts";
 
@@ -124,8 +124,7 @@ export class MlxBackend implements Backend {
     }
     if (first.done || first.value.type === "error") {
       this.#counters.errors++;
-      const e = first.done ? { message: "engine ended without an answer", status: 500 } : (first.value as { message: string; status: number });
-      throw new OpenAIError(e.status, e.message, { code: e.status === 400 ? "invalid_prompt" : "engine_error" });
+      throw engineError(first.done ? { message: "engine ended without an answer", status: 500 } : (first.value as { message: string; status: number }));
     }
     const meta = { id: completionId(), created: Math.floor(Date.now() / 1000), model: ctx.model.id };
     if (body.stream !== true) return await renderCompletion(events, meta, params.logprobs);

@@ -3,10 +3,8 @@
  * `@huggingface/jinja`, with the variables transformers' `apply_chat_template` passes: `messages`, `tools`,
  * `add_generation_prompt`, the special tokens, and template options (`enable_thinking`, `reasoning_effort`).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
-import type { ModelTokenizer } from "./tokenizer.ts";
+import { type ModelTokenizer, readTokenizerConfig } from "./tokenizer.ts";
 
 /** An error in the request's messages that the template rejected (a 400 for the client). */
 export class ChatTemplateError extends Error {
@@ -68,11 +66,7 @@ function selectTemplate(raw: string | { name: string; template: string }[] | und
  */
 export function readChatTemplateSource(dir: string): string | undefined {
   try {
-    const config = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) as { chat_template?: Parameters<typeof selectTemplate>[0] };
-    const fromConfig = selectTemplate(config.chat_template);
-    if (fromConfig) return fromConfig;
-    const jinja = join(dir, "chat_template.jinja");
-    return existsSync(jinja) ? readFileSync(jinja, "utf8") : undefined;
+    return selectTemplate(readTokenizerConfig(dir).chat_template);
   } catch {
     return undefined;
   }

@@ -28,6 +28,18 @@ function readJson<T>(path: string): T {
 }
 
 /**
+ * Reads `tokenizer_config.json`; when it has no `chat_template`, takes the template from `chat_template.jinja`, where
+ * recent transformers save it.
+ * @throws Error naming the file when it is missing or not valid JSON.
+ */
+export function readTokenizerConfig(dir: string): TokenizerConfig {
+  const config = readJson<TokenizerConfig>(join(dir, "tokenizer_config.json"));
+  const jinjaPath = join(dir, "chat_template.jinja");
+  if (config.chat_template === undefined && existsSync(jinjaPath)) config.chat_template = readFileSync(jinjaPath, "utf8");
+  return config;
+}
+
+/**
  * How the tokenizer's decoder turns tokens into text, when it is one of the common pipelines (as mlx-lm's
  * `tokenizer_utils.load` classifies them to pick `BPEStreamingDetokenizer` / `SPMStreamingDetokenizer`):
  * - `byte_level`: GPT-2 byte-level BPE (Llama 3, Qwen, Mistral Tekken): each character of a token stands for one
@@ -112,11 +124,7 @@ export class ModelTokenizer {
    * @throws Error naming the file when one is missing or not valid JSON.
    */
   constructor(dir: string, configEos: number[] = []) {
-    this.config = readJson<TokenizerConfig>(join(dir, "tokenizer_config.json"));
-    const jinjaPath = join(dir, "chat_template.jinja");
-    if (this.config.chat_template === undefined && existsSync(jinjaPath)) {
-      this.config.chat_template = readFileSync(jinjaPath, "utf8");
-    }
+    this.config = readTokenizerConfig(dir);
     const json = readJson<{ decoder?: DecoderJson; model?: object; added_tokens?: { content: string }[] }>(join(dir, "tokenizer.json"));
     this.#tok = new Tokenizer(json, this.config);
     [this.#kind, this.#stripLeading] = decoderKind(json.decoder, json.model ?? {});
