@@ -47,7 +47,7 @@ export type CanonicalChatRequest = Record<string, unknown> & {
 export interface Backend {
   /** Stable id, unique in the app (`local`, `upstream:telemak1`). */
   readonly id: string;
-  /** Backend family: `mlx` (in-process), `openai-http` (passthrough). */
+  /** Backend family: `mlx` (in-process), `openai-http` (OpenAI-dialect upstream), `anthropic-http` (Anthropic). */
   readonly kind: "mlx" | "openai-http" | "anthropic-http";
   /** The models this backend serves now. May probe its upstream (cached); never throws for an unreachable upstream. */
   listModels(): Promise<BackendModel[]>;
@@ -57,6 +57,27 @@ export interface Backend {
    * upstream. Never rejects for a client abort: the stream simply ends.
    */
   chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response>;
+  /**
+   * Anthropic Messages call in the backend's own dialect, for backends whose upstream speaks it (`anthropic-http`):
+   * the same-dialect fast path. `body` is the validated Anthropic request; the answer is Anthropic JSON or SSE.
+   * Backends without it are reached from `/v1/messages` through translation into {@link chatCompletions}.
+   */
+  messages?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response>;
+  /** `POST /v1/messages/count_tokens` in the Anthropic dialect, for backends whose upstream serves it. */
+  countMessageTokens?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response>;
+  /**
+   * Exact prompt size of a canonical request in tokens (the local engine: chat template + tokenizer, tools
+   * included). Backends without it get an estimate from the route.
+   * @throws OpenAIError 400 when the messages cannot be rendered.
+   */
+  countTokens?(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<number>;
+  /** `POST /v1/embeddings` in the OpenAI dialect (passthrough), for backends whose upstream serves embeddings. */
+  embeddings?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response>;
+  /**
+   * False while the backend is cooling down after repeated upstream failures: the router then tries other
+   * candidates first. Absent means always available.
+   */
+  available?(): boolean;
   /** Counters for `/health` (requests, cancellations, tokens...). */
   stats(): Record<string, unknown>;
   /** Releases workers, sockets and MLX memory. */

@@ -104,6 +104,100 @@ export function sseResponse(chunks: AsyncIterable<object>, signal?: AbortSignal)
   return new Response(body, { status: 200, headers: SSE_HEADERS });
 }
 
+/** A named server-sent event (`event: <event>` then `data: <json>`), as Anthropic and the Responses API send them. */
+export interface NamedEvent {
+  event: string;
+  data: object;
+}
+
+/** Frames one named event: `event: <name>\ndata: <json>\n\n`. */
+export function sseNamed(named: NamedEvent): string {
+  return `event: ${named.event}\ndata: ${JSON.stringify(named.data)}\n\n`;
+}
+
+/** Options of {@link namedSseResponse}. */
+export interface NamedSseOptions {
+  /** Usually the request's `AbortSignal`: its abort ends the stream and calls the iterator's `return()`. */
+  signal?: AbortSignal;
+  /** Sent whenever the source has been silent this long (ms): Anthropic's periodic `ping`. Absent: no heartbeat. */
+  heartbeat?: { everyMs: number; event: NamedEvent };
+  /** The frame to send when the source throws (the dialect's in-stream error); the stream then ends cleanly. */
+  onError(error: unknown): NamedEvent;
+}
+
+/**
+ * Streams named events as an SSE `Response` (status 200), pulled only as fast as the client reads. A heartbeat
+ * event is sent while the source is silent; an error thrown by the source becomes `onError(error)`'s frame and the
+ * stream closes; a client disconnect or `signal` abort closes it and runs the iterator's `return()`.
+ */
+export function namedSseResponse(events: AsyncIterable<NamedEvent>, options: NamedSseOptions): Response {
+  const encoder = new TextEncoder();
+  const iterator = events[Symbol.asyncIterator]();
+  const { signal, heartbeat } = options;
+  let finished = false;
+  let pending: Promise<IteratorResult<NamedEvent>> | undefined;
+  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  const stop = (): void => {
+    if (finished) return;
+    finished = true;
+    signal?.removeEventListener("abort", onAbort);
+    iterator.return?.()?.catch(() => {});
+  };
+  const onAbort = (): void => {
+    if (finished) return;
+    stop();
+    try {
+      streamController?.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+  };
+  /** The next event, or the heartbeat when the source stays silent `everyMs` (the pending read is kept). */
+  const next = async (): Promise<IteratorResult<NamedEvent> | "heartbeat"> => {
+    pending ??= iterator.next();
+    const read = pending;
+    if (!heartbeat) return read.finally(() => (pending = undefined));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const beat = new Promise<"heartbeat">((resolve) => (timer = setTimeout(() => resolve("heartbeat"), heartbeat.everyMs)));
+    const winner = await Promise.race([read, beat]).finally(() => clearTimeout(timer));
+    if (winner !== "heartbeat") pending = undefined;
+    return winner;
+  };
+
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      streamController = controller;
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      let frame: string;
+      let last = false;
+      try {
+        const result = await next();
+        if (result === "heartbeat") frame = sseNamed(heartbeat!.event);
+        else if (result.done) return void (stop(), controller.close());
+        else frame = sseNamed(result.value);
+      } catch (error) {
+        frame = sseNamed(options.onError(error));
+        last = true;
+      }
+      if (finished) return;
+      controller.enqueue(encoder.encode(frame));
+      if (last) {
+        finished = true;
+        signal?.removeEventListener("abort", onAbort);
+        controller.close();
+      }
+    },
+    cancel() {
+      stop();
+    },
+  });
+  return new Response(body, { status: 200, headers: SSE_HEADERS });
+}
+
 /**
  * Parses an SSE byte stream (e.g. an upstream response body) into events, with `eventsource-parser`.
  * Comment lines are skipped; `data` is the raw text (`[DONE]` or JSON).
