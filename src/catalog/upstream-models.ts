@@ -41,3 +41,25 @@ export function publishUpstreamModels(
     };
   });
 }
+
+/**
+ * The catalog entries of an upstream's `published` models: the alias is the id (`or:claude-haiku`), the upstream's
+ * own id is what goes on the wire, and the declared capabilities and context length are published as given.
+ */
+export function publishedModels(upstream: UpstreamConfig): BackendModel[] {
+  return (upstream.published ?? []).map((published) => ({
+    id: published.alias,
+    upstreamId: published.model,
+    aliases: [`${upstream.id}:${shortModelName(published.model)}`],
+    contextLength: published.context_length,
+    ready: true,
+    capabilities: published.capabilities,
+    details: {
+      cluster: upstream.id,
+      cluster_label: upstream.label ?? upstream.id,
+      upstream: upstream.base_url,
+      origin: upstream.cloud || upstream.kind === "anthropic-http" ? "cloud" : "lan",
+      engine: upstream.kind === "anthropic-http" ? "anthropic" : undefined,
+    },
+  }));
+}

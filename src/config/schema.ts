@@ -133,15 +133,70 @@ export const TimeoutsSchema = v.strictObject({
   idle: v.optional(Milliseconds, 120_000),
 });
 
+export const RetrySchema = v.strictObject({
+  /**
+   * Tries per request, the first included (1 = no retry). Only failures before the first byte of the answer are
+   * retried: connection errors, the `connect` deadline, 429, 500, 502, 503, 504 and 529.
+   */
+  attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10)), 3),
+  /** First backoff delay (ms); doubles per retry, with jitter, up to `max_delay_ms`. */
+  base_delay_ms: v.optional(Milliseconds, 500),
+  max_delay_ms: v.optional(Milliseconds, 8_000),
+  /** A `Retry-After` longer than this (ms) is not waited for: the failure goes to the fallbacks or the client. */
+  max_retry_after_ms: v.optional(Milliseconds, 30_000),
+});
+
+export const CooldownSchema = v.strictObject({
+  /** Consecutive failed requests (after their retries) that put the upstream in cool-down. */
+  failures: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 3),
+  /** How long a cooling upstream is skipped (ms); then one trial request decides. */
+  duration_ms: v.optional(Milliseconds, 30_000),
+});
+
+/** A model published under an alias of the operator's choice (`or:claude-haiku` → `anthropic/claude-3.5-haiku`). */
+export const PublishedModelSchema = v.strictObject({
+  /** The id clients send as `model`. */
+  alias: ModelId,
+  /** The upstream's own model id. */
+  model: NonEmpty,
+  /** Declared capability flags (`tools`, `vision`, `thinking`, `embeddings`...), published in the catalog. */
+  capabilities: v.optional(v.array(NonEmpty), []),
+  /** Context window in tokens, when known. */
+  context_length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
 export const UpstreamSchema = v.strictObject({
   /** Slug; model ids become `<id>:<short model name>`. */
   id: UpstreamId,
-  /** Wire protocol; `openai-http` covers Telemak, Ithaca, mlx_lm.server, vLLM, Ollama, OpenAI, OpenRouter. */
-  kind: v.literal("openai-http"),
-  /** Base URL including the API prefix, e.g. `http://10.0.0.5:8003/v1` (`/chat/completions` is appended). */
+  /**
+   * Wire protocol: `openai-http` (Telemak, Ithaca, mlx_lm.server, vLLM, Ollama, OpenAI, OpenRouter) or
+   * `anthropic-http` (Anthropic's Messages API).
+   */
+  kind: v.optional(v.picklist(["openai-http", "anthropic-http"]), "openai-http"),
+  /**
+   * Base URL including the API prefix: `http://10.0.0.5:8003/v1`, `https://openrouter.ai/api/v1`,
+   * `https://api.anthropic.com/v1` (`/chat/completions`, `/messages`, `/models`, `/embeddings` are appended).
+   */
   base_url: v.pipe(NonEmpty, v.url("must be an absolute URL")),
-  /** Name of the environment variable holding the upstream's API key (sent as Bearer; never logged or returned). */
+  /**
+   * Name of the environment variable holding the upstream's API key, sent as `Authorization: Bearer`
+   * (`openai-http`) or `x-api-key` (`anthropic-http`); never logged or returned.
+   */
   api_key_env: v.optional(EnvName),
+  /**
+   * Extra headers sent with every request, e.g. OpenRouter's attribution `HTTP-Referer` and `X-Title` (for an
+   * `openrouter.ai` base URL, `X-Title: Ithaca` is sent unless set here).
+   */
+  headers: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]+$/, "must be a header name")), v.string()), {}),
+  /** `anthropic-http`: the `anthropic-version` header. */
+  anthropic_version: v.optional(NonEmpty, "2023-06-01"),
+  /** `anthropic-http`: `anthropic-beta` flags always sent (the client's own `anthropic-beta` is added). */
+  anthropic_beta: v.optional(v.array(NonEmpty), []),
+  /**
+   * Models published under chosen aliases. When present, exactly these are served (no discovery), with their
+   * declared capabilities; otherwise the upstream's `GET /models` is used.
+   */
+  published: v.optional(v.array(PublishedModelSchema)),
   /** Upstream model ids to serve; absent: discovered from `GET {base_url}/models`. */
   models: v.optional(v.array(NonEmpty)),
   /** Display name (`x_odyssai.cluster_label`); defaults to `id`. */
@@ -149,8 +204,13 @@ export const UpstreamSchema = v.strictObject({
   /** A cloud provider rather than a LAN engine: published as `owned_by: odyssai-cloud-<id>` so clients treat it so. */
   cloud: v.optional(v.boolean(), false),
   timeout_ms: v.optional(TimeoutsSchema, {}),
-  /** Send the conversation id upstream (`session_id` body field and `X-Session-Id`); off: `session_id` is removed. */
-  forward_session_id: v.optional(v.boolean(), true),
+  /**
+   * Send the conversation id upstream (`session_id` body field and `X-Session-Id`); off: `session_id` is removed.
+   * Default: on for LAN engines, off for `cloud` upstreams and `anthropic-http` (strict APIs reject unknown fields).
+   */
+  forward_session_id: v.optional(v.boolean()),
+  retry: v.optional(RetrySchema, {}),
+  cooldown: v.optional(CooldownSchema, {}),
 });
 
 export const ConfigSchema = v.strictObject({
@@ -162,6 +222,11 @@ export const ConfigSchema = v.strictObject({
   models: v.optional(v.array(LocalModelSchema), []),
   /** OpenAI-compatible upstream engines. */
   upstreams: v.optional(v.array(UpstreamSchema), []),
+  /**
+   * Fallback lists: a model id (or alias) → the ids tried, in order, when it fails before its answer starts
+   * (unreachable, timeout, 429 or 5xx after retries, or cooling down). `{ "or:claude-haiku": [claude-haiku, demo] }`.
+   */
+  fallbacks: v.optional(v.record(ModelId, v.array(ModelId)), {}),
   /** Modules whose default export is an Elysia plugin (e.g. a routing policy); relative to the config file. */
   plugins: v.optional(v.array(NonEmpty), []),
   /** The local engine: model inventory, on-demand loading, idle unloading, concurrency and memory limits. */
@@ -177,8 +242,14 @@ export type EngineConfig = Omit<v.InferOutput<typeof EngineSchema>, "memory"> & 
   memory: Omit<v.InferOutput<typeof EngineMemorySchema>, "budget_bytes"> & { budget_bytes: number };
 };
 
-/** An upstream as the app gets it: `api_key` is read from the variable `api_key_env` names (never logged). */
-export type UpstreamConfig = v.InferOutput<typeof UpstreamSchema> & { api_key?: string };
+/**
+ * An upstream as the app gets it: `api_key` is read from the variable `api_key_env` names (never logged);
+ * `forward_session_id` is resolved.
+ */
+export type UpstreamConfig = Omit<v.InferOutput<typeof UpstreamSchema>, "forward_session_id"> & {
+  api_key?: string;
+  forward_session_id: boolean;
+};
 
 /**
  * A complete, resolved configuration: defaults filled, paths absolute, secrets named by `*_env` read

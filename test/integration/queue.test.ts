@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { createMlxBackend } from "../../src/backends/mlx.ts";
+import { resolveUpstream } from "../../src/config/load.ts";
 import { createOpenAIHttpBackend } from "../../src/backends/openai-http.ts";
 import { makeModel } from "../helpers/paths.ts";
 import { startIthaca, type RunningIthaca } from "../server/start.ts";
@@ -21,14 +22,9 @@ beforeAll(async () => {
     limits: { maxActive: 1, maxQueue: 1 },
   });
   upstream = new FakeUpstream({ models: ["remote"], streamChunks: 3 });
-  const proxied = createOpenAIHttpBackend({
-    id: "lan",
-    kind: "openai-http",
-    base_url: upstream.baseUrl,
-    cloud: false,
-    forward_session_id: true,
-    timeout_ms: { connect: 10_000, first_byte: 30_000, idle: 30_000 },
-  });
+  const proxied = createOpenAIHttpBackend(
+    resolveUpstream({ id: "lan", base_url: upstream.baseUrl, timeout_ms: { first_byte: 30_000, idle: 30_000 } }),
+  );
   server = await startIthaca({}, { backends: [backend, proxied] });
   client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
 });
