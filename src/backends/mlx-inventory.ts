@@ -98,7 +98,7 @@ export class FactsCache {
 
   /** The facts of `dir`, or `{ error }` naming what could not be read. */
   get(dir: string): ModelFacts | { error: string } {
-    const stamp = fileStamp(dir);
+    const stamp = fileStamp(dir, FACT_FILES);
     const cached = this.#cache.get(dir);
     if (cached && cached.stamp === stamp) return cached.facts;
     let facts: ModelFacts | { error: string };
@@ -112,10 +112,16 @@ export class FactsCache {
   }
 }
 
-/** Modification times and sizes of the files facts are read from. */
-function fileStamp(dir: string): string {
+/** The files facts are read from (a sharded model's shards are listed in the index). */
+const FACT_FILES = ["config.json", "model.safetensors.index.json", "model.safetensors"];
+
+/**
+ * Modification times and sizes of the files `names` of `dir` that exist, as one string: a different string means a
+ * file changed, appeared or went away.
+ */
+export function fileStamp(dir: string, names: string[]): string {
   const parts: string[] = [];
-  for (const name of ["config.json", "model.safetensors.index.json", "model.safetensors"]) {
+  for (const name of names) {
     const path = join(dir, name);
     if (!existsSync(path)) continue;
     const info = statSync(path);

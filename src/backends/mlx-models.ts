@@ -14,6 +14,8 @@
  * - **Idle TTL** (`engine.idle_ttl_s` > 0): a loaded model with no request in flight for that long is unloaded.
  * - **On demand** (`engine.load_on_demand`): a request for a known, unloaded model loads it first; off, it gets 404
  *   `model_not_loaded`.
+ * - **Token counts** ({@link LocalModels.prompts}) read a model's tokenizer and chat template on the main thread and
+ *   never load it; they are dropped when the model is unloaded.
  */
 import { EngineClient } from "../engine/client.ts";
 import type { EngineConfig } from "../config/schema.ts";
@@ -22,6 +24,7 @@ import { OpenAIError } from "../protocol/errors.ts";
 import { realpathSync } from "node:fs";
 import { defaultKvReserve, FactsCache, scanModelsDir, type ModelFacts } from "./mlx-inventory.ts";
 import { formatBytes, toModelView, type KnownModel, type ModelState, type ModelView } from "./mlx-model-view.ts";
+import { PromptCounter } from "./mlx-prompts.ts";
 
 export type { KnownModel, ModelState, ModelView } from "./mlx-model-view.ts";
 
@@ -72,8 +75,16 @@ function realPathOf(path: string): string {
 
 const hasFacts = (facts: KnownModel["facts"]): facts is ModelFacts => !("error" in facts);
 
+const unloadable = (model: KnownModel, reason: string) =>
+  new OpenAIError(400, `model '${model.id}' cannot be loaded from ${model.path}: ${reason}`, {
+    param: "model",
+    code: "model_unloadable",
+  });
+
 export class LocalModels {
   readonly settings: EngineConfig;
+  /** Prompt token counts from the models' tokenizers and chat templates, on the main thread. */
+  readonly prompts = new PromptCounter();
   readonly #configured: LocalModelConfig[];
   readonly #facts = new FactsCache();
   readonly #known: TtlCache<KnownModel[]>;
@@ -225,6 +236,7 @@ export class LocalModels {
         await engine.close();
       } finally {
         this.#slots.delete(id);
+        this.prompts.delete(id);
       }
     })();
     await slot.unloading;
@@ -232,21 +244,31 @@ export class LocalModels {
   }
 
   /**
+   * Checks, without loading anything, that a request for `model` can be served: the refusals {@link acquire} gives
+   * before it starts a load (the memory fit aside, which depends on what else is loaded).
+   * @throws OpenAIError 503 `shutting_down`; when the model is not loaded, 404 `model_not_loaded`
+   *   (`engine.load_on_demand` off) or 400 `model_unloadable` (its directory cannot be read).
+   */
+  checkServable(model: KnownModel): void {
+    if (this.#closed) throw new OpenAIError(503, "the local engine is shutting down", { code: "shutting_down" });
+    const current = this.#slots.get(model.id);
+    if (current && current.state !== "unloading") return;
+    if (!this.settings.load_on_demand) {
+      throw new OpenAIError(
+        404,
+        `model '${model.id}' is not loaded (load it with POST /admin/models/load; engine.load_on_demand is off)`,
+        { param: "model", code: "model_not_loaded" },
+      );
+    }
+    if ("error" in model.facts) throw unloadable(model, model.facts.error);
+  }
+
+  /**
    * Holds a model for one request, loading it first when `engine.load_on_demand` allows.
-   * @throws OpenAIError 404 `model_not_loaded` (on demand off), 503 `model_unloaded` (being unloaded), and what
-   *   {@link load} throws.
+   * @throws OpenAIError 503 `model_unloaded` (being unloaded), what {@link checkServable} and {@link load} throw.
    */
   async acquire(model: KnownModel): Promise<ModelLease> {
-    const current = this.#slots.get(model.id);
-    if (!current || current.state === "unloading") {
-      if (!this.settings.load_on_demand) {
-        throw new OpenAIError(
-          404,
-          `model '${model.id}' is not loaded (load it with POST /admin/models/load; engine.load_on_demand is off)`,
-          { param: "model", code: "model_not_loaded" },
-        );
-      }
-    }
+    this.checkServable(model);
     await this.load(model);
     const slot = this.#slots.get(model.id);
     if (!slot || slot.state !== "loaded" || !slot.engine) {
@@ -325,13 +347,7 @@ export class LocalModels {
    */
   #start(model: KnownModel, enforceFit: boolean): Slot {
     const facts = hasFacts(model.facts) ? model.facts : undefined;
-    if (!facts && enforceFit) {
-      const reason = "error" in model.facts ? model.facts.error : "unknown";
-      throw new OpenAIError(400, `model '${model.id}' cannot be loaded from ${model.path}: ${reason}`, {
-        param: "model",
-        code: "model_unloadable",
-      });
-    }
+    if (!facts && enforceFit) throw unloadable(model, "error" in model.facts ? model.facts.error : "unknown");
     const weightBytes = facts?.weightBytes ?? 0;
     const kvReserveBytes = facts ? this.#kvReserve(facts) : 0;
     const need = weightBytes + kvReserveBytes;

@@ -5,6 +5,7 @@
  * dropped). Field names and defaults follow the OpenAI API reference and mlx-lm's server (`top_k`, `min_p`,
  * `repetition_penalty`, `repetition_context_size` are mlx-lm server extensions).
  */
+import type { PromptParams } from "../engine/prompt.ts";
 import type { GenerateParams } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { CanonicalChatRequest } from "./backend.ts";
@@ -58,6 +59,21 @@ function logitBias(body: CanonicalChatRequest, vocabSize: number | undefined): R
 }
 
 /**
+ * The fields of a request that shape its prompt: `messages`, the `tools` the template shows (none with
+ * `tool_choice: "none"`), `enable_thinking` and `reasoning_effort` (when of the right type). The prompt that
+ * {@link toGenerateParams} sends to the engine is rendered from exactly these.
+ * @throws OpenAIError 400 naming `tool_choice` when it forces a call (the local engine cannot).
+ */
+export function toPromptParams(body: CanonicalChatRequest): PromptParams {
+  return {
+    messages: body.messages,
+    tools: toolsFor(body),
+    enable_thinking: typeof body.enable_thinking === "boolean" ? body.enable_thinking : undefined,
+    reasoning_effort: typeof body.reasoning_effort === "string" ? body.reasoning_effort : undefined,
+  };
+}
+
+/**
  * Builds engine parameters from a request.
  * @param vocabSize the model's vocabulary size (checks `logit_bias` keys), when known
  * @throws OpenAIError 400 naming the field for values the local engine cannot honour (`n` > 1, a forced
@@ -83,10 +99,7 @@ export function toGenerateParams(body: CanonicalChatRequest, sessionId: string |
   const stop = body.stop == null ? [] : Array.isArray(body.stop) ? (body.stop as string[]) : [body.stop as string];
   if (stop.length > 4) throw bad("stop", "at most 4 stop sequences are allowed");
   return {
-    messages: body.messages,
-    tools: toolsFor(body),
-    enable_thinking: typeof body.enable_thinking === "boolean" ? body.enable_thinking : undefined,
-    reasoning_effort: typeof body.reasoning_effort === "string" ? body.reasoning_effort : undefined,
+    ...toPromptParams(body),
     max_tokens: maxTokens,
     temperature: ranged(body, "temperature", 0, 2, 1),
     top_p: topP,

@@ -2,7 +2,8 @@
  * Renders the engine's generation events as OpenAI chat-completions output (API reference "The chat completion
  * object" and "The chat completion chunk object"): a `chat.completion` with `content`, `reasoning_content`,
  * `tool_calls` and `logprobs.content`, or a stream of chunks — role chunk, deltas, finish chunk, then a usage chunk
- * with `choices: []`.
+ * with `choices: []`. The choice of the completion and of the finish chunk also carries vLLM's `stop_reason`: the
+ * request's stop string that ended the answer (`finish_reason: "stop"`), else null.
  */
 import type { GenerationEvent } from "../engine/client.ts";
 import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/protocol.ts";
@@ -26,6 +27,12 @@ export function openAIUsage(u: Usage) {
 
 /** A client-side cancellation is reported as `stop` (the client is gone; nobody reads it). */
 const openAIFinish = (r: FinishReason) => (r === "cancelled" ? "stop" : r);
+
+/** `finish_reason` and vLLM's `stop_reason` (the matched stop string, else null) of a finished choice. */
+const finishFields = (e: Extract<GenerationEvent, { type: "done" }>) => ({
+  finish_reason: openAIFinish(e.finishReason),
+  stop_reason: e.stopString ?? null,
+});
 
 /** An engine `error` event as an OpenAI error: 400 `invalid_prompt` (template, context length), 503, else 500. */
 export function engineError(e: { message: string; status: number }): OpenAIError {
@@ -57,7 +64,7 @@ export async function renderCompletion(events: AsyncIterable<GenerationEvent>, m
       return Response.json({
         ...meta,
         object: "chat.completion",
-        choices: [{ index: 0, message, logprobs: withLogprobs ? { content: logprobs } : null, finish_reason: openAIFinish(e.finishReason) }],
+        choices: [{ index: 0, message, logprobs: withLogprobs ? { content: logprobs } : null, ...finishFields(e) }],
         usage: openAIUsage(e.usage),
       });
     }
@@ -70,18 +77,26 @@ export async function renderCompletion(events: AsyncIterable<GenerationEvent>, m
  * @throws OpenAIError when generation fails mid-stream (the SSE layer sends it as an in-band error event)
  */
 export async function* renderChunks(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): AsyncGenerator<object> {
-  const chunk = (delta: object, finish: string | null, logprobs?: TokenLogprob[]) => ({
+  const chunk = (delta: object, logprobs?: TokenLogprob[], finish?: ReturnType<typeof finishFields>) => ({
     ...meta,
     object: "chat.completion.chunk",
-    choices: [{ index: 0, delta, logprobs: withLogprobs && logprobs ? { content: logprobs } : null, finish_reason: finish }],
+    choices: [
+      {
+        index: 0,
+        delta,
+        logprobs: withLogprobs && logprobs ? { content: logprobs } : null,
+        finish_reason: null,
+        ...finish,
+      },
+    ],
   });
-  yield chunk({ role: "assistant", content: "" }, null);
+  yield chunk({ role: "assistant", content: "" });
   for await (const e of events) {
-    if (e.type === "delta") yield chunk(e.delta, null, e.logprobs);
+    if (e.type === "delta") yield chunk(e.delta, e.logprobs);
     else if (e.type === "error") throw engineError(e);
     else if (e.type === "done") {
       if (e.finishReason === "cancelled") return;
-      yield chunk({}, openAIFinish(e.finishReason));
+      yield chunk({}, undefined, finishFields(e));
       yield { ...meta, object: "chat.completion.chunk", choices: [], usage: openAIUsage(e.usage) };
       return;
     }

@@ -12,7 +12,7 @@ import { OpenAIError } from "../protocol/errors.ts";
 import { sseResponse } from "../protocol/sse.ts";
 import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
 import { LocalModels, type KnownModel, type LocalModelConfig, type ModelLease } from "./mlx-models.ts";
-import { toGenerateParams } from "./mlx-params.ts";
+import { toGenerateParams, toPromptParams } from "./mlx-params.ts";
 import { engineError, renderChunks, renderCompletion } from "./mlx-render.ts";
 
 export type { LocalModelConfig } from "./mlx-models.ts";
@@ -102,6 +102,24 @@ export class MlxBackend implements Backend {
     }
   }
 
+  /**
+   * Exact prompt size of a request in tokens, without loading the model: the model's chat template and tokenizer,
+   * read on the main thread, render and encode the request as the engine does (`messages`, `tools` unless
+   * `tool_choice` is `none`, `enable_thinking`, `reasoning_effort`, generation prompt, BOS as the template writes
+   * it), so the count equals the `usage.prompt_tokens` of the same request to {@link chatCompletions}.
+   * @returns the number of prompt tokens
+   * @throws OpenAIError what the chat path answers for the same request: 404 `model_not_found`, 404
+   *   `model_not_loaded` (not loaded and `engine.load_on_demand` off), 400 `model_unloadable`, 400 naming
+   *   `tool_choice` when it forces a call, 400 `invalid_prompt` when the template rejects the messages, 503
+   *   `shutting_down`; 500 `model_load_failed` when the tokenizer files cannot be read.
+   */
+  async countTokens(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<number> {
+    const model = await this.models.resolve(ctx.model.upstreamId);
+    const params = toPromptParams(body);
+    this.models.checkServable(model);
+    return this.models.prompts.count(model, params);
+  }
+
   async #answer(body: CanonicalChatRequest, params: GenerateParams, ctx: BackendCallContext, lease: ModelLease): Promise<Response> {
     const { engine } = lease;
     let raw;
@@ -153,8 +171,13 @@ export class MlxBackend implements Backend {
     }
   }
 
+  /**
+   * Counters for `/health`: `requests`, `errors`, `workers` (engine Workers running), `tokenizers` (models whose
+   * tokenizer and template the main thread holds for token counts) and each loaded model's Worker counters.
+   */
   stats(): Record<string, unknown> {
-    return { ...this.#counters, workers: this.models.workers, models: this.models.counters() };
+    const { workers, prompts } = this.models;
+    return { ...this.#counters, workers, tokenizers: prompts.size, models: this.models.counters() };
   }
 
   async close(): Promise<void> {

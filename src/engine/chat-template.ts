@@ -6,7 +6,10 @@
 import { Template } from "@huggingface/jinja";
 import { type ModelTokenizer, readTokenizerConfig } from "./tokenizer.ts";
 
-/** An error in the request's messages that the template rejected (a 400 for the client). */
+/**
+ * An error in the request's messages that keeps them from becoming a prompt (a 400 for the client): the template
+ * rejected them, or they render to nothing.
+ */
 export class ChatTemplateError extends Error {
   override name = "ChatTemplateError";
 }

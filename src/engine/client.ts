@@ -15,11 +15,15 @@ import type {
   Usage,
 } from "./protocol.ts";
 
-/** Events of one generation, in order: `prompt`, any number of `delta`, then `done` or `error`. */
+/**
+ * Events of one generation, in order: `prompt`, any number of `delta`, then `done` or `error`. `done.stopString` is
+ * the request's stop string that ended the answer (only with `finishReason: "stop"`; absent after an end-of-turn
+ * token).
+ */
 export type GenerationEvent =
   | { type: "prompt"; promptTokens: number }
   | { type: "delta"; delta: OutputDelta; logprobs?: TokenLogprob[] }
-  | { type: "done"; finishReason: FinishReason; usage: Usage }
+  | { type: "done"; finishReason: FinishReason; usage: Usage; stopString?: string }
   | { type: "error"; message: string; status: number };
 
 /** How many generations one model serves at once and how many may wait. */

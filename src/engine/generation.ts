@@ -6,23 +6,21 @@
  * The scheduler calls {@link Generation.advance} once per turn; every array the request owns is freed when it ends,
  * however it ends.
  */
-import { ChatTemplateError, type ChatTemplate } from "./chat-template.ts";
+import { ChatTemplateError } from "./chat-template.ts";
 import { generateSteps, type GenerationStep } from "./generate.ts";
 import { freeCaches, type KVCache, makeCaches } from "./kv-cache.ts";
 import { LogitsProcessors } from "./logits-processors.ts";
-import { normalizeMessages } from "./messages.ts";
 import type { DecoderModel } from "./model/decoder.ts";
 import { type OutputFormat, OutputParser, promptOpensReasoning } from "./output/parser.ts";
+import { type PromptModel, renderPrompt } from "./prompt.ts";
 import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./protocol.ts";
 import { Sampler } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
-import { type ModelTokenizer, StreamingDetokenizer } from "./tokenizer.ts";
+import { StreamingDetokenizer } from "./tokenizer.ts";
 
-/** What a request needs from the loaded model. */
-export interface LoadedModel {
+/** What a request needs from the loaded model: its weights, tokenizer and chat template. */
+export interface LoadedModel extends PromptModel {
   model: DecoderModel;
-  tokenizer: ModelTokenizer;
-  template: ChatTemplate;
   info: ModelInfo;
   /** Reasoning markers and tool-call syntax of the model's chat template. */
   outputFormat: OutputFormat;
@@ -71,11 +69,11 @@ export class Generation {
    * `error` message (400 for a template or length problem) and this returns false.
    */
   start(): boolean {
-    const { tokenizer, template, info, model } = this.#m;
+    const { tokenizer, info, model } = this.#m;
     const p = this.#params;
     try {
-      const text = template.render(normalizeMessages(p.messages), p);
-      this.#prompt = tokenizer.encode(text);
+      const { text, tokens } = renderPrompt(this.#m, p);
+      this.#prompt = tokens;
       const format = this.#m.outputFormat;
       this.#parser = new OutputParser(format, { startInReasoning: promptOpensReasoning(text, format), tools: p.tools });
     } catch (err) {
@@ -88,7 +86,6 @@ export class Generation {
         400,
       );
     }
-    if (this.#prompt.length === 0) return this.#fail("the rendered prompt is empty", 400);
     this.#send({ type: "prompt", id: this.id, promptTokens: this.#prompt.length });
     try {
       this.#caches = makeCaches(model.config.numLayers);
@@ -126,9 +123,9 @@ export class Generation {
       if (s.kind === "prefill") return true;
       if (this.#m.tokenizer.eosTokenIds.has(s.token)) return this.#finish("stop", true);
       this.#completion++;
-      const { text, stopped } = this.#stops!.push(this.#detok!.push(s.token));
+      const { text, stop } = this.#stops!.push(this.#detok!.push(s.token));
       this.#emit(this.#parser!.push(text), s.logprob === undefined ? undefined : [this.#tokenLogprob(s)]);
-      if (stopped) return this.#finish("stop", false);
+      if (stop !== undefined) return this.#finish("stop", false, stop);
       return true;
     } catch (err) {
       this.#free();
@@ -150,22 +147,27 @@ export class Generation {
 
   /**
    * Ends the request. `flushText` releases text still held by the detokenizer and stop matcher (not after a stop
-   * string, whose tail is dropped); the output parser is flushed unless the request was cancelled. An answer that
-   * made tool calls and stopped by itself finishes with `tool_calls`.
+   * string, whose tail is dropped); a stop string that this last text completes makes the finish `stop` (as in vLLM,
+   * a stop string wins over `length`). The output parser is flushed unless the request was cancelled. An answer that
+   * made tool calls and stopped by itself finishes with `tool_calls`. The `done` message names the stop string only
+   * when the finish is `stop`.
+   * @param stopString the stop string that matched, when one did
    */
-  #finish(reason: FinishReason, flushText: boolean): false {
+  #finish(reason: FinishReason, flushText: boolean, stopString?: string): false {
     if (reason !== "cancelled") {
       let tail = "";
       if (flushText) {
         const last = this.#stops!.push(this.#detok!.flush());
-        tail = last.text + (last.stopped ? "" : this.#stops!.flush());
+        tail = last.text + (last.stop === undefined ? this.#stops!.flush() : "");
+        if (last.stop !== undefined) [reason, stopString] = ["stop", last.stop];
       }
       this.#emit([...this.#parser!.push(tail), ...this.#parser!.flush()]);
       if (reason === "stop" && this.#parser!.toolCallCount > 0) reason = "tool_calls";
     }
     this.#free();
     const usage = { prompt_tokens: this.#prompt.length, completion_tokens: this.#completion, cached_tokens: 0 };
-    this.#send({ type: "done", id: this.id, finishReason: reason, usage });
+    if (reason !== "stop") stopString = undefined;
+    this.#send({ type: "done", id: this.id, finishReason: reason, usage, stopString });
     this.#outcome = { finishReason: reason, promptTokens: this.#prompt.length, completionTokens: this.#completion };
     return false;
   }

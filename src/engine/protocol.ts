@@ -59,6 +59,10 @@ export interface Usage {
   cached_tokens: number;
 }
 
+/**
+ * Why a generation ended: `stop` (end-of-turn token or a stop string; `done.stopString` then names the string),
+ * `length` (`max_tokens`), `tool_calls` (ended by itself after making tool calls), `cancelled`.
+ */
 export type FinishReason = "stop" | "length" | "tool_calls" | "cancelled";
 
 /** One alternative at a position, OpenAI `top_logprobs` item: `bytes` are the token's UTF-8 bytes. */
@@ -117,12 +121,16 @@ export type ToEngine =
   | { type: "stats"; id: number }
   | { type: "unload" };
 
+/**
+ * Worker → main thread. `done.stopString`: the request's stop string whose match ended the answer, only with
+ * `finishReason: "stop"` (absent when an end-of-turn token ended it).
+ */
 export type FromEngine =
   | { type: "loaded"; info: ModelInfo }
   | { type: "load_error"; message: string }
   | { type: "prompt"; id: number; promptTokens: number }
   | { type: "delta"; id: number; delta: OutputDelta; logprobs?: TokenLogprob[] }
-  | { type: "done"; id: number; finishReason: FinishReason; usage: Usage }
+  | { type: "done"; id: number; finishReason: FinishReason; usage: Usage; stopString?: string }
   | { type: "error"; id: number; message: string; status: number }
   | { type: "stats"; id: number; stats: EngineStats }
   | { type: "unloaded" };

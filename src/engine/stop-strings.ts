@@ -12,25 +12,29 @@ export class StopMatcher {
   }
 
   /**
-   * Adds a delta. Returns the text safe to emit and whether a stop string was hit (text after it is dropped).
+   * Adds a delta.
+   * @returns `text`: the text safe to emit now (up to the stop string when one matched); `stop`: the stop string
+   *   that matched, absent while none has. The match that starts first in the text wins; of stop strings starting at
+   *   the same place, the one listed first. Text from the stop string on is dropped.
    */
-  push(delta: string): { text: string; stopped: boolean } {
-    if (!this.#stops.length) return { text: delta, stopped: false };
+  push(delta: string): { text: string; stop?: string } {
+    if (!this.#stops.length) return { text: delta };
     this.#pending += delta;
     let cut = -1;
+    let stop: string | undefined;
     for (const s of this.#stops) {
       const i = this.#pending.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+      if (i >= 0 && (cut < 0 || i < cut)) [cut, stop] = [i, s];
     }
-    if (cut >= 0) {
+    if (stop !== undefined) {
       const text = this.#pending.slice(0, cut);
       this.#pending = "";
-      return { text, stopped: true };
+      return { text, stop };
     }
     const hold = this.#heldSuffix();
     const text = this.#pending.slice(0, this.#pending.length - hold);
     this.#pending = this.#pending.slice(this.#pending.length - hold);
-    return { text, stopped: false };
+    return { text };
   }
 
   /** Releases held-back text at the end of generation. */

@@ -6,13 +6,12 @@
 declare const self: Worker;
 
 import { liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-mlx-bindings";
-import { ChatTemplate } from "./chat-template.ts";
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
 import { detectOutputFormat, outputCapabilities } from "./output/parser.ts";
+import { loadPromptModel } from "./prompt.ts";
 import type { EngineStats, FromEngine, GenerateParams, MemoryLimits, ModelInfo, ToEngine } from "./protocol.ts";
 import { Scheduler } from "./scheduler.ts";
-import { ModelTokenizer } from "./tokenizer.ts";
 
 let loaded: LoadedModel | undefined;
 let scheduler: Scheduler | undefined;
@@ -26,8 +25,7 @@ function load(id: string, path: string, memory: MemoryLimits | undefined): Loade
   if (memory?.wiredLimitBytes !== undefined) setWiredLimit(memory.wiredLimitBytes);
   const model = loadModel(path);
   try {
-    const tokenizer = new ModelTokenizer(path, model.config.eosTokenIds);
-    const template = new ChatTemplate(tokenizer);
+    const { tokenizer, template } = loadPromptModel(path, model.config.eosTokenIds);
     const c = model.config;
     const outputFormat = detectOutputFormat(template.source);
     const info: ModelInfo = {
