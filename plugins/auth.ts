@@ -18,6 +18,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { PUBLIC_ROUTES } from "../src/catalog/contract.ts";
 import { OpenAIError } from "../src/protocol/errors.ts";
+import { errorResponseFor } from "../src/protocol/dialect.ts";
 
 export interface AuthOptions {
   /** Keys accepted on `/v1/*`; empty: open mode. */
@@ -108,7 +109,7 @@ export function authPlugin(options: AuthOptions) {
   return new Elysia({ name: "ithaca:auth" })
     .onRequest(({ request }) => {
       const decision = authenticate(request);
-      if (decision instanceof OpenAIError) return decision.toResponse();
+      if (decision instanceof OpenAIError) return errorResponseFor(request, decision);
     })
     .derive({ as: "global" }, ({ request }) => {
       const decision = authenticate(request);

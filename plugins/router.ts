@@ -6,7 +6,8 @@
  * filter them; the first candidate left answers. Unknown models get 404 `model_not_found` listing what is servable.
  *
  * Context: `router` (decorator, for plugins registering policies) and, on routes declaring `routed: true`, `route`
- * (the chosen {@link CatalogEntry}: `route.backend`, `route.model`).
+ * (the chosen {@link CatalogEntry}: `route.backend`, `route.model`) and `plan` (every entry to try in order: the
+ * chosen one, the other candidates, then the configured fallbacks; see {@link Router.plan}).
  *
  * A custom routing plugin is an ordinary Elysia plugin: wrap a {@link RoutingPolicy} with {@link routingPolicy} and
  * `.use()` it after this plugin (or list its module under `plugins:` in ithaca.yaml). See plugins/README.md.
@@ -41,11 +42,27 @@ export interface RoutingPolicy {
   ): readonly CatalogEntry[] | Promise<readonly CatalogEntry[]>;
 }
 
+/** Router options. */
+export interface RouterOptions {
+  /**
+   * Fallback lists (config `fallbacks`): a requested id → ids tried in order after its own candidates fail before
+   * their answer started. Keys match case-insensitively.
+   */
+  fallbacks?: Record<string, readonly string[]>;
+}
+
 /** Resolves models through the catalog and the registered policies. */
 export class Router {
   private readonly policies: RoutingPolicy[] = [];
+  private readonly fallbacks = new Map<string, readonly string[]>();
+  private readonly warned = new Set<string>();
 
-  constructor(readonly catalog: Catalog) {}
+  constructor(
+    readonly catalog: Catalog,
+    options: RouterOptions = {},
+  ) {
+    for (const [id, list] of Object.entries(options.fallbacks ?? {})) this.fallbacks.set(id.toLowerCase(), list);
+  }
 
   /**
    * Adds a policy after those already registered.
@@ -69,10 +86,20 @@ export class Router {
    *   whatever a policy throws.
    */
   async route(request: RoutingRequest): Promise<CatalogEntry> {
+    const [chosen] = await this.plan(request);
+    return chosen as CatalogEntry;
+  }
+
+  /**
+   * Every entry to try for `request`, in order: the policies' choice among the model's own candidates, then the
+   * candidates of its configured fallbacks (unknown fallback ids are skipped with a warning). Within each group,
+   * backends cooling down after failures ({@link Backend.available}) move to the end. Never empty.
+   * @throws as {@link route}.
+   */
+  async plan(request: RoutingRequest): Promise<CatalogEntry[]> {
     let candidates: readonly CatalogEntry[] = await this.catalog.candidates(request.model);
     for (const policy of this.policies) candidates = await policy.select(candidates, request);
-    const chosen = candidates[0];
-    if (!chosen) {
+    if (candidates.length === 0) {
       throw new OpenAIError(
         503,
         `No backend can serve '${request.model}' now: ` +
@@ -80,8 +107,24 @@ export class Router {
         { param: "model", code: "no_route" },
       );
     }
-    return chosen;
+    const plan = availableFirst(candidates);
+    for (const fallback of this.fallbacks.get(request.model.toLowerCase()) ?? []) {
+      try {
+        const entries = await this.catalog.candidates(fallback);
+        plan.push(...availableFirst(entries.filter((entry) => !plan.includes(entry))));
+      } catch {
+        if (!this.warned.has(fallback)) console.warn(`[ithaca] fallback '${fallback}' of '${request.model}' is not servable; skipped`);
+        this.warned.add(fallback);
+      }
+    }
+    return plan;
   }
+}
+
+/** `entries` with those whose backend is cooling down moved to the end (order otherwise kept). */
+function availableFirst(entries: readonly CatalogEntry[]): CatalogEntry[] {
+  const up = (entry: CatalogEntry) => entry.backend.available?.() ?? true;
+  return [...entries.filter(up), ...entries.filter((entry) => !up(entry))];
 }
 
 function isChatBody(body: unknown): body is CanonicalChatRequest {
@@ -98,7 +141,8 @@ export function routerPlugin(router: Router) {
       routed: {
         async resolve({ body, sessionId, request }) {
           if (!isChatBody(body)) throw new OpenAIError(400, "Missing required parameter: 'model'.", { param: "model" });
-          return { route: await router.route({ model: body.model, sessionId, body, headers: request.headers }) };
+          const plan = await router.plan({ model: body.model, sessionId, body, headers: request.headers });
+          return { route: plan[0] as CatalogEntry, plan };
         },
       },
     });

@@ -1,8 +1,11 @@
 /**
  * The Ithaca HTTP app: the request pipeline of DESIGN §2, top to bottom.
  *
- *   openapi (/swagger) → errors in the OpenAI shape → JSON body under the size limit
+ *   openapi (/swagger) → errors in the caller's dialect → JSON body under the size limit
  *   → auth → contract → session → router → user plugins → routes
+ *
+ * Routes (handlers in src/routes/): `/v1/chat/completions`, `/v1/messages` (+ `/count_tokens`), `/v1/responses`,
+ * `/v1/embeddings`, `/v1/models`, `/health`; each routed request runs along the router's plan (fallbacks).
  *
  * Backends are built from the configuration (local models in one MLX backend, one passthrough backend per upstream)
  * unless the caller injects its own. `/admin/models*` manages the local engine's models (src/admin/models.ts).
@@ -19,14 +22,22 @@ import { sessionPlugin } from "../plugins/session.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { LocalModels } from "./backends/mlx-models.ts";
+import { createAnthropicHttpBackend } from "./backends/anthropic-http.ts";
 import { createOpenAIHttpBackend } from "./backends/openai-http.ts";
 import { Catalog } from "./catalog/catalog.ts";
 import { toOpenAIModel } from "./catalog/openai-models.ts";
 import { loadPlugins } from "./config/plugins.ts";
 import type { Config } from "./config/schema.ts";
+import { CountTokensRequestSchema, MessagesRequestSchema, type MessagesRequest } from "./protocol/anthropic.ts";
+import { errorResponseFor } from "./protocol/dialect.ts";
 import { toOpenAIError } from "./protocol/errors.ts";
 import { readJsonBody } from "./protocol/json-body.ts";
 import { ChatCompletionRequestSchema } from "./protocol/openai.ts";
+import { ResponsesRequestSchema } from "./protocol/responses.ts";
+import { chatCompletions } from "./routes/chat.ts";
+import { embeddings, EmbeddingsRequestSchema } from "./routes/embeddings.ts";
+import { countTokens, messages } from "./routes/messages.ts";
+import { responses } from "./routes/responses.ts";
 
 export const VERSION: string = packageJson.version;
 
@@ -44,7 +55,9 @@ export interface AppDeps {
  * when models are configured or an inventory directory is set; its registry (`local`) serves the admin API.
  */
 async function createBackends(config: Config): Promise<{ backends: Backend[]; local?: LocalModels }> {
-  const upstreams = config.upstreams.map((upstream) => createOpenAIHttpBackend(upstream));
+  const upstreams = config.upstreams.map((upstream) =>
+    upstream.kind === "anthropic-http" ? createAnthropicHttpBackend(upstream) : createOpenAIHttpBackend(upstream),
+  );
   if (config.models.length === 0 && config.engine.models_dir === undefined) return { backends: upstreams };
   const { createMlxBackend } = await import("./backends/mlx.ts");
   const local = await createMlxBackend({ models: config.models, engine: config.engine });
@@ -71,7 +84,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const localModels =
     built.local ?? (backends.find((backend) => backend.kind === "mlx") as { models?: LocalModels } | undefined)?.models;
   const catalog = new Catalog(backends);
-  const router = new Router(catalog);
+  const router = new Router(catalog, { fallbacks: config.fallbacks });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
   const apiKeysRequired = config.auth.api_keys.length > 0;
@@ -91,7 +104,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         documentation: { info: { title: "Ithaca", version: VERSION, description: "Local-first LLM gateway" } },
       }),
     )
-    .onError(({ code, error, request }) => toOpenAIError(code, error, request).toResponse())
+    .onError(({ code, error, request }) => errorResponseFor(request, toOpenAIError(code, error, request)))
     .onParse(({ request }, contentType) =>
       contentType.startsWith("multipart/") ? undefined : readJsonBody(request, bodyLimit),
     )
@@ -110,22 +123,40 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline
+    .post("/v1/chat/completions", ({ body, plan, sessionId, request }) => chatCompletions(body, { plan, sessionId, request }), {
+      body: ChatCompletionRequestSchema,
+      parse: "json",
+      routed: true,
+      detail: { summary: "Create a chat completion (OpenAI dialect; stream or not)", tags: ["OpenAI"] },
+    })
+    .post("/v1/messages", ({ body, plan, sessionId, request }) => messages(body, { plan, sessionId, request }), {
+      body: MessagesRequestSchema,
+      parse: "json",
+      routed: true,
+      detail: { summary: "Create a message (Anthropic dialect; stream or not)", tags: ["Anthropic"] },
+    })
     .post(
-      "/v1/chat/completions",
-      ({ body, route, sessionId, request }) =>
-        route.backend.chatCompletions(body, {
-          model: route.model,
-          sessionId,
-          signal: request.signal,
-          requestId: request.headers.get("x-request-id") ?? crypto.randomUUID(),
-        }),
+      "/v1/messages/count_tokens",
+      ({ body, plan, sessionId, request }) => countTokens(body as MessagesRequest, { plan, sessionId, request }),
       {
-        body: ChatCompletionRequestSchema,
+        body: CountTokensRequestSchema,
         parse: "json",
         routed: true,
-        detail: { summary: "Create a chat completion (OpenAI dialect; stream or not)", tags: ["OpenAI"] },
+        detail: { summary: "Count the input tokens of a Messages request (Anthropic dialect)", tags: ["Anthropic"] },
       },
     )
+    .post("/v1/responses", ({ body, plan, sessionId, request }) => responses(body, { plan, sessionId, request }), {
+      body: ResponsesRequestSchema,
+      parse: "json",
+      routed: true,
+      detail: { summary: "Create a model response (OpenAI Responses API, stateless)", tags: ["OpenAI"] },
+    })
+    .post("/v1/embeddings", ({ body, plan, sessionId, request }) => embeddings(body, { plan, sessionId, request }), {
+      body: EmbeddingsRequestSchema,
+      parse: "json",
+      routed: true,
+      detail: { summary: "Create embeddings (passed through to upstreams that serve them)", tags: ["OpenAI"] },
+    })
     .get(
       "/v1/models",
       async ({ query }) => {

@@ -35,6 +35,8 @@ export interface BackendCallContext {
   signal: AbortSignal;
   /** Request id for logs and error messages. */
   requestId: string;
+  /** The client's `anthropic-beta` header, forwarded to Anthropic-dialect upstreams. */
+  anthropicBeta?: string;
 }
 
 /** A chat-completions request body in canonical form (OpenAI shape plus `session_id`, `enable_thinking`, `reasoning_effort`). */

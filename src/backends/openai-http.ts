@@ -17,7 +17,7 @@ import { UpstreamProbe } from "../catalog/upstream-probe.ts";
 import { publishedModels, publishUpstreamModels } from "../catalog/upstream-models.ts";
 import { upstreamHttpError, type OpenAIError } from "../protocol/errors.ts";
 import { sseError, sseObserver } from "../protocol/sse.ts";
-import { failedAnswer, passedHeaders, UpstreamClient, type Exchange } from "./http/upstream-client.ts";
+import { failedAnswer, UpstreamClient, type Exchange } from "./http/upstream-client.ts";
 
 /** The headers every request to `upstream` carries: Bearer key, configured extras, OpenRouter's default title. */
 function upstreamHeaders(upstream: UpstreamConfig): Record<string, string> {
@@ -84,23 +84,13 @@ class OpenAIHttpBackend implements Backend {
     this.client.close();
   }
 
-  /** A non-stream answer: the upstream's bytes unchanged, or the error. */
+  /** A non-stream answer: the upstream's bytes unchanged (usage counted), or the error. */
   private async answerJson(opened: Exchange | OpenAIError | null): Promise<Response> {
     if (!(opened && "response" in opened)) return failedAnswer(opened);
-    let bytes: Uint8Array | null;
-    try {
-      bytes = await this.client.readAll(opened);
-    } catch (error) {
-      return (error as OpenAIError).toResponse();
-    }
-    if (bytes === null) return failedAnswer(null);
-    try {
-      const usage = JSON.parse(new TextDecoder().decode(bytes))?.usage;
+    return this.client.passJson(opened, (payload) => {
+      const usage = payload.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
       this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
-    } catch {
-      // Not JSON: passed on as is.
-    }
-    return new Response(bytes, { status: opened.response.status, headers: passedHeaders(opened.response.headers) });
+    });
   }
 
   /** A streamed answer relayed byte for byte, usage counted on the way. */
@@ -116,10 +106,5 @@ class OpenAIHttpBackend implements Backend {
 
 /** Creates the backend of one configured OpenAI-dialect upstream (id `upstream:<id>`). */
 export function createOpenAIHttpBackend(upstream: UpstreamConfig): Backend {
-  if (upstream.api_key_env && !upstream.api_key) {
-    console.warn(
-      `[ithaca] upstream '${upstream.id}': environment variable ${upstream.api_key_env} is empty; sending no key`,
-    );
-  }
   return new OpenAIHttpBackend(upstream);
 }

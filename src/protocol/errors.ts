@@ -212,3 +212,29 @@ export function toOpenAIError(code: string | number, error: unknown, request: Re
   const message = error instanceof Error ? error.message : String(error);
   return new OpenAIError(500, `Internal error: ${message}`, { code: "internal_error" });
 }
+
+/**
+ * Reads an error `Response` in the OpenAI shape (what backends answer before a stream starts) back into an
+ * {@link OpenAIError}, keeping its status, fields and `retry-after`, so a route can re-render it in its own dialect.
+ */
+export async function openAIErrorFromResponse(response: Response): Promise<OpenAIError> {
+  const text = await response.text().catch(() => "");
+  let detail: { message?: unknown; type?: unknown; param?: unknown; code?: unknown } | undefined;
+  try {
+    detail = (JSON.parse(text) as { error?: typeof detail }).error;
+  } catch {
+    // Not JSON: quoted below.
+  }
+  const retryAfter = response.headers.get("retry-after");
+  const str = (value: unknown) => (typeof value === "string" ? value : null);
+  return new OpenAIError(
+    response.status,
+    str(detail?.message) ?? (text.trim().slice(0, QUOTED_BODY_CHARS) || `HTTP ${response.status}`),
+    {
+      type: str(detail?.type) ?? undefined,
+      param: str(detail?.param),
+      code: str(detail?.code) ?? (typeof detail?.code === "number" ? String(detail.code) : null),
+      headers: retryAfter ? { "retry-after": retryAfter } : {},
+    },
+  );
+}

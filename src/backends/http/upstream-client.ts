@@ -95,6 +95,9 @@ export class UpstreamClient {
     readonly headers: Record<string, string>,
     private readonly onUpstreamFailure: () => void = () => {},
   ) {
+    if (upstream.api_key_env && !upstream.api_key) {
+      console.warn(`[ithaca] upstream '${upstream.id}': environment variable ${upstream.api_key_env} is empty; sending no key`);
+    }
     this.base = upstream.base_url.replace(/\/+$/, "");
     this.resilience = new UpstreamResilience(upstream);
   }
@@ -210,6 +213,29 @@ export class UpstreamClient {
     } finally {
       this.finish(exchange);
     }
+  }
+
+  /**
+   * Passes a non-stream answer on byte for byte, once read whole ({@link readAll}); `onJson` sees the parsed body
+   * when it is JSON (usage counting). Failures become the error's response; a client that left gets 499.
+   */
+  async passJson(exchange: Exchange, onJson?: (payload: Record<string, unknown>) => void): Promise<Response> {
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.readAll(exchange);
+    } catch (error) {
+      return (error as OpenAIError).toResponse();
+    }
+    if (bytes === null) return failedAnswer(null);
+    if (onJson) {
+      try {
+        const payload: unknown = JSON.parse(new TextDecoder().decode(bytes));
+        if (payload !== null && typeof payload === "object") onJson(payload as Record<string, unknown>);
+      } catch {
+        // Not JSON: passed on as is.
+      }
+    }
+    return new Response(bytes, { status: exchange.response.status, headers: passedHeaders(exchange.response.headers) });
   }
 
   /**

@@ -1,0 +1,149 @@
+/**
+ * Backend for Anthropic-dialect upstreams (Anthropic's Messages API; reference/odyssai-x-wire.md §4, improved):
+ *
+ * - `/v1/messages` and `/v1/messages/count_tokens` from an Anthropic client are a native passthrough: the body goes
+ *   with `model` rewritten and Ithaca's own extensions (`session_id`, `enable_thinking`, `reasoning_effort`) removed,
+ *   and the answer's bytes come back unchanged, streamed or not.
+ * - `/v1/chat/completions` (and `/v1/responses`) reach it through translation (src/translate/anthropic-*.ts): the
+ *   canonical request becomes a Messages request, the answer a `chat.completion` or a stream of chunks — thinking as
+ *   `reasoning_content`, `tool_use` as `tool_calls`, cache reads as `prompt_tokens_details.cached_tokens`.
+ * - Headers: `x-api-key` (from the variable `api_key_env` names; never logged or returned), `anthropic-version`
+ *   (config, default 2023-06-01), `anthropic-beta` (the configured flags plus the client's own), configured extras.
+ * - Deadlines, retries before the first byte (429, 5xx, 529 `overloaded_error`, honouring `retry-after`),
+ *   cool-down and error mapping: ./http/upstream-client.ts. A failure after the stream started is sent as Anthropic's
+ *   `event: error` (passthrough) or OpenAI's in-band error (translation), and the stream ends cleanly.
+ */
+import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
+import type { UpstreamConfig } from "../config/schema.ts";
+import { UpstreamProbe } from "../catalog/upstream-probe.ts";
+import { publishedModels, publishUpstreamModels } from "../catalog/upstream-models.ts";
+import { anthropicStreamError, upstreamAnthropicError } from "../protocol/anthropic-errors.ts";
+import type { AnthropicMessage } from "../protocol/anthropic.ts";
+import type { OpenAIError } from "../protocol/errors.ts";
+import { sseNamed, sseObserver, sseResponse } from "../protocol/sse.ts";
+import { chatToMessages } from "../translate/anthropic-request.ts";
+import { messageToChatCompletion } from "../translate/anthropic-response.ts";
+import { anthropicEventsFromSse, anthropicEventsToChunks } from "../translate/anthropic-stream.ts";
+import { failedAnswer, UpstreamClient } from "./http/upstream-client.ts";
+
+/** Ithaca's request extensions, which Anthropic's API would reject as unknown fields. */
+const ITHACA_EXTENSIONS = ["session_id", "enable_thinking", "reasoning_effort"];
+
+class AnthropicHttpBackend implements Backend {
+  readonly id: string;
+  readonly kind = "anthropic-http" as const;
+  private readonly probe: UpstreamProbe;
+  private readonly client: UpstreamClient;
+
+  constructor(private readonly upstream: UpstreamConfig) {
+    this.id = `upstream:${upstream.id}`;
+    const headers: Record<string, string> = { "anthropic-version": upstream.anthropic_version };
+    for (const [name, value] of Object.entries(upstream.headers)) headers[name.toLowerCase()] = value;
+    if (upstream.api_key) headers["x-api-key"] = upstream.api_key;
+    this.probe = new UpstreamProbe({
+      upstreamId: upstream.id,
+      baseUrl: upstream.base_url.replace(/\/+$/, ""),
+      headers,
+      timeoutMs: upstream.timeout_ms.connect,
+    });
+    this.client = new UpstreamClient(upstream, { httpError: upstreamAnthropicError }, headers, () =>
+      this.probe.invalidate(),
+    );
+  }
+
+  async listModels(): Promise<BackendModel[]> {
+    if (this.upstream.published) return publishedModels(this.upstream);
+    const models = this.upstream.models?.map((id) => ({ id })) ?? (await this.probe.models());
+    return publishUpstreamModels(this.upstream, models, null);
+  }
+
+  available(): boolean {
+    return this.client.available();
+  }
+
+  async messages(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response> {
+    const stream = body.stream === true;
+    const opened = await this.client.open(
+      { path: "/messages", body: this.outgoing(body, ctx), stream, headers: this.betaHeader(ctx) },
+      ctx,
+    );
+    if (!(opened && "response" in opened)) return failedAnswer(opened);
+    if (!stream) {
+      return this.client.passJson(opened, (message) => {
+        const usage = message.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
+        this.client.countUsage(usage?.input_tokens, usage?.output_tokens);
+      });
+    }
+    const observe = sseObserver((event) => {
+      const usage = (event.message as { usage?: Record<string, unknown> } | undefined)?.usage ?? event.usage;
+      const u = usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
+      if (event.type === "message_start") this.client.countUsage(u?.input_tokens, undefined);
+      if (event.type === "message_delta") this.client.countUsage(undefined, u?.output_tokens);
+    });
+    return this.client.relay(opened, (error) => sseNamed(anthropicStreamError(error)), observe);
+  }
+
+  async countMessageTokens(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response> {
+    const outgoing = this.outgoing(body, ctx);
+    delete outgoing.stream;
+    delete outgoing.max_tokens;
+    const opened = await this.client.open(
+      { path: "/messages/count_tokens", body: outgoing, stream: false, headers: this.betaHeader(ctx) },
+      ctx,
+    );
+    if (!(opened && "response" in opened)) return failedAnswer(opened);
+    return this.client.passJson(opened);
+  }
+
+  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response> {
+    const request = { ...chatToMessages(body), model: ctx.model.upstreamId } as Record<string, unknown>;
+    const stream = body.stream === true;
+    const opened = await this.client.open(
+      { path: "/messages", body: request, stream, headers: this.betaHeader(ctx) },
+      ctx,
+    );
+    if (!(opened && "response" in opened)) return failedAnswer(opened);
+    if (stream) {
+      const events = anthropicEventsFromSse(this.client.body(opened));
+      return sseResponse(anthropicEventsToChunks(events, { model: ctx.model.id }), ctx.signal);
+    }
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.client.readAll(opened);
+    } catch (error) {
+      return (error as OpenAIError).toResponse();
+    }
+    if (bytes === null) return failedAnswer(null);
+    const message = JSON.parse(new TextDecoder().decode(bytes)) as AnthropicMessage;
+    this.client.countUsage(message.usage?.input_tokens, message.usage?.output_tokens);
+    return Response.json(messageToChatCompletion(message, { model: ctx.model.id }));
+  }
+
+  stats(): Record<string, unknown> {
+    return { upstream: this.upstream.id, available: this.client.available(), ...this.client.counters };
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  /** The client's Anthropic body for the wire: the upstream's model id, Ithaca's extensions removed. */
+  private outgoing(body: Record<string, unknown>, ctx: BackendCallContext): Record<string, unknown> {
+    const outgoing: Record<string, unknown> = { ...body, model: ctx.model.upstreamId };
+    for (const field of ITHACA_EXTENSIONS) delete outgoing[field];
+    return outgoing;
+  }
+
+  /** `anthropic-beta`: the configured flags and the client's, without repeats. */
+  private betaHeader(ctx: BackendCallContext): Record<string, string> {
+    const flags = [...this.upstream.anthropic_beta, ...(ctx.anthropicBeta?.split(",") ?? [])]
+      .map((flag) => flag.trim())
+      .filter((flag) => flag.length > 0);
+    return flags.length > 0 ? { "anthropic-beta": [...new Set(flags)].join(",") } : {};
+  }
+}
+
+/** Creates the backend of one configured Anthropic-dialect upstream (id `upstream:<id>`). */
+export function createAnthropicHttpBackend(upstream: UpstreamConfig): Backend {
+  return new AnthropicHttpBackend(upstream);
+}
