@@ -88,8 +88,8 @@ const AnthropicErrorResponse = v.object({ error: v.object({ type: v.string() }) 
  * An Anthropic upstream answered `status` ≥ 400: the error to pass on, naming the upstream
  * (`upstream 'claude' returned 529: Overloaded`). The Anthropic error type becomes the OpenAI `type` (from the status
  * when the body is not an Anthropic error); `code` is `overloaded` for overload, `upstream_error` otherwise.
- * Status: 529 (Anthropic's "overloaded") becomes 503, since Ithaca answers upstream failures with 502/503/504; every
- * other status is kept (429 with its `retry-after`).
+ * Status: {@link gatewayStatus} — 529 (Anthropic's "overloaded") becomes 503 and other 5xx but 503/504 become 502,
+ * since Ithaca answers upstream failures with 502/503/504; client errors are kept (429 with its `retry-after`).
  * @param headers response headers to pass on (e.g. `retry-after`).
  */
 export function upstreamAnthropicError(
@@ -106,7 +106,7 @@ export function upstreamAnthropicError(
   } catch {
     // Not JSON: the type follows the status.
   }
-  return new OpenAIError(status === 529 ? 503 : status, quoted.message, {
+  return new OpenAIError(quoted.status, quoted.message, {
     type,
     code: openAICodeOfAnthropicType(type),
     headers,

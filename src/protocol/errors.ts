@@ -142,7 +142,17 @@ const UpstreamErrorBody = v.object({
 const QUOTED_BODY_CHARS = 300;
 
 /**
- * An upstream answered `status` ≥ 400: the same status is passed on, in the OpenAI shape, with a message naming the
+ * The status Ithaca answers for an upstream's error status: a client error (4xx, 429 included) is passed on as is;
+ * 503 and 504 too; Anthropic's 529 "overloaded" becomes 503; any other 5xx becomes 502 Bad Gateway (the upstream
+ * failed, not Ithaca; its own status stays in the message).
+ */
+export function gatewayStatus(upstreamStatus: number): number {
+  if (upstreamStatus < 500 || upstreamStatus === 503 || upstreamStatus === 504) return upstreamStatus;
+  return upstreamStatus === 529 ? 503 : 502;
+}
+
+/**
+ * An upstream answered `status` ≥ 400: the {@link gatewayStatus} is passed on, in the OpenAI shape, with a message naming the
  * upstream (`upstream 'telemak1' returned 500: <its message>`). When the upstream body is itself an OpenAI error its
  * `type`/`param`/`code` are kept; otherwise its first 300 characters are quoted.
  * @param headers response headers to pass on (e.g. `retry-after` on 429).
@@ -166,7 +176,7 @@ export function upstreamHttpError(
       ? detail
       : (detail?.message ?? (bodyText.trim().slice(0, QUOTED_BODY_CHARS) || "(empty body)"));
   const fields = typeof detail === "object" ? detail : undefined;
-  return new OpenAIError(status, `${upstreamName(upstreamId)} returned ${status}: ${text}`, {
+  return new OpenAIError(gatewayStatus(status), `${upstreamName(upstreamId)} returned ${status}: ${text}`, {
     type: fields?.type ?? undefined,
     param: fields?.param ?? null,
     code: fields?.code === undefined || fields.code === null ? "upstream_error" : String(fields.code),

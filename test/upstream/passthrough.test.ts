@@ -30,7 +30,15 @@ beforeAll(async () => {
   server = await startIthaca(
     {
       upstreams: [
-        { id: "telemak1", kind: "openai-http", base_url: upstream.baseUrl, api_key_env: "UP_KEY" },
+        // Single upstream answers pass through here; retries and cool-down: test/dialects/reliability.test.ts.
+        {
+          id: "telemak1",
+          kind: "openai-http",
+          base_url: upstream.baseUrl,
+          api_key_env: "UP_KEY",
+          retry: { attempts: 1 },
+          cooldown: { failures: 100 },
+        },
         {
           id: "slow",
           kind: "openai-http",
@@ -172,14 +180,14 @@ describe("upstream failures", () => {
     expect(apiError.code).toBe("upstream_unreachable");
   });
 
-  test("upstream 500: same status, OpenAI shape, message naming the upstream", async () => {
+  test("upstream 500: 502 Bad Gateway, OpenAI shape, message naming the upstream and its status", async () => {
     upstream.behavior = { kind: "fail", status: 500, body: "boom: the engine fell over" };
     const response = await fetch(`${server.baseURL}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "telemak1", messages: hello }),
     });
-    expect(response.status).toBe(500);
+    expect(response.status).toBe(502);
     expect(await response.json()).toEqual({
       error: {
         message: "upstream 'telemak1' returned 500: boom: the engine fell over",
