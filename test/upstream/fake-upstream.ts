@@ -139,3 +139,12 @@ export class FakeUpstream {
     return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
   }
 }
+
+/** A loopback port nothing listens on (bound once, then released). */
+export function closedPort(): number {
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const port = probe.port;
+  probe.stop(true);
+  if (port === undefined) throw new Error("no port");
+  return port;
+}

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { startIthaca, type RunningIthaca } from "../server/start.ts";
-import { FakeUpstream } from "./fake-upstream.ts";
+import { closedPort, FakeUpstream } from "./fake-upstream.ts";
 
 const MODEL = "mlx-community/Qwen3-0.6B-4bit";
 let upstream: FakeUpstream;
@@ -15,14 +15,6 @@ let slow: FakeUpstream;
 let server: RunningIthaca;
 let client: OpenAI;
 
-/** A port nothing listens on. */
-function closedPort(): number {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
-  const port = probe.port;
-  probe.stop(true);
-  if (port === undefined) throw new Error("no port");
-  return port;
-}
 
 beforeAll(async () => {
   upstream = new FakeUpstream({ models: [MODEL], streamChunks: 3 });
