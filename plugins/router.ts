@@ -49,6 +49,11 @@ export interface RouterOptions {
    * their answer started. Keys match case-insensitively.
    */
   fallbacks?: Record<string, readonly string[]>;
+  /**
+   * Alias patterns (config `aliases`): glob → id, consulted in order when the requested id matches no model
+   * (`claude-*` → a local model, for Claude Code).
+   */
+  aliases?: Record<string, string>;
 }
 
 /** Resolves models through the catalog and the registered policies. */
@@ -56,12 +61,31 @@ export class Router {
   private readonly policies: RoutingPolicy[] = [];
   private readonly fallbacks = new Map<string, readonly string[]>();
   private readonly warned = new Set<string>();
+  private readonly aliases: Array<{ glob: Bun.Glob; target: string }>;
 
   constructor(
     readonly catalog: Catalog,
     options: RouterOptions = {},
   ) {
     for (const [id, list] of Object.entries(options.fallbacks ?? {})) this.fallbacks.set(id.toLowerCase(), list);
+    this.aliases = Object.entries(options.aliases ?? {}).map(([pattern, target]) => ({
+      glob: new Bun.Glob(pattern.toLowerCase()),
+      target,
+    }));
+  }
+
+  /**
+   * The catalog's candidates for `model`; when none match, those of the first alias pattern matching it.
+   * @throws OpenAIError 404 / 400 as the catalog does for the requested id.
+   */
+  private async candidatesOf(model: string): Promise<CatalogEntry[]> {
+    try {
+      return await this.catalog.candidates(model);
+    } catch (error) {
+      const alias = this.aliases.find(({ glob }) => glob.match(model.toLowerCase()));
+      if (!alias || !(error instanceof OpenAIError) || error.code !== "model_not_found") throw error;
+      return this.catalog.candidates(alias.target);
+    }
   }
 
   /**
@@ -91,13 +115,14 @@ export class Router {
   }
 
   /**
-   * Every entry to try for `request`, in order: the policies' choice among the model's own candidates, then the
+   * Every entry to try for `request`, in order: the policies' choice among the model's own candidates (or those of
+   * the first matching alias pattern when no model has the requested id), then the
    * candidates of its configured fallbacks (unknown fallback ids are skipped with a warning). Within each group,
    * backends cooling down after failures ({@link Backend.available}) move to the end. Never empty.
    * @throws as {@link route}.
    */
   async plan(request: RoutingRequest): Promise<CatalogEntry[]> {
-    let candidates: readonly CatalogEntry[] = await this.catalog.candidates(request.model);
+    let candidates: readonly CatalogEntry[] = await this.candidatesOf(request.model);
     for (const policy of this.policies) candidates = await policy.select(candidates, request);
     if (candidates.length === 0) {
       throw new OpenAIError(

@@ -84,7 +84,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const localModels =
     built.local ?? (backends.find((backend) => backend.kind === "mlx") as { models?: LocalModels } | undefined)?.models;
   const catalog = new Catalog(backends);
-  const router = new Router(catalog, { fallbacks: config.fallbacks });
+  const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
   const apiKeysRequired = config.auth.api_keys.length > 0;

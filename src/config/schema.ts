@@ -223,6 +223,12 @@ export const ConfigSchema = v.strictObject({
   /** OpenAI-compatible upstream engines. */
   upstreams: v.optional(v.array(UpstreamSchema), []),
   /**
+   * Model id patterns (globs, case-insensitive) → the id that serves them, consulted when no model matches the
+   * request: `{ "claude-*": qwen3-4b }` lets Claude Code run on a local model without setting `ANTHROPIC_MODEL`.
+   * First matching pattern wins, in file order.
+   */
+  aliases: v.optional(v.record(v.pipe(v.string(), v.minLength(1)), ModelId), {}),
+  /**
    * Fallback lists: a model id (or alias) → the ids tried, in order, when it fails before its answer starts
    * (unreachable, timeout, 429 or 5xx after retries, or cooling down). `{ "or:claude-haiku": [claude-haiku, demo] }`.
    */

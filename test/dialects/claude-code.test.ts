@@ -2,8 +2,8 @@
  * A Claude-Code-style session against a local model, with the real Anthropic SDK: Claude Code's headers
  * (`anthropic-beta`), a system prompt in blocks with `cache_control`, several tools, `metadata.user_id`, streaming;
  * `count_tokens` before every turn (it must equal the turn's `usage.input_tokens`: the engine's own template and
- * tokenizer), then tool use over several turns. Also: the exact event sequence with `ping`, and the `max_tokens` and
- * `stop_sequence` stop reasons.
+ * tokenizer), then tool use over several turns. Also: Claude Code's default model ids mapped by an alias pattern, the
+ * exact event sequence with `ping`, and the `max_tokens` and `stop_sequence` stop reasons.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -33,7 +33,10 @@ const TOOLS: Anthropic.Tool[] = [
 ];
 
 beforeAll(async () => {
-  ithaca = await startIthaca({ models: [{ id: "weather", path: makeModel("qwen3", { seed: 7, scripts: WEATHER_SCRIPTS }) }] });
+  ithaca = await startIthaca({
+    models: [{ id: "weather", path: makeModel("qwen3", { seed: 7, scripts: WEATHER_SCRIPTS }) }],
+    aliases: { "claude-*": "weather" },
+  });
   client = new Anthropic({
     baseURL: ithaca.url,
     apiKey: "sk-ant-client",
@@ -80,6 +83,22 @@ describe("Claude-Code-style flow against a local model", () => {
       history.push({ role: "assistant", content: answer.content as Anthropic.ContentBlockParam[] });
       history.push({ role: "user", content: "And tomorrow?" });
     }
+  });
+
+  test("Claude Code's own model ids reach the local model through the `claude-*` alias pattern", async () => {
+    const message = await client.messages.create({
+      model: "claude-sonnet-4-6",
+      max_tokens: 50,
+      thinking: { type: "disabled" },
+      messages: [{ role: "user", content: "What is the weather in Paris?" }],
+    });
+    expect(message.model).toBe("claude-sonnet-4-6");
+    expect(message.content).toEqual([expect.objectContaining({ type: "text", text: WEATHER.answer })]);
+    const unknown = await client.messages
+      .create({ model: "gpt-9", max_tokens: 5, messages: [{ role: "user", content: "x" }] })
+      .catch((e) => e);
+    expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(unknown.error).toMatchObject({ type: "error", error: { type: "not_found_error" } });
   });
 
   test("the raw stream is Anthropic's event sequence, with a ping after message_start", async () => {
