@@ -47,61 +47,7 @@ export function sseError(error: unknown): string {
  * @param signal usually the request's `AbortSignal` (aborted when the client goes away).
  */
 export function sseResponse(chunks: AsyncIterable<object>, signal?: AbortSignal): Response {
-  const encoder = new TextEncoder();
-  const iterator = chunks[Symbol.asyncIterator]();
-  let finished = false;
-  let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
-
-  const stop = (): void => {
-    if (finished) return;
-    finished = true;
-    signal?.removeEventListener("abort", onAbort);
-    iterator.return?.()?.catch(() => {});
-  };
-  const onAbort = (): void => {
-    if (finished) return;
-    stop();
-    try {
-      streamController?.close();
-    } catch {
-      // Already closed or errored by the runtime.
-    }
-  };
-
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      streamController = controller;
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
-    },
-    async pull(controller) {
-      let frame: string;
-      let last = false;
-      try {
-        const next = await iterator.next();
-        if (next.done) {
-          frame = SSE_DONE;
-          last = true;
-        } else {
-          frame = sseData(next.value);
-        }
-      } catch (error) {
-        frame = sseError(error);
-        last = true;
-      }
-      if (finished) return;
-      controller.enqueue(encoder.encode(frame));
-      if (last) {
-        finished = true;
-        signal?.removeEventListener("abort", onAbort);
-        controller.close();
-      }
-    },
-    cancel() {
-      stop();
-    },
-  });
-  return new Response(body, { status: 200, headers: SSE_HEADERS });
+  return frameStream(chunks, { frame: sseData, end: SSE_DONE, onError: sseError, signal });
 }
 
 /** A named server-sent event (`event: <event>` then `data: <json>`), as Anthropic and the Responses API send them. */
@@ -131,11 +77,38 @@ export interface NamedSseOptions {
  * stream closes; a client disconnect or `signal` abort closes it and runs the iterator's `return()`.
  */
 export function namedSseResponse(events: AsyncIterable<NamedEvent>, options: NamedSseOptions): Response {
+  const { heartbeat, signal } = options;
+  return frameStream(events, {
+    frame: sseNamed,
+    onError: (error) => sseNamed(options.onError(error)),
+    heartbeat: heartbeat && { everyMs: heartbeat.everyMs, frame: sseNamed(heartbeat.event) },
+    signal,
+  });
+}
+
+/** How {@link frameStream} frames a source. */
+interface Framing<T> {
+  frame(value: T): string;
+  /** The frame after the last value (OpenAI's `[DONE]`), if any. */
+  end?: string;
+  /** The frame for an error thrown by the source; the stream then closes. */
+  onError(error: unknown): string;
+  /** Sent whenever the source has been silent `everyMs`. */
+  heartbeat?: { everyMs: number; frame: string };
+  signal?: AbortSignal;
+}
+
+/**
+ * The SSE `Response` both writers share: pulls `source` only as fast as the client reads, frames each value, sends
+ * the heartbeat while the source is silent (the pending read is kept), ends with `end` or the error frame, and on a
+ * client disconnect or `signal` abort closes the stream and calls the iterator's `return()`.
+ */
+function frameStream<T>(source: AsyncIterable<T>, framing: Framing<T>): Response {
   const encoder = new TextEncoder();
-  const iterator = events[Symbol.asyncIterator]();
-  const { signal, heartbeat } = options;
+  const iterator = source[Symbol.asyncIterator]();
+  const { signal, heartbeat } = framing;
   let finished = false;
-  let pending: Promise<IteratorResult<NamedEvent>> | undefined;
+  let pending: Promise<IteratorResult<T>> | undefined;
   let streamController: ReadableStreamDefaultController<Uint8Array> | undefined;
 
   const stop = (): void => {
@@ -150,11 +123,11 @@ export function namedSseResponse(events: AsyncIterable<NamedEvent>, options: Nam
     try {
       streamController?.close();
     } catch {
-      // Already closed by the runtime.
+      // Already closed or errored by the runtime.
     }
   };
-  /** The next event, or the heartbeat when the source stays silent `everyMs` (the pending read is kept). */
-  const next = async (): Promise<IteratorResult<NamedEvent> | "heartbeat"> => {
+  /** The next value, or "heartbeat" when the source stays silent `everyMs`. */
+  const next = async (): Promise<IteratorResult<T> | "heartbeat"> => {
     pending ??= iterator.next();
     const read = pending;
     if (!heartbeat) return read.finally(() => (pending = undefined));
@@ -172,19 +145,21 @@ export function namedSseResponse(events: AsyncIterable<NamedEvent>, options: Nam
       else signal?.addEventListener("abort", onAbort, { once: true });
     },
     async pull(controller) {
-      let frame: string;
+      let frame: string | undefined;
       let last = false;
       try {
         const result = await next();
-        if (result === "heartbeat") frame = sseNamed(heartbeat!.event);
-        else if (result.done) return void (stop(), controller.close());
-        else frame = sseNamed(result.value);
+        if (result === "heartbeat") frame = heartbeat!.frame;
+        else if (result.done) {
+          frame = framing.end;
+          last = true;
+        } else frame = framing.frame(result.value);
       } catch (error) {
-        frame = sseNamed(options.onError(error));
+        frame = framing.onError(error);
         last = true;
       }
       if (finished) return;
-      controller.enqueue(encoder.encode(frame));
+      if (frame !== undefined) controller.enqueue(encoder.encode(frame));
       if (last) {
         finished = true;
         signal?.removeEventListener("abort", onAbort);
