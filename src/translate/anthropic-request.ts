@@ -23,7 +23,7 @@
  * - `stop_sequences` → `stop`; `max_tokens`, `temperature`, `top_p`, `top_k` copied; `metadata.user_id` → `user`;
  *   `stream: true` → `stream: true` + `stream_options.include_usage` (the usage chunk feeds `message_delta`).
  * - Fields Anthropic defines that mean nothing to other engines (`cache_control`, `service_tier`, the rest of
- *   `metadata`) are dropped; every other field (`session_id`, `min_p`, `enable_thinking`...) is carried unchanged.
+ *   `metadata`, `container`, `mcp_servers`, `context_management`) are dropped; every other field (`session_id`, `min_p`, `enable_thinking`...) is carried unchanged.
  */
 import { OpenAIError } from "../protocol/errors.ts";
 import type { CanonicalChatRequest } from "../backends/backend.ts";
@@ -53,6 +53,10 @@ const ANTHROPIC_FIELDS = new Set([
   "metadata",
   "service_tier",
   "cache_control",
+  // Anthropic server-side features with no counterpart elsewhere (strict OpenAI-dialect APIs reject them).
+  "container",
+  "mcp_servers",
+  "context_management",
 ]);
 
 /** A 400 naming the field Anthropic-side that cannot be translated. */
