@@ -163,25 +163,36 @@ export function upstreamHttpError(
   bodyText: string,
   headers: Record<string, string> = {},
 ): OpenAIError {
-  let parsed: v.InferOutput<typeof UpstreamErrorBody> | undefined;
+  const detail = errorDetail(bodyText, "(empty body)");
+  return new OpenAIError(
+    gatewayStatus(status),
+    `${upstreamName(upstreamId)} returned ${status}: ${detail.message}`,
+    { type: detail.type, param: detail.param, code: detail.code ?? "upstream_error", headers },
+  );
+}
+
+/**
+ * The parts of an OpenAI-shaped error body (`{"error":{message,type,param,code}}`, or `{"error":"<message>"}`);
+ * `message` is the body's first 300 characters when it is not such a body, `emptyBody` when that is empty.
+ */
+function errorDetail(
+  bodyText: string,
+  emptyBody: string,
+): { message: string; type?: string; param: string | null; code: string | null } {
+  let detail: v.InferOutput<typeof UpstreamErrorBody>["error"] | undefined;
   try {
     const result = v.safeParse(UpstreamErrorBody, JSON.parse(bodyText));
-    if (result.success) parsed = result.output;
+    if (result.success) detail = result.output.error;
   } catch {
-    // Not JSON: quoted below.
+    // Not JSON: quoted.
   }
-  const detail = parsed?.error;
-  const text =
-    typeof detail === "string"
-      ? detail
-      : (detail?.message ?? (bodyText.trim().slice(0, QUOTED_BODY_CHARS) || "(empty body)"));
-  const fields = typeof detail === "object" ? detail : undefined;
-  return new OpenAIError(gatewayStatus(status), `${upstreamName(upstreamId)} returned ${status}: ${text}`, {
-    type: fields?.type ?? undefined,
-    param: fields?.param ?? null,
-    code: fields?.code === undefined || fields.code === null ? "upstream_error" : String(fields.code),
-    headers,
-  });
+  if (typeof detail === "string") return { message: detail, param: null, code: null };
+  return {
+    message: detail?.message ?? (bodyText.trim().slice(0, QUOTED_BODY_CHARS) || emptyBody),
+    type: detail?.type ?? undefined,
+    param: detail?.param ?? null,
+    code: detail?.code === undefined || detail.code === null ? null : String(detail.code),
+  };
 }
 
 function isValibotSchema(value: unknown): value is v.GenericSchema {
@@ -228,23 +239,12 @@ export function toOpenAIError(code: string | number, error: unknown, request: Re
  * {@link OpenAIError}, keeping its status, fields and `retry-after`, so a route can re-render it in its own dialect.
  */
 export async function openAIErrorFromResponse(response: Response): Promise<OpenAIError> {
-  const text = await response.text().catch(() => "");
-  let detail: { message?: unknown; type?: unknown; param?: unknown; code?: unknown } | undefined;
-  try {
-    detail = (JSON.parse(text) as { error?: typeof detail }).error;
-  } catch {
-    // Not JSON: quoted below.
-  }
+  const detail = errorDetail(await response.text().catch(() => ""), `HTTP ${response.status}`);
   const retryAfter = response.headers.get("retry-after");
-  const str = (value: unknown) => (typeof value === "string" ? value : null);
-  return new OpenAIError(
-    response.status,
-    str(detail?.message) ?? (text.trim().slice(0, QUOTED_BODY_CHARS) || `HTTP ${response.status}`),
-    {
-      type: str(detail?.type) ?? undefined,
-      param: str(detail?.param),
-      code: str(detail?.code) ?? (typeof detail?.code === "number" ? String(detail.code) : null),
-      headers: retryAfter ? { "retry-after": retryAfter } : {},
-    },
-  );
+  return new OpenAIError(response.status, detail.message, {
+    type: detail.type,
+    param: detail.param,
+    code: detail.code,
+    headers: retryAfter ? { "retry-after": retryAfter } : {},
+  });
 }
