@@ -18,13 +18,12 @@ import type { UpstreamConfig } from "../config/schema.ts";
 import { UpstreamProbe } from "../catalog/upstream-probe.ts";
 import { publishedModels, publishUpstreamModels } from "../catalog/upstream-models.ts";
 import { anthropicStreamError, upstreamAnthropicError } from "../protocol/anthropic-errors.ts";
-import type { AnthropicMessage } from "../protocol/anthropic.ts";
-import type { OpenAIError } from "../protocol/errors.ts";
+import type { AnthropicMessage, AnthropicUsage } from "../protocol/anthropic.ts";
 import { sseNamed, sseObserver, sseResponse } from "../protocol/sse.ts";
 import { chatToMessages } from "../translate/anthropic-request.ts";
 import { messageToChatCompletion } from "../translate/anthropic-response.ts";
 import { anthropicEventsFromSse, anthropicEventsToChunks } from "../translate/anthropic-stream.ts";
-import { failedAnswer, UpstreamClient } from "./http/upstream-client.ts";
+import { UpstreamClient } from "./http/upstream-client.ts";
 
 /** Ithaca's request extensions, which Anthropic's API would reject as unknown fields. */
 const ITHACA_EXTENSIONS = ["session_id", "enable_thinking", "reasoning_effort"];
@@ -67,18 +66,14 @@ class AnthropicHttpBackend implements Backend {
       { path: "/messages", body: this.outgoing(body, ctx), stream, headers: this.betaHeader(ctx) },
       ctx,
     );
-    if (!(opened && "response" in opened)) return failedAnswer(opened);
+    if (opened instanceof Response) return opened;
     if (!stream) {
-      return this.client.passJson(opened, (message) => {
-        const usage = message.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
-        this.client.countUsage(usage?.input_tokens, usage?.output_tokens);
-      });
+      return this.client.passJson(opened, (message) => this.countUsage(message.usage));
     }
     const observe = sseObserver((event) => {
-      const usage = (event.message as { usage?: Record<string, unknown> } | undefined)?.usage ?? event.usage;
-      const u = usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined;
-      if (event.type === "message_start") this.client.countUsage(u?.input_tokens, undefined);
-      if (event.type === "message_delta") this.client.countUsage(undefined, u?.output_tokens);
+      // message_start carries the input count (its output count is a placeholder); message_delta the output count.
+      if (event.type === "message_start") this.countUsage({ input_tokens: (event.message as AnthropicMessage).usage?.input_tokens });
+      if (event.type === "message_delta") this.countUsage({ output_tokens: (event.usage as AnthropicUsage)?.output_tokens });
     });
     return this.client.relay(opened, (error) => sseNamed(anthropicStreamError(error)), observe);
   }
@@ -91,7 +86,7 @@ class AnthropicHttpBackend implements Backend {
       { path: "/messages/count_tokens", body: outgoing, stream: false, headers: this.betaHeader(ctx) },
       ctx,
     );
-    if (!(opened && "response" in opened)) return failedAnswer(opened);
+    if (opened instanceof Response) return opened;
     return this.client.passJson(opened);
   }
 
@@ -102,20 +97,15 @@ class AnthropicHttpBackend implements Backend {
       { path: "/messages", body: request, stream, headers: this.betaHeader(ctx) },
       ctx,
     );
-    if (!(opened && "response" in opened)) return failedAnswer(opened);
+    if (opened instanceof Response) return opened;
     if (stream) {
       const events = anthropicEventsFromSse(this.client.body(opened));
       return sseResponse(anthropicEventsToChunks(events, { model: ctx.model.id }), ctx.signal);
     }
-    let bytes: Uint8Array | null;
-    try {
-      bytes = await this.client.readAll(opened);
-    } catch (error) {
-      return (error as OpenAIError).toResponse();
-    }
-    if (bytes === null) return failedAnswer(null);
+    const bytes = await this.client.readBody(opened);
+    if (bytes instanceof Response) return bytes;
     const message = JSON.parse(new TextDecoder().decode(bytes)) as AnthropicMessage;
-    this.client.countUsage(message.usage?.input_tokens, message.usage?.output_tokens);
+    this.countUsage(message.usage);
     return Response.json(messageToChatCompletion(message, { model: ctx.model.id }));
   }
 
@@ -125,6 +115,12 @@ class AnthropicHttpBackend implements Backend {
 
   async close(): Promise<void> {
     this.client.close();
+  }
+
+  /** Adds an Anthropic `usage` object's counts to the counters. */
+  private countUsage(usage: unknown): void {
+    const counts = usage as Partial<Pick<AnthropicUsage, "input_tokens" | "output_tokens">> | undefined;
+    this.client.countUsage(counts?.input_tokens, counts?.output_tokens);
   }
 
   /** The client's Anthropic body for the wire: the upstream's model id, Ithaca's extensions removed. */

@@ -15,9 +15,9 @@ import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } 
 import type { UpstreamConfig } from "../config/schema.ts";
 import { UpstreamProbe } from "../catalog/upstream-probe.ts";
 import { publishedModels, publishUpstreamModels } from "../catalog/upstream-models.ts";
-import { upstreamHttpError, type OpenAIError } from "../protocol/errors.ts";
+import { upstreamHttpError } from "../protocol/errors.ts";
 import { sseError, sseObserver } from "../protocol/sse.ts";
-import { failedAnswer, UpstreamClient, type Exchange } from "./http/upstream-client.ts";
+import { UpstreamClient, type Exchange } from "./http/upstream-client.ts";
 
 /** The headers every request to `upstream` carries: Bearer key, configured extras, OpenRouter's default title. */
 function upstreamHeaders(upstream: UpstreamConfig): Record<string, string> {
@@ -85,8 +85,8 @@ class OpenAIHttpBackend implements Backend {
   }
 
   /** A non-stream answer: the upstream's bytes unchanged (usage counted), or the error. */
-  private async answerJson(opened: Exchange | OpenAIError | null): Promise<Response> {
-    if (!(opened && "response" in opened)) return failedAnswer(opened);
+  private async answerJson(opened: Exchange | Response): Promise<Response> {
+    if (opened instanceof Response) return opened;
     return this.client.passJson(opened, (payload) => {
       const usage = payload.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
       this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
@@ -94,8 +94,8 @@ class OpenAIHttpBackend implements Backend {
   }
 
   /** A streamed answer relayed byte for byte, usage counted on the way. */
-  private answerStream(opened: Exchange | OpenAIError | null): Response {
-    if (!(opened && "response" in opened)) return failedAnswer(opened);
+  private answerStream(opened: Exchange | Response): Response {
+    if (opened instanceof Response) return opened;
     const observe = sseObserver((payload) => {
       const usage = payload.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
       this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);

@@ -21,7 +21,7 @@ import { describeFailure, UpstreamCall } from "./upstream-call.ts";
 const PASSED_HEADERS = ["content-type", "cache-control", "retry-after", "x-request-id", "request-id"];
 
 /** The headers of `headers` that a relayed answer keeps. */
-export function passedHeaders(headers: Headers): Record<string, string> {
+function passedHeaders(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of PASSED_HEADERS) {
     const value = headers.get(name);
@@ -109,9 +109,10 @@ export class UpstreamClient {
 
   /**
    * POSTs `request` with retries and cool-down.
-   * @returns the 2xx exchange to read, the error the client should get, or null when the client went away.
+   * @returns the 2xx exchange to read, or the answer for a failure: the error in the OpenAI shape (502/503/504
+   *   naming the upstream, or the upstream's client error), 499 when the client went away.
    */
-  async open(request: UpstreamRequest, ctx: BackendCallContext): Promise<Exchange | OpenAIError | null> {
+  async open(request: UpstreamRequest, ctx: BackendCallContext): Promise<Exchange | Response> {
     this.counters.requests++;
     this.counters.in_flight++;
     let outcome: AttemptOutcome<Exchange | OpenAIError | null> | "cooling";
@@ -123,19 +124,18 @@ export class UpstreamClient {
     if (outcome === "cooling") {
       this.counters.cooling_rejections++;
       this.counters.in_flight--;
-      return new OpenAIError(
+      return failedAnswer(new OpenAIError(
         503,
         `upstream '${this.upstream.id}' is cooling down after repeated failures; try again shortly`,
         { code: "upstream_cooling_down", headers: { "retry-after": String(Math.ceil(this.upstream.cooldown.duration_ms / 1000)) } },
-      );
+      ));
     }
     const value = outcome.value;
-    if (value === null || value instanceof OpenAIError) {
-      this.counters.in_flight--;
-      if (value === null) this.counters.aborted++;
-      else this.counters.errors++;
-    }
-    return value;
+    if (value !== null && !(value instanceof OpenAIError)) return value;
+    this.counters.in_flight--;
+    if (value === null) this.counters.aborted++;
+    else this.counters.errors++;
+    return failedAnswer(value);
   }
 
   /** One try: the fetch under the header deadline, and an error answer read and mapped. */
@@ -192,10 +192,10 @@ export class UpstreamClient {
 
   /**
    * Reads a 2xx answer whole, under the idle deadline, and ends the exchange.
-   * @returns the body bytes, or null when the client went away.
-   * @throws OpenAIError 502/504 naming the upstream when the read fails or stalls.
+   * @returns the body bytes, or the answer for a failure: 502/504 naming the upstream when the read fails or
+   *   stalls, 499 when the client went away.
    */
-  async readAll(exchange: Exchange): Promise<Uint8Array | null> {
+  async readBody(exchange: Exchange): Promise<Uint8Array | Response> {
     const reader = exchange.response.body?.getReader();
     const parts: Uint8Array[] = [];
     try {
@@ -207,26 +207,19 @@ export class UpstreamClient {
       }
       return Buffer.concat(parts);
     } catch (error) {
-      const failure = this.brokenOff(error, exchange.call);
-      if (failure === null) return null;
-      throw failure;
+      return failedAnswer(this.brokenOff(error, exchange.call));
     } finally {
       this.finish(exchange);
     }
   }
 
   /**
-   * Passes a non-stream answer on byte for byte, once read whole ({@link readAll}); `onJson` sees the parsed body
-   * when it is JSON (usage counting). Failures become the error's response; a client that left gets 499.
+   * Passes a non-stream answer on byte for byte, once read whole ({@link readBody}); `onJson` sees the parsed body
+   * when it is JSON (usage counting). A failed read gives the failure's answer.
    */
   async passJson(exchange: Exchange, onJson?: (payload: Record<string, unknown>) => void): Promise<Response> {
-    let bytes: Uint8Array | null;
-    try {
-      bytes = await this.readAll(exchange);
-    } catch (error) {
-      return (error as OpenAIError).toResponse();
-    }
-    if (bytes === null) return failedAnswer(null);
+    const bytes = await this.readBody(exchange);
+    if (bytes instanceof Response) return bytes;
     if (onJson) {
       try {
         const payload: unknown = JSON.parse(new TextDecoder().decode(bytes));
@@ -338,8 +331,8 @@ export class UpstreamClient {
   }
 }
 
-/** The answer for an exchange that did not open: the error, or 499 when the client left (nobody reads it). */
-export function failedAnswer(error: OpenAIError | null): Response {
+/** The answer for a failed exchange: the error, or 499 when the client left (nobody reads it). */
+function failedAnswer(error: OpenAIError | null): Response {
   return (error ?? new OpenAIError(499, "The client closed the request.", { code: "client_closed" })).toResponse();
 }
 
