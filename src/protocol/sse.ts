@@ -6,6 +6,7 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { OpenAIError } from "./errors.ts";
+import type { OpenAIStreamItem } from "./openai-wire.ts";
 
 /** Response headers of an OpenAI event stream. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -187,6 +188,33 @@ export async function* parseSSE(body: ReadableStream<Uint8Array>): AsyncGenerato
   }
 }
 
+/** The JSON object an SSE `data` field carries; undefined for `[DONE]` and anything that is not a JSON object. */
+function jsonObjectOf(data: string): Record<string, unknown> | undefined {
+  if (data === "[DONE]") return undefined;
+  try {
+    const payload: unknown = JSON.parse(data);
+    if (payload !== null && typeof payload === "object" && !Array.isArray(payload)) {
+      return payload as Record<string, unknown>;
+    }
+  } catch {
+    // Not JSON.
+  }
+  return undefined;
+}
+
+/** The JSON objects of an SSE body's `data` fields, in order (`[DONE]` and non-objects skipped). */
+export async function* sseJsonPayloads(body: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
+  for await (const event of parseSSE(body)) {
+    const payload = jsonObjectOf(event.data);
+    if (payload) yield payload;
+  }
+}
+
+/** Parses an OpenAI SSE body (a backend's answer) into chunks and in-band errors. */
+export async function* chunksFromSse(body: ReadableStream<Uint8Array>): AsyncGenerator<OpenAIStreamItem> {
+  for await (const payload of sseJsonPayloads(body)) yield payload as unknown as OpenAIStreamItem;
+}
+
 /**
  * Watches SSE bytes as they pass through untouched and reports each JSON `data` payload (skipping `[DONE]` and
  * payloads that are not JSON objects). Used by passthrough backends to count usage without re-framing the stream.
@@ -196,15 +224,8 @@ export function sseObserver(onJSON: (payload: Record<string, unknown>) => void):
   const decoder = new TextDecoder();
   const parser = createParser({
     onEvent(message) {
-      if (message.data === "[DONE]") return;
-      try {
-        const payload: unknown = JSON.parse(message.data);
-        if (payload !== null && typeof payload === "object" && !Array.isArray(payload)) {
-          onJSON(payload as Record<string, unknown>);
-        }
-      } catch {
-        // Not JSON: nothing to observe.
-      }
+      const payload = jsonObjectOf(message.data);
+      if (payload) onJSON(payload);
     },
   });
   return (bytes) => parser.feed(decoder.decode(bytes, { stream: true }));

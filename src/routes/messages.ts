@@ -17,10 +17,10 @@ import { anthropicStreamError, toAnthropicErrorResponse } from "../protocol/anth
 import type { MessagesRequest } from "../protocol/anthropic.ts";
 import { openAIErrorFromResponse } from "../protocol/errors.ts";
 import type { ChatCompletion } from "../protocol/openai-wire.ts";
-import { namedSseResponse, type NamedEvent } from "../protocol/sse.ts";
+import { chunksFromSse, namedSseResponse, type NamedEvent } from "../protocol/sse.ts";
 import { messagesToChat } from "../translate/anthropic-request.ts";
 import { chatCompletionToMessage } from "../translate/anthropic-response.ts";
-import { chunksFromSse, chunksToAnthropicEvents } from "../translate/anthropic-stream.ts";
+import { chunksToAnthropicEvents } from "../translate/anthropic-stream.ts";
 import { callContext, dispatch, type RoutedRequest } from "./dispatch.ts";
 
 /** Idle time after which a `ping` event keeps a stream alive, in ms. */

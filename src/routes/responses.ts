@@ -6,10 +6,9 @@
  */
 import type { ResponsesRequest } from "../protocol/responses.ts";
 import type { ChatCompletion } from "../protocol/openai-wire.ts";
-import { namedSseResponse } from "../protocol/sse.ts";
+import { chunksFromSse, namedSseResponse } from "../protocol/sse.ts";
 import { responsesToChat } from "../translate/responses-request.ts";
 import { chatCompletionToResponse, chunksToResponseEvents, responseStreamError } from "../translate/responses-output.ts";
-import { chunksFromSse } from "../translate/anthropic-stream.ts";
 import { dispatch, type RoutedRequest } from "./dispatch.ts";
 
 /** Answers a Responses request along its routing plan. */

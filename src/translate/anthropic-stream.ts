@@ -17,7 +17,7 @@ import type {
   OpenAIStreamItem,
   OpenAIUsage,
 } from "../protocol/openai-wire.ts";
-import { parseSSE, type NamedEvent } from "../protocol/sse.ts";
+import { sseJsonPayloads, type NamedEvent } from "../protocol/sse.ts";
 import {
   anthropicStopReason,
   anthropicUsage,
@@ -278,30 +278,9 @@ function mergeUsage(base: AnthropicUsage, update: Partial<AnthropicUsage> & { ou
   return merged;
 }
 
-/** The JSON objects of an SSE body's `data` fields; `[DONE]` and payloads that are not JSON objects are skipped. */
-async function* jsonPayloads(body: ReadableStream<Uint8Array>): AsyncGenerator<Record<string, unknown>> {
-  for await (const event of parseSSE(body)) {
-    if (event.data === "[DONE]") continue;
-    let payload: unknown;
-    try {
-      payload = JSON.parse(event.data);
-    } catch {
-      continue;
-    }
-    if (payload !== null && typeof payload === "object" && !Array.isArray(payload)) {
-      yield payload as Record<string, unknown>;
-    }
-  }
-}
-
 /** Parses an Anthropic SSE body (an upstream's) into its events (payloads without a string `type` skipped). */
 export async function* anthropicEventsFromSse(body: ReadableStream<Uint8Array>): AsyncGenerator<AnthropicStreamEvent> {
-  for await (const payload of jsonPayloads(body)) {
+  for await (const payload of sseJsonPayloads(body)) {
     if (typeof payload.type === "string") yield payload as unknown as AnthropicStreamEvent;
   }
-}
-
-/** Parses an OpenAI SSE body (a backend's answer) into chunks and in-band errors. */
-export async function* chunksFromSse(body: ReadableStream<Uint8Array>): AsyncGenerator<OpenAIStreamItem> {
-  for await (const payload of jsonPayloads(body)) yield payload as unknown as OpenAIStreamItem;
 }

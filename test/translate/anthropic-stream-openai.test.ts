@@ -4,11 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { AnthropicStreamEvent } from "../../src/protocol/anthropic.ts";
-import {
-  anthropicEventsFromSse,
-  anthropicEventsToChunks,
-  chunksFromSse,
-} from "../../src/translate/anthropic-stream.ts";
+import { chunksFromSse } from "../../src/protocol/sse.ts";
+import { anthropicEventsFromSse, anthropicEventsToChunks } from "../../src/translate/anthropic-stream.ts";
 import { collect, from } from "./anthropic-fixtures.ts";
 
 const messageStart = (
