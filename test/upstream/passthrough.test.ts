@@ -36,6 +36,7 @@ beforeAll(async () => {
           kind: "openai-http",
           base_url: slow.baseUrl,
           timeout_ms: { connect: 300, first_byte: 400, idle: 300 },
+          retry: { attempts: 1 },
         },
         { id: "dead", kind: "openai-http", base_url: `http://127.0.0.1:${closedPort()}/v1`, models: ["ghost"] },
         { id: "cloud", kind: "openai-http", base_url: upstream.baseUrl, forward_session_id: false, cloud: true },
