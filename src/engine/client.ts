@@ -14,6 +14,7 @@ import type {
   TokenLogprob,
   Usage,
 } from "./protocol.ts";
+import type { PrefixCacheEntryInfo, PrefixCacheOptions } from "./prefix-cache.ts";
 
 /**
  * Events of one generation, in order: `prompt`, any number of `delta`, then `done` or `error`. `done.stopString` is
@@ -21,7 +22,7 @@ import type {
  * token).
  */
 export type GenerationEvent =
-  | { type: "prompt"; promptTokens: number }
+  | { type: "prompt"; promptTokens: number; cachedTokens: number }
   | { type: "delta"; delta: OutputDelta; logprobs?: TokenLogprob[] }
   | { type: "done"; finishReason: FinishReason; usage: Usage; stopString?: string }
   | { type: "error"; message: string; status: number };
@@ -34,6 +35,8 @@ export interface EngineLimits {
   maxQueue?: number;
   /** MLX allocator limits, applied in the Worker before loading. */
   memory?: MemoryLimits;
+  /** Prefix cache switches and limits; absent fields take `DEFAULT_PREFIX_CACHE`'s values. */
+  prefixCache?: Partial<PrefixCacheOptions>;
 }
 
 /** Thrown by {@link EngineClient.generate} when `maxActive + maxQueue` generations are already in flight. */
@@ -56,7 +59,8 @@ export class EngineClient {
   readonly #worker: Worker;
   readonly #capacity: number;
   readonly #listeners = new Map<number, Listener>();
-  readonly #statsWaiters = new Map<number, (s: EngineStats) => void>();
+  /** Answers awaited from the Worker (`stats`, `sessions`, `clear_sessions`), by request id. */
+  readonly #replies = new Map<number, (m: FromEngine) => void>();
   #nextId = 1;
   #closed = false;
 
@@ -81,7 +85,7 @@ export class EngineClient {
         else if (ev.data.type === "load_error") reject(new Error(`loading model '${model.id}' from ${model.path}: ${ev.data.message}`));
       };
       worker.onerror = (ev) => reject(new Error(`engine worker for '${model.id}' failed: ${ev.message}`));
-      worker.postMessage({ type: "load", model, maxActive, memory: limits.memory } satisfies ToEngine);
+      worker.postMessage({ type: "load", model, maxActive, memory: limits.memory, prefixCache: limits.prefixCache } satisfies ToEngine);
     }).catch((err) => {
       worker.terminate();
       throw err;
@@ -90,9 +94,9 @@ export class EngineClient {
   }
 
   #dispatch(m: FromEngine): void {
-    if (m.type === "stats") {
-      this.#statsWaiters.get(m.id)?.(m.stats);
-      this.#statsWaiters.delete(m.id);
+    if (m.type === "stats" || m.type === "sessions" || m.type === "sessions_cleared") {
+      this.#replies.get(m.id)?.(m);
+      this.#replies.delete(m.id);
       return;
     }
     if (m.type === "loaded" || m.type === "load_error" || m.type === "unloaded") return;
@@ -158,13 +162,31 @@ export class EngineClient {
     }
   }
 
-  /** Counters and memory of the Worker. */
-  stats(): Promise<EngineStats> {
+  /** Sends a request that the Worker answers with one message of the same id. */
+  #ask<T extends FromEngine["type"]>(request: (id: number) => ToEngine, _answer: T): Promise<Extract<FromEngine, { type: T }>> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
-      this.#statsWaiters.set(id, resolve);
-      this.#worker.postMessage({ type: "stats", id } satisfies ToEngine);
+      this.#replies.set(id, (m) => resolve(m as Extract<FromEngine, { type: T }>));
+      this.#worker.postMessage(request(id));
     });
+  }
+
+  /** Counters and memory of the Worker. */
+  async stats(): Promise<EngineStats> {
+    return (await this.#ask((id) => ({ type: "stats", id }), "stats")).stats;
+  }
+
+  /** The prefix cache's entries (sessions and shared prefixes), most recently stored first. */
+  async sessions(): Promise<PrefixCacheEntryInfo[]> {
+    return (await this.#ask((id) => ({ type: "sessions", id }), "sessions")).entries;
+  }
+
+  /**
+   * Drops one session's cache, or every kept cache, freeing their memory.
+   * @returns how many entries were dropped
+   */
+  async clearSessions(sessionId?: string): Promise<number> {
+    return (await this.#ask((id) => ({ type: "clear_sessions", id, sessionId }), "sessions_cleared")).cleared;
   }
 
   /** Frees the model's MLX memory and stops the Worker. */

@@ -8,10 +8,11 @@
  */
 import { ChatTemplateError } from "./chat-template.ts";
 import { generateSteps, type GenerationStep } from "./generate.ts";
-import { freeCaches, type KVCache, makeCaches } from "./kv-cache.ts";
+import { freeCaches, type KVCache } from "./kv-cache.ts";
 import { LogitsProcessors } from "./logits-processors.ts";
 import type { DecoderModel } from "./model/decoder.ts";
 import { type OutputFormat, OutputParser, promptOpensReasoning } from "./output/parser.ts";
+import { type PrefixCache, scopeOf } from "./prefix-cache.ts";
 import { type PromptModel, renderPrompt } from "./prompt.ts";
 import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./protocol.ts";
 import { Sampler } from "./sampler.ts";
@@ -24,6 +25,8 @@ export interface LoadedModel extends PromptModel {
   info: ModelInfo;
   /** Reasoning markers and tool-call syntax of the model's chat template. */
   outputFormat: OutputFormat;
+  /** Kept KV caches of earlier requests (cleared when the model unloads). */
+  prefixCache: PrefixCache;
 }
 
 /** Token counts a finished request adds to the Worker's totals. */
@@ -41,6 +44,10 @@ export class Generation {
   readonly #m: LoadedModel;
   readonly #send: Send;
   #prompt: number[] = [];
+  /** Generated token ids, in order (those fed back to the model are in the KV cache too). */
+  #generated: number[] = [];
+  #scope = "";
+  #cached = 0;
   #caches: KVCache[] = [];
   #sampler: Sampler | undefined;
   #processors: LogitsProcessors | undefined;
@@ -86,14 +93,18 @@ export class Generation {
         400,
       );
     }
-    this.#send({ type: "prompt", id: this.id, promptTokens: this.#prompt.length });
     try {
-      this.#caches = makeCaches(model.config.numLayers);
+      this.#scope = scopeOf(p);
+      const reuse = this.#m.prefixCache.acquire(this.#prompt, this.#scope, p.session_id, model.config.numLayers);
+      this.#caches = reuse.caches;
+      this.#cached = reuse.cached;
+      this.#send({ type: "prompt", id: this.id, promptTokens: this.#prompt.length, cachedTokens: this.#cached });
       this.#sampler = new Sampler(p);
       this.#processors = new LogitsProcessors(p, info.vocabSize, this.#prompt);
       this.#detok = new StreamingDetokenizer(tokenizer);
       this.#stops = new StopMatcher(p.stop);
-      this.#steps = generateSteps(model, this.#caches, this.#sampler, this.#prompt, p.max_tokens, {
+      const uncached = this.#prompt.slice(this.#cached);
+      this.#steps = generateSteps(model, this.#caches, this.#sampler, uncached, p.max_tokens, {
         processors: this.#processors.active ? this.#processors : undefined,
         topLogprobs: p.logprobs ? p.top_logprobs : undefined,
       });
@@ -121,6 +132,7 @@ export class Generation {
       if (next.done) return this.#finish("length", true);
       const s = next.value;
       if (s.kind === "prefill") return true;
+      this.#generated.push(s.token);
       if (this.#m.tokenizer.eosTokenIds.has(s.token)) return this.#finish("stop", true);
       this.#completion++;
       const { text, stop } = this.#stops!.push(this.#detok!.push(s.token));
@@ -164,8 +176,9 @@ export class Generation {
       this.#emit([...this.#parser!.push(tail), ...this.#parser!.flush()]);
       if (reason === "stop" && this.#parser!.toolCallCount > 0) reason = "tool_calls";
     }
+    this.#keepCaches();
     this.#free();
-    const usage = { prompt_tokens: this.#prompt.length, completion_tokens: this.#completion, cached_tokens: 0 };
+    const usage = { prompt_tokens: this.#prompt.length, completion_tokens: this.#completion, cached_tokens: this.#cached };
     if (reason !== "stop") stopString = undefined;
     this.#send({ type: "done", id: this.id, finishReason: reason, usage, stopString });
     this.#outcome = { finishReason: reason, promptTokens: this.#prompt.length, completionTokens: this.#completion };
@@ -176,6 +189,17 @@ export class Generation {
     this.#send({ type: "error", id: this.id, message, status });
     this.#outcome = { finishReason: "failed", promptTokens: this.#prompt.length, completionTokens: this.#completion };
     return false;
+  }
+
+  /**
+   * Hands the KV cache to the prefix cache (which keeps or frees it) once the request ended normally or was
+   * cancelled; after a failure the cache may be half-written and is freed instead.
+   */
+  #keepCaches(): void {
+    this.#steps?.return();
+    this.#steps = undefined;
+    this.#m.prefixCache.release([...this.#prompt, ...this.#generated], this.#caches, this.#scope, this.#params.session_id);
+    this.#caches = [];
   }
 
   /** Frees the KV cache, the sampler's key and the processors' arrays (idempotent). */

@@ -65,6 +65,24 @@ export class KVCache {
     return (this.keys?.nbytes ?? 0) + (this.values?.nbytes ?? 0);
   }
 
+  /**
+   * A cache holding the first `n` positions of `source` (shared prefix reuse). The new cache starts as views of the
+   * source's buffers; its first update copies them into its own buffer (MLX never writes into a buffer another array
+   * still uses), so the source stays valid and unchanged.
+   * @throws Error when `n` exceeds the source's offset
+   */
+  static prefixOf(source: KVCache, n: number): KVCache {
+    if (n > source.offset) throw new Error(`prefix of ${n} positions from a cache holding ${source.offset}`);
+    const copy = new KVCache();
+    if (n === 0 || !source.keys || !source.values) return copy;
+    const [B, H, , dk] = source.keys.shape as [number, number, number, number];
+    const dv = source.values.shape[3]!;
+    copy.keys = ops.slice(source.keys, [0, 0, 0, 0], [B, H, n, dk]);
+    copy.values = ops.slice(source.values, [0, 0, 0, 0], [B, H, n, dv]);
+    copy.offset = n;
+    return copy;
+  }
+
   /** Drops the last `n` positions (mlx-lm `trim`): the buffers stay, `offset` moves back. Returns positions trimmed. */
   trim(n: number): number {
     const t = Math.min(this.offset, n);
@@ -88,4 +106,14 @@ export function makeCaches(numLayers: number): KVCache[] {
 
 export function freeCaches(caches: KVCache[]): void {
   for (const c of caches) c.free();
+}
+
+/** Bytes held by a model's caches (buffer capacity). */
+export function cachesBytes(caches: readonly KVCache[]): number {
+  return caches.reduce((sum, c) => sum + c.nbytes, 0);
+}
+
+/** MLX arrays held by a model's caches (leak accounting). */
+export function cachesArrays(caches: readonly KVCache[]): number {
+  return caches.reduce((sum, c) => sum + c.state().length, 0);
 }

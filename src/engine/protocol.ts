@@ -1,7 +1,10 @@
 /**
  * Messages between the main thread and the engine Worker (DESIGN §1): `load`, `generate`, `cancel`, `stats`, `unload`
- * in; `loaded`, `token`, `done`, `error`, `stats` out. Only plain data crosses (structured clone).
+ * in; `loaded`, `token`, `done`, `error`, `stats` out; `sessions` / `clear_sessions` list and drop the prefix cache's
+ * entries. Only plain data crosses (structured clone).
  */
+import type { PrefixCacheEntryInfo, PrefixCacheOptions, PrefixCacheStats } from "./prefix-cache.ts";
+
 
 /** A chat request as the engine needs it (already validated by the HTTP layer). */
 export interface GenerateParams {
@@ -55,7 +58,7 @@ export interface ModelInfo {
 export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
-  /** Prompt tokens served from the prefix cache (0 until the prefix cache lands). */
+  /** Prompt tokens served from the prefix cache (included in `prompt_tokens`). */
   cached_tokens: number;
 }
 
@@ -109,16 +112,26 @@ export interface EngineStats {
   active: number;
   generatedTokens: number;
   promptTokens: number;
-  /** Live MxArray handles in the worker (leak check). */
+  /** Live MxArray handles in the worker (leak check; includes the prefix cache's `arrays`). */
   liveArrays: number;
+  /** Kept KV caches. */
+  prefixCache: PrefixCacheStats;
   memory: { active: number; cache: number; peak: number };
 }
 
 export type ToEngine =
-  | { type: "load"; model: { id: string; path: string }; maxActive: number; memory?: MemoryLimits }
+  | {
+      type: "load";
+      model: { id: string; path: string };
+      maxActive: number;
+      memory?: MemoryLimits;
+      prefixCache?: Partial<PrefixCacheOptions>;
+    }
   | { type: "generate"; id: number; params: GenerateParams }
   | { type: "cancel"; id: number }
   | { type: "stats"; id: number }
+  | { type: "sessions"; id: number }
+  | { type: "clear_sessions"; id: number; sessionId?: string }
   | { type: "unload" };
 
 /**
@@ -128,9 +141,11 @@ export type ToEngine =
 export type FromEngine =
   | { type: "loaded"; info: ModelInfo }
   | { type: "load_error"; message: string }
-  | { type: "prompt"; id: number; promptTokens: number }
+  | { type: "prompt"; id: number; promptTokens: number; cachedTokens: number }
   | { type: "delta"; id: number; delta: OutputDelta; logprobs?: TokenLogprob[] }
   | { type: "done"; id: number; finishReason: FinishReason; usage: Usage; stopString?: string }
   | { type: "error"; id: number; message: string; status: number }
   | { type: "stats"; id: number; stats: EngineStats }
+  | { type: "sessions"; id: number; entries: PrefixCacheEntryInfo[] }
+  | { type: "sessions_cleared"; id: number; cleared: number }
   | { type: "unloaded" };

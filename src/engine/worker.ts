@@ -9,6 +9,7 @@ import { liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-m
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
 import { detectOutputFormat, outputCapabilities } from "./output/parser.ts";
+import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 import { loadPromptModel } from "./prompt.ts";
 import type { EngineStats, FromEngine, GenerateParams, MemoryLimits, ModelInfo, ToEngine } from "./protocol.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -20,7 +21,12 @@ const counters = { requests: 0, completed: 0, cancelled: 0, failed: 0, generated
 
 const send = (m: FromEngine) => self.postMessage(m);
 
-function load(id: string, path: string, memory: MemoryLimits | undefined): LoadedModel {
+function load(
+  id: string,
+  path: string,
+  memory: MemoryLimits | undefined,
+  prefixCache: Partial<PrefixCacheOptions> | undefined,
+): LoadedModel {
   if (memory?.cacheLimitBytes !== undefined) setCacheLimit(memory.cacheLimitBytes);
   if (memory?.wiredLimitBytes !== undefined) setWiredLimit(memory.wiredLimitBytes);
   const model = loadModel(path);
@@ -38,7 +44,7 @@ function load(id: string, path: string, memory: MemoryLimits | undefined): Loade
       quantization: c.quantization,
       capabilities: outputCapabilities(outputFormat),
     };
-    return { model, tokenizer, template, info, outputFormat };
+    return { model, tokenizer, template, info, outputFormat, prefixCache: new PrefixCache(prefixCache) };
   } catch (err) {
     model.free();
     throw err;
@@ -73,6 +79,7 @@ function stats(): EngineStats {
     queued: scheduler?.waiting ?? 0,
     active: scheduler?.active ?? 0,
     liveArrays: liveArrays(),
+    prefixCache: loaded?.prefixCache.stats() ?? PrefixCache.emptyStats(),
     memory: memoryStats(),
   };
 }
@@ -82,7 +89,7 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
   switch (msg.type) {
     case "load":
       try {
-        loaded = load(msg.model.id, msg.model.path, msg.memory);
+        loaded = load(msg.model.id, msg.model.path, msg.memory, msg.prefixCache);
         scheduler = createScheduler(msg.maxActive);
         send({ type: "loaded", info: loaded.info });
       } catch (err) {
@@ -100,8 +107,15 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
     case "stats":
       send({ type: "stats", id: msg.id, stats: stats() });
       break;
+    case "sessions":
+      send({ type: "sessions", id: msg.id, entries: loaded?.prefixCache.list() ?? [] });
+      break;
+    case "clear_sessions":
+      send({ type: "sessions_cleared", id: msg.id, cleared: loaded?.prefixCache.clear(msg.sessionId) ?? 0 });
+      break;
     case "unload":
       await scheduler?.cancelAll();
+      loaded?.prefixCache.clear();
       loaded?.model.free();
       loaded = undefined;
       send({ type: "unloaded" });

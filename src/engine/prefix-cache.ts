@@ -1,0 +1,302 @@
+/**
+ * The prefix cache of one loaded model (issue 5; reference/odyssai-x-wire.md §5): KV caches of finished requests,
+ * kept so that the next request sharing their first tokens prefills only the rest.
+ *
+ * - **Session entries** (`session_id`): the conversation's tokens (prompt + generated) and its KV cache, scoped by the
+ *   template options that change tokens (`enable_thinking`, `reasoning_effort`, tools). The next request of the
+ *   session takes the entry over, rewinds it to the longest common token prefix (an edit, a regeneration or a branch
+ *   diverges before the end) and prefills the rest. An entry whose scope differs is not the session's any more; it
+ *   stays available as a shared prefix.
+ * - **Shared prefixes** (`shared`): every entry is indexed by a hash chain over its full blocks of `block_size`
+ *   tokens, as vLLM's automatic prefix caching (block hashes chained through the previous block's hash). A request
+ *   whose prompt shares at least one block with an entry starts from the longest such prefix: it copies the prefix
+ *   (an entry of another session is never disturbed), or takes over an unowned entry that it extends entirely.
+ *   Requests without a `session_id` are stored as unowned entries, so an agent that resends its history hits too.
+ * - **Bounded memory** (`lru-cache`): least recently stored entries go first once `max_bytes` (buffer capacity) or
+ *   `max_entries` is exceeded; entries expire after `ttl_s`. Evicting an entry frees its arrays. The owner clears the
+ *   cache when the model unloads.
+ *
+ * At most `prompt.length - 1` tokens are reused: the last prompt token always runs through the model, since its
+ * logits choose the first generated token (a resent prompt rewinds by one instead of starting over).
+ */
+import { LRUCache } from "lru-cache";
+import { cachesArrays, cachesBytes, freeCaches, KVCache, makeCaches } from "./kv-cache.ts";
+
+/** Limits and switches (config `engine.prefix_cache`). */
+export interface PrefixCacheOptions {
+  /** Off: every request prefills its whole prompt and nothing is kept. */
+  enabled: boolean;
+  /** Reuse prefixes across sessions and for requests without `session_id`. */
+  shared: boolean;
+  /** Budget of the kept KV caches in bytes (buffer capacity), per loaded model. */
+  maxBytes: number;
+  /** Entries kept at most (sessions and shared prefixes together). */
+  maxEntries: number;
+  /** Seconds an entry lives after it was stored; 0 = no expiry. */
+  ttlS: number;
+  /** Tokens per hashed block of the shared-prefix index; a shared reuse covers at least one block. */
+  blockSize: number;
+}
+
+export const DEFAULT_PREFIX_CACHE: PrefixCacheOptions = {
+  enabled: true,
+  shared: true,
+  maxBytes: 2 * 1024 ** 3,
+  maxEntries: 64,
+  ttlS: 3600,
+  blockSize: 64,
+};
+
+/** One kept KV cache, as `GET /admin/sessions` lists it. */
+export interface PrefixCacheEntryInfo {
+  /** The session, or null for an unowned shared prefix. */
+  session_id: string | null;
+  /** Hash of the template options the tokens were rendered with. */
+  scope: string;
+  /** Tokens whose keys and values are cached. */
+  tokens: number;
+  /** Buffer bytes held. */
+  bytes: number;
+  /** When it was last stored (ms since the epoch). */
+  last_use: number;
+}
+
+/** Totals for the engine's stats. */
+export interface PrefixCacheStats {
+  entries: number;
+  sessions: number;
+  bytes: number;
+  /** MLX arrays held (the leak checks subtract them). */
+  arrays: number;
+  /** Requests that reused a session's own cache / a shared prefix / nothing. */
+  hits: { session: number; shared: number; cold: number };
+}
+
+/** What a request starts from. */
+export interface PrefixReuse {
+  /** One cache per layer, holding `cached` positions; the request owns them now. */
+  caches: KVCache[];
+  /** Prompt tokens already in `caches` (reported as `cached_tokens`). */
+  cached: number;
+  source: "session" | "shared" | "cold";
+}
+
+interface Entry {
+  sessionId?: string;
+  scope: string;
+  tokens: number[];
+  caches: KVCache[];
+  nbytes: number;
+  lastUse: number;
+  /** Hashes of the full blocks of `tokens`, in order. */
+  blocks: bigint[];
+  /** Taken over by a request: removal must not free its caches. */
+  taken?: boolean;
+}
+
+/** Length of the longest common prefix of `a` and `b`. */
+export function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/** Chained hashes of the full `blockSize` blocks of `tokens` (wyhash, seeded with the previous block's hash). */
+export function blockHashes(tokens: readonly number[], blockSize: number): bigint[] {
+  const hashes: bigint[] = [];
+  let previous = 0n;
+  for (let start = 0; start + blockSize <= tokens.length; start += blockSize) {
+    previous = BigInt(Bun.hash.wyhash(Int32Array.from(tokens.slice(start, start + blockSize)), previous));
+    hashes.push(previous);
+  }
+  return hashes;
+}
+
+export class PrefixCache {
+  readonly options: PrefixCacheOptions;
+  readonly #entries: LRUCache<string, Entry>;
+  /** Block hash → keys of the entries containing that block (at that depth). */
+  readonly #index = new Map<bigint, Set<string>>();
+  readonly #hits = { session: 0, shared: 0, cold: 0 };
+  #nextUnowned = 0;
+
+  constructor(options: Partial<PrefixCacheOptions> = {}) {
+    this.options = { ...DEFAULT_PREFIX_CACHE, ...options };
+    const { maxBytes, maxEntries, ttlS } = this.options;
+    this.#entries = new LRUCache<string, Entry>({
+      max: Math.max(1, maxEntries),
+      maxSize: Math.max(1, maxBytes),
+      sizeCalculation: (entry) => Math.max(1, entry.nbytes),
+      ttl: ttlS > 0 ? ttlS * 1000 : undefined,
+      ttlAutopurge: ttlS > 0,
+      dispose: (entry, key) => this.#forget(key, entry),
+    });
+  }
+
+  /**
+   * Finds where a request can start: its session's own entry rewound to the common prefix, or the longest shared
+   * prefix, whichever reuses more; else fresh caches.
+   * @param prompt the full prompt token ids (at least one)
+   * @param scope the template options that shaped `prompt` (see {@link scopeOf})
+   * @param numLayers caches to make when nothing is reused
+   */
+  acquire(prompt: readonly number[], scope: string, sessionId: string | undefined, numLayers: number): PrefixReuse {
+    const limit = Math.max(0, prompt.length - 1);
+    if (this.options.enabled && limit > 0) {
+      const own = sessionId === undefined ? undefined : this.#ownEntry(sessionId, scope);
+      const ownLength = own ? Math.min(limit, commonPrefixLength(own.tokens, prompt)) : 0;
+      const shared = this.options.shared ? this.#longestShared(prompt, limit) : undefined;
+      if (own && ownLength > 0 && ownLength >= (shared?.length ?? 0)) {
+        return this.#count("session", { caches: this.#take(sessionKey(sessionId!), own, ownLength), cached: ownLength, source: "session" });
+      }
+      if (shared) {
+        const { key, entry, length } = shared;
+        const caches =
+          entry.sessionId === undefined && length === entry.tokens.length
+            ? this.#take(key, entry, length)
+            : entry.caches.map((cache) => KVCache.prefixOf(cache, length));
+        return this.#count("shared", { caches, cached: length, source: "shared" });
+      }
+    }
+    return this.#count("cold", { caches: makeCaches(numLayers), cached: 0, source: "cold" });
+  }
+
+  /**
+   * Keeps a finished request's caches (or frees them when the cache is off, they hold nothing, or they exceed the
+   * budget on their own). The request gives up ownership either way.
+   * @param tokens the tokens fed to the model, in order (prompt, then generated); only the first `caches[0].offset`
+   *   are in the cache
+   */
+  release(tokens: readonly number[], caches: KVCache[], scope: string, sessionId: string | undefined): void {
+    const cached = caches[0]?.offset ?? 0;
+    const nbytes = cachesBytes(caches);
+    const keep = this.options.enabled && cached > 0 && nbytes <= this.options.maxBytes && (sessionId !== undefined || this.options.shared);
+    if (!keep) {
+      freeCaches(caches);
+      return;
+    }
+    const kept = tokens.slice(0, cached);
+    const key = sessionId === undefined ? `prefix:${this.#nextUnowned++}` : sessionKey(sessionId);
+    const entry: Entry = { sessionId, scope, tokens: kept, caches, nbytes, lastUse: Date.now(), blocks: [] };
+    this.#entries.set(key, entry);
+    if (this.#entries.get(key, { updateAgeOnGet: false }) !== entry) {
+      freeCaches(caches); // not stored (lru-cache refused it)
+      return;
+    }
+    if (this.options.shared) {
+      entry.blocks = blockHashes(kept, this.options.blockSize);
+      for (const hash of entry.blocks) {
+        let keys = this.#index.get(hash);
+        if (!keys) this.#index.set(hash, (keys = new Set()));
+        keys.add(key);
+      }
+    }
+  }
+
+  /** Every kept entry, most recently stored first. */
+  list(): PrefixCacheEntryInfo[] {
+    return [...this.#entries.values()].map((entry) => ({
+      session_id: entry.sessionId ?? null,
+      scope: entry.scope,
+      tokens: entry.tokens.length,
+      bytes: entry.nbytes,
+      last_use: entry.lastUse,
+    }));
+  }
+
+  /**
+   * Drops one session's entry, or every entry, freeing their arrays.
+   * @returns how many entries were dropped
+   */
+  clear(sessionId?: string): number {
+    if (sessionId !== undefined) return this.#entries.delete(sessionKey(sessionId)) ? 1 : 0;
+    const n = this.#entries.size;
+    this.#entries.clear();
+    return n;
+  }
+
+  /** Stats of a cache holding nothing. */
+  static emptyStats(): PrefixCacheStats {
+    return { entries: 0, sessions: 0, bytes: 0, arrays: 0, hits: { session: 0, shared: 0, cold: 0 } };
+  }
+
+  stats(): PrefixCacheStats {
+    let bytes = 0;
+    let arrays = 0;
+    let sessions = 0;
+    for (const entry of this.#entries.values()) {
+      bytes += entry.nbytes;
+      arrays += cachesArrays(entry.caches);
+      if (entry.sessionId !== undefined) sessions++;
+    }
+    return { entries: this.#entries.size, sessions, bytes, arrays, hits: { ...this.#hits } };
+  }
+
+  /** The session's entry when its scope matches; an entry of another scope becomes a shared prefix (or goes). */
+  #ownEntry(sessionId: string, scope: string): Entry | undefined {
+    const key = sessionKey(sessionId);
+    const entry = this.#entries.get(key, { updateAgeOnGet: false });
+    if (!entry || entry.scope === scope) return entry;
+    if (!this.options.shared) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    entry.taken = true; // re-keyed below, not freed
+    this.#entries.delete(key);
+    entry.taken = false;
+    this.release(entry.tokens, entry.caches, entry.scope, undefined);
+    return undefined;
+  }
+
+  /** The entry sharing the most leading tokens with `prompt` (at least one full block), through the block index. */
+  #longestShared(prompt: readonly number[], limit: number): { key: string; entry: Entry; length: number } | undefined {
+    let deepest: Set<string> | undefined;
+    for (const hash of blockHashes(prompt, this.options.blockSize)) {
+      const keys = this.#index.get(hash);
+      if (!keys) break;
+      deepest = keys;
+    }
+    let best: { key: string; entry: Entry; length: number } | undefined;
+    for (const key of deepest ?? []) {
+      const entry = this.#entries.get(key, { updateAgeOnGet: false });
+      if (!entry) continue;
+      const length = Math.min(limit, commonPrefixLength(entry.tokens, prompt));
+      if (!best || length > best.length) best = { key, entry, length };
+    }
+    return best && best.length > 0 ? best : undefined;
+  }
+
+  /** Removes `entry` without freeing it and rewinds its caches to `length` positions; the caller owns them. */
+  #take(key: string, entry: Entry, length: number): KVCache[] {
+    entry.taken = true;
+    this.#entries.delete(key);
+    for (const cache of entry.caches) cache.trim(cache.offset - length);
+    return entry.caches;
+  }
+
+  #forget(key: string, entry: Entry): void {
+    for (const hash of entry.blocks) {
+      const keys = this.#index.get(hash);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#index.delete(hash);
+    }
+    if (!entry.taken) freeCaches(entry.caches);
+  }
+
+  #count(source: PrefixReuse["source"], reuse: PrefixReuse): PrefixReuse {
+    this.#hits[source]++;
+    return reuse;
+  }
+}
+
+const sessionKey = (sessionId: string) => `session:${sessionId}`;
+
+/**
+ * The scope of a request's tokens: a short hash of the template options that change them (`enable_thinking`,
+ * `reasoning_effort`, tools).
+ */
+export function scopeOf(options: { enable_thinking?: boolean; reasoning_effort?: string; tools?: unknown[] }): string {
+  const key = JSON.stringify([options.enable_thinking ?? null, options.reasoning_effort ?? null, options.tools ?? null]);
+  return Bun.hash.wyhash(key).toString(16).padStart(16, "0");
+}
