@@ -9,8 +9,12 @@
  * (the chosen {@link CatalogEntry}: `route.backend`, `route.model`) and `plan` (every entry to try in order: the
  * chosen one, the other candidates, then the configured fallbacks; see {@link Router.plan}).
  *
+ * The app registers one policy by default, session affinity (plugins/session-affinity.ts: a conversation stays on the
+ * replica its session id hashes to, and moves to its next-best replica only when that one fails).
+ *
  * A custom routing plugin is an ordinary Elysia plugin: wrap a {@link RoutingPolicy} with {@link routingPolicy} and
- * `.use()` it after this plugin (or list its module under `plugins:` in ithaca.yaml). See plugins/README.md.
+ * `.use()` it after this plugin (or list its module under `plugins:` in ithaca.yaml); it runs after the built-in
+ * policy. See plugins/README.md.
  */
 import { Elysia, type AnyElysia } from "elysia";
 import type { CanonicalChatRequest } from "../src/backends/backend.ts";

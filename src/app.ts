@@ -17,9 +17,11 @@ import * as v from "valibot";
 import packageJson from "../package.json" with { type: "json" };
 import { authPlugin } from "../plugins/auth.ts";
 import { contractPlugin } from "../plugins/contract.ts";
-import { Router, routerPlugin } from "../plugins/router.ts";
+import { Router, routerPlugin, routingPolicy } from "../plugins/router.ts";
+import { sessionAffinity } from "../plugins/session-affinity.ts";
 import { sessionPlugin } from "../plugins/session.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
+import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { LocalModels } from "./backends/mlx-models.ts";
 import { createAnthropicHttpBackend } from "./backends/anthropic-http.ts";
@@ -116,10 +118,11 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
       }),
     )
     .use(sessionPlugin())
-    .use(routerPlugin(router));
+    .use(routerPlugin(router))
+    .use(routingPolicy(sessionAffinity));
 
   for (const plugin of userPlugins) pipeline.use(plugin);
-  pipeline.use(adminModelsRoutes(localModels));
+  pipeline.use(adminModelsRoutes(localModels)).use(adminSessionsRoutes(localModels));
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline

@@ -308,6 +308,11 @@ export class LocalModels {
     });
   }
 
+  /** The Workers of the loaded models, by model id (prefix cache admin). */
+  engines(): Map<string, EngineClient> {
+    return new Map([...this.#slots].flatMap(([id, slot]) => (slot.state === "loaded" && slot.engine ? [[id, slot.engine]] : [])));
+  }
+
   /** Counters of the loaded models' Workers, by id. */
   counters(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
@@ -362,6 +367,8 @@ export class LocalModels {
       console.warn(`[ithaca] ${message}; loading it anyway because it is configured under models:`);
     }
     const { cache_limit_bytes: cacheLimitBytes, wired_limit_bytes: wiredLimitBytes } = this.settings.memory;
+    const { enabled, shared, max_bytes: maxBytes, max_entries: maxEntries, ttl_s: ttlS, block_size: blockSize } =
+      this.settings.prefix_cache;
     const slot: Slot = {
       model,
       state: "loading",
@@ -377,6 +384,7 @@ export class LocalModels {
         maxActive: this.settings.max_active,
         maxQueue: this.settings.max_queue,
         memory: { cacheLimitBytes, wiredLimitBytes },
+        prefixCache: { enabled, shared, maxBytes, maxEntries, ttlS, blockSize },
       },
     ).then(
       (engine) => {

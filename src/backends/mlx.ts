@@ -5,7 +5,8 @@
  * `choices: []`, `[DONE]`).
  */
 import { randomBytes } from "node:crypto";
-import type { EngineConfig } from "../config/schema.ts";
+import * as v from "valibot";
+import { type EngineConfig, EngineSchema } from "../config/schema.ts";
 import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../engine/client.ts";
 import type { GenerateParams } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
@@ -18,11 +19,8 @@ import { engineError, renderChunks, renderCompletion } from "./mlx-render.ts";
 export type { LocalModelConfig } from "./mlx-models.ts";
 
 /** Engine settings when the caller gives none (the `engine:` defaults of the config schema, budget unlimited). */
-const DEFAULT_ENGINE: EngineConfig = {
-  load_on_demand: true,
-  idle_ttl_s: 0,
-  max_active: 4,
-  max_queue: 16,
+export const DEFAULT_ENGINE: EngineConfig = {
+  ...v.parse(EngineSchema, {}),
   memory: { budget_bytes: Number.MAX_SAFE_INTEGER },
 };
 

@@ -9,10 +9,11 @@
  * upstreams:
  *   - { id: telemak1, kind: openai-http, base_url: "http://10.0.0.5:8003/v1", api_key_env: TELEMAK1_KEY,
  *       timeout_ms: { connect: 10000, first_byte: 300000, idle: 120000 }, forward_session_id: true }
- * plugins: [ ./plugins/examples/session-affinity.ts ]
+ * plugins: [ ./plugins/examples/tools-need-support.ts ]
  * engine:
  *   { models_dir: ./models, load_on_demand: true, idle_ttl_s: 0, max_active: 4, max_queue: 16,
- *     memory: { budget_bytes: 24GiB, kv_reserve_bytes: 1GiB, cache_limit_bytes: 2GiB } }
+ *     memory: { budget_bytes: 24GiB, kv_reserve_bytes: 1GiB, cache_limit_bytes: 2GiB },
+ *     prefix_cache: { enabled: true, shared: true, max_bytes: 2GiB, max_entries: 64, ttl_s: 3600, block_size: 64 } }
  * ```
  */
 import * as v from "valibot";
@@ -94,6 +95,22 @@ export const EngineMemorySchema = v.strictObject({
   wired_limit_bytes: v.optional(Bytes),
 });
 
+/** `engine.prefix_cache`: KV caches kept between requests (src/engine/prefix-cache.ts). */
+export const PrefixCacheSchema = v.strictObject({
+  /** Keep KV caches between requests; off: every request prefills its whole prompt. */
+  enabled: v.optional(v.boolean(), true),
+  /** Reuse prefixes across sessions and for requests without `session_id` (same system prompt and tools). */
+  shared: v.optional(v.boolean(), true),
+  /** KV cache bytes kept per loaded model (buffer capacity); least recently used entries go first. */
+  max_bytes: v.optional(Bytes, 2 * 1024 ** 3),
+  /** Entries kept per loaded model (sessions and shared prefixes). */
+  max_entries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 64),
+  /** Seconds an entry is kept after its last use; 0 = until evicted. */
+  ttl_s: v.optional(v.pipe(v.number(), v.minValue(0)), 3600),
+  /** Tokens per hashed block of the shared-prefix index: shared reuse starts at one full block. */
+  block_size: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096)), 64),
+});
+
 export const EngineSchema = v.strictObject({
   /**
    * Model inventory: every subdirectory holding a `config.json` is a model whose id is the directory name, listed but
@@ -110,6 +127,7 @@ export const EngineSchema = v.strictObject({
   /** Requests allowed to wait per model beyond `max_active`; more get 503 with `Retry-After`. */
   max_queue: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 16),
   memory: v.optional(EngineMemorySchema, {}),
+  prefix_cache: v.optional(PrefixCacheSchema, {}),
 });
 
 export const LocalModelSchema = v.strictObject({

@@ -2,6 +2,7 @@
  * Engine request parameters for tests: greedy, no penalties, no logprobs — what the HTTP layer sends for a plain
  * request — with the fields a test cares about overridden.
  */
+import type { EngineClient } from "../../src/engine/client.ts";
 import type { GenerateParams } from "../../src/engine/protocol.ts";
 
 export function generateParams(over: Partial<GenerateParams> = {}): GenerateParams {
@@ -20,4 +21,13 @@ export function generateParams(over: Partial<GenerateParams> = {}): GeneratePara
     stop: [],
     ...over,
   };
+}
+
+/**
+ * Live MLX arrays in an engine Worker other than those its prefix cache keeps on purpose: a leak check that holds
+ * whatever the cache decided to keep.
+ */
+export async function arraysInUse(engine: EngineClient): Promise<number> {
+  const stats = await engine.stats();
+  return stats.liveArrays - stats.prefixCache.arrays;
 }

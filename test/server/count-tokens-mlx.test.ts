@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendCallContext, CanonicalChatRequest } from "../../src/backends/backend.ts";
-import { createMlxBackend, type MlxBackend } from "../../src/backends/mlx.ts";
+import { createMlxBackend, DEFAULT_ENGINE, type MlxBackend } from "../../src/backends/mlx.ts";
 import type { EngineConfig } from "../../src/config/schema.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
 import { parseSSE } from "../../src/protocol/sse.ts";
@@ -32,8 +32,7 @@ let inventory: string;
 let backend: MlxBackend;
 
 function engine(over: Partial<EngineConfig> = {}): EngineConfig {
-  const memory = { budget_bytes: Number.MAX_SAFE_INTEGER };
-  return { load_on_demand: true, idle_ttl_s: 0, max_active: 2, max_queue: 4, memory, models_dir: inventory, ...over };
+  return { ...DEFAULT_ENGINE, max_active: 2, max_queue: 4, models_dir: inventory, ...over };
 }
 
 const ctx = (id: string): BackendCallContext => ({

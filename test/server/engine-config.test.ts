@@ -23,6 +23,7 @@ describe("engine config", () => {
       max_active: 4,
       max_queue: 16,
       memory: { budget_bytes: Math.floor(totalmem() * 0.75) },
+      prefix_cache: { enabled: true, shared: true, max_bytes: 2 * 2 ** 30, max_entries: 64, ttl_s: 3600, block_size: 64 },
     });
   });
 
@@ -44,6 +45,7 @@ describe("engine config", () => {
         "  max_active: 2",
         "  max_queue: 0",
         "  memory: { budget_bytes: 24GiB, kv_reserve_bytes: '512 MiB', cache_limit_bytes: 1.5GB, wired_limit_bytes: 1048576 }",
+        "  prefix_cache: { shared: false, max_bytes: 512MiB, max_entries: 8, ttl_s: 60, block_size: 16 }",
       ].join("\n"),
     );
     const { engine } = await loadConfig({ configPath: path, env: {} });
@@ -59,6 +61,7 @@ describe("engine config", () => {
         cache_limit_bytes: 1_500_000_000,
         wired_limit_bytes: 1_048_576,
       },
+      prefix_cache: { enabled: true, shared: false, max_bytes: 512 * 2 ** 20, max_entries: 8, ttl_s: 60, block_size: 16 },
     });
   });
 

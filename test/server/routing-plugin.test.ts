@@ -1,6 +1,7 @@
 /**
  * Routing: the catalog's candidates for replicas and ambiguous aliases, and the example routing plugin
- * (plugins/examples/session-affinity.ts) loaded from the configuration as a user would.
+ * (plugins/examples/tools-need-support.ts) loaded from the configuration as a user would. The built-in
+ * session-affinity policy: test/integration/session-affinity.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Backend, BackendModel } from "../../src/backends/backend.ts";
@@ -50,8 +51,12 @@ describe("catalog resolution", () => {
   });
 });
 
-describe("the session-affinity example plugin", () => {
-  const replicas = [new FakeUpstream({ models: ["org/Qwen3-4B"] }), new FakeUpstream({ models: ["org/Qwen3-4B"] })];
+describe("the tools-need-support example plugin", () => {
+  // r0 publishes no capabilities; r1 serves a Telemak contract declaring tools. r0 also serves a model alone.
+  const replicas = [
+    new FakeUpstream({ models: ["org/Qwen3-4B", "org/Plain-1B"] }),
+    new FakeUpstream({ models: ["org/Qwen3-4B"], telemakContract: true }),
+  ];
   let server: RunningIthaca;
 
   beforeAll(async () => {
@@ -61,7 +66,7 @@ describe("the session-affinity example plugin", () => {
         kind: "openai-http",
         base_url: replica.baseUrl,
       })),
-      plugins: ["plugins/examples/session-affinity.ts"],
+      plugins: ["plugins/examples/tools-need-support.ts"],
     });
   });
   afterAll(async () => {
@@ -69,33 +74,42 @@ describe("the session-affinity example plugin", () => {
     for (const replica of replicas) replica.stop();
   });
 
-  /** Sends one request for the bare model id; returns the index of the replica that got it. */
-  async function send(sessionId?: string): Promise<number> {
+  const weather = [{ type: "function", function: { name: "weather", parameters: { type: "object", properties: {} } } }];
+
+  /** Sends one request; returns the status and the index of the replica that got it (-1: none). */
+  async function send(model: string, tools?: unknown[]): Promise<{ status: number; replica: number }> {
     const counts = replicas.map((replica) => replica.requests.length);
     const response = await fetch(`${server.baseURL}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(sessionId ? { "x-session-id": sessionId } : {}) },
-      body: JSON.stringify({ model: "org/Qwen3-4B", messages: [{ role: "user", content: "hi" }] }),
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], ...(tools ? { tools } : {}) }),
     });
-    expect(response.status).toBe(200);
-    return replicas.findIndex((replica, index) => replica.requests.length > (counts[index] ?? 0));
+    await response.arrayBuffer();
+    const replica = replicas.findIndex((upstream, index) => upstream.requests.length > (counts[index] ?? 0));
+    return { status: response.status, replica };
   }
 
-  test("it is registered with the router", () => {
-    expect(server.ithaca.router.policyNames()).toEqual(["session-affinity"]);
+  test("it is registered after the built-in session affinity", () => {
+    expect(server.ithaca.router.policyNames()).toEqual(["session-affinity", "tools-need-support"]);
   });
 
-  test("a conversation stays on one replica; conversations spread over both", async () => {
-    const placement = new Map<string, number>();
-    for (let index = 0; index < 16; index++)
-      placement.set(`conversation-${index}`, await send(`conversation-${index}`));
-    expect(new Set(placement.values())).toEqual(new Set([0, 1]));
-    for (const [sessionId, replica] of placement) expect(await send(sessionId)).toBe(replica);
+  test("requests with tools go to the replica that supports them; others keep the catalog order", async () => {
+    expect(await send("org/Qwen3-4B", weather)).toEqual({ status: 200, replica: 1 });
+    expect(await send("org/Qwen3-4B", weather)).toEqual({ status: 200, replica: 1 });
+    expect(await send("org/Qwen3-4B")).toEqual({ status: 200, replica: 0 });
+    expect(await send("org/Qwen3-4B", [])).toEqual({ status: 200, replica: 0 });
   });
 
-  test("without a session id the catalog order stands", async () => {
-    expect(await send()).toBe(0);
-    expect(await send()).toBe(0);
+  test("no replica supports tools: 400 naming the parameter, nothing sent upstream", async () => {
+    const counts = replicas.map((replica) => replica.requests.length);
+    const response = await fetch(`${server.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "r0:plain-1b", messages: [{ role: "user", content: "hi" }], tools: weather }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { param: string } }).error.param).toBe("tools");
+    expect(replicas.map((replica) => replica.requests.length)).toEqual(counts);
   });
 });
 
