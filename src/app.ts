@@ -66,6 +66,9 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
   return { backends: [local, ...upstreams], local: local.models };
 }
 
+/** Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all). */
+const OPTIONAL_BODY = new Set(["/admin/sessions/clear"]);
+
 /** `GET /v1/models` query: `include_unloaded=true` also lists known local models that are not loaded. */
 const ModelsQuerySchema = v.object({
   include_unloaded: v.optional(v.picklist(["true", "false", "1", "0"], "must be true or false")),
@@ -107,9 +110,10 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
       }),
     )
     .onError(({ code, error, request }) => errorResponseFor(request, toOpenAIError(code, error, request)))
-    .onParse(({ request }, contentType) =>
-      contentType.startsWith("multipart/") ? undefined : readJsonBody(request, bodyLimit),
-    )
+    .onParse(({ request }, contentType) => {
+      if (contentType.startsWith("multipart/")) return undefined;
+      return readJsonBody(request, bodyLimit, OPTIONAL_BODY.has(new URL(request.url).pathname) ? {} : undefined);
+    })
     .use(authPlugin({ apiKeys: config.auth.api_keys, adminToken: config.auth.admin_token }))
     .use(
       contractPlugin({

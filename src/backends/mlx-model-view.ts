@@ -65,6 +65,8 @@ export interface ModelLiveState {
   kvReserveBytes?: number;
   /** Requests holding the model now. */
   inFlight: number;
+  /** The engine keeps KV caches between requests (`engine.prefix_cache.enabled`): capability `prefix-cache`. */
+  prefixCache: boolean;
   /** Unix milliseconds. */
   loadedAt?: number;
   /** Unix milliseconds. */
@@ -89,7 +91,10 @@ export function toModelView(model: KnownModel, live: ModelLiveState): ModelView 
     quantization: quantization ? { bits: quantization.bits, group_size: quantization.groupSize } : null,
     dtype: facts?.dtype ?? null,
     context_length: info?.contextLength ?? facts?.contextLength ?? null,
-    capabilities: ["chat", "stream", "logprobs", ...(info?.capabilities ?? facts?.capabilities ?? [])],
+    capabilities: [
+      ...["chat", "stream", "logprobs", ...(live.prefixCache ? ["prefix-cache"] : [])],
+      ...(info?.capabilities ?? facts?.capabilities ?? []),
+    ],
     weight_bytes: weightBytes ?? null,
     kv_reserve_bytes: kvReserveBytes ?? null,
     estimated_bytes: weightBytes === undefined || kvReserveBytes === undefined ? null : weightBytes + kvReserveBytes,

@@ -303,6 +303,7 @@ export class LocalModels {
       weightBytes: slot?.weightBytes ?? facts?.weightBytes,
       kvReserveBytes: slot?.kvReserveBytes ?? (facts ? this.#kvReserve(facts) : undefined),
       inFlight: slot?.active ?? 0,
+      prefixCache: this.settings.prefix_cache.enabled,
       loadedAt: slot?.loadedAt,
       lastUsedAt: this.#lastUsed.get(model.id),
     });

@@ -43,12 +43,14 @@ async function readLimited(request: Request, limitBytes: number): Promise<Uint8A
 /**
  * Parses the request body as JSON.
  * @param limitBytes largest accepted body, in bytes.
+ * @param emptyAs what an empty body reads as, for routes whose body is optional; absent: an empty body is an error.
  * @returns the parsed value (any JSON value; schemas check the shape afterwards).
  * @throws OpenAIError 413 `request_too_large` over the limit; 400 `invalid_json` for an empty body, invalid UTF-8 or
  *   invalid JSON (the message quotes the parser's complaint).
  */
-export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
+export async function readJsonBody(request: Request, limitBytes: number, emptyAs?: object): Promise<unknown> {
   const bytes = await readLimited(request, limitBytes);
+  if (bytes.byteLength === 0 && emptyAs !== undefined) return emptyAs;
   if (bytes.byteLength === 0) {
     throw new OpenAIError(400, "Request body is empty; expected a JSON object.", { code: "invalid_json" });
   }

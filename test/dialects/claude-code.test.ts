@@ -1,7 +1,8 @@
 /**
  * A Claude-Code-style session against a local model, with the real Anthropic SDK: Claude Code's headers
  * (`anthropic-beta`), a system prompt in blocks with `cache_control`, several tools, `metadata.user_id`, streaming;
- * `count_tokens` before every turn (it must equal the turn's `usage.input_tokens`: the engine's own template and
+ * `count_tokens` before every turn (it must equal the turn's `usage.input_tokens` plus `cache_read_input_tokens`, the
+ * prefix cache's share from the earlier turns of the session: the engine's own template and
  * tokenizer), then tool use over several turns. Also: Claude Code's default model ids mapped by an alias pattern, the
  * exact event sequence with `ping`, and the `max_tokens` and `stop_sequence` stop reasons.
  */
@@ -59,7 +60,7 @@ async function turn(messages: Anthropic.MessageParam[], thinking: boolean): Prom
   const message = await client.messages
     .stream({ ...request, max_tokens: 2048, metadata: { user_id: "user_1f2e_account__session_7c1d" } })
     .finalMessage();
-  expect(message.usage.input_tokens).toBe(counted.input_tokens);
+  expect(message.usage.input_tokens + (message.usage.cache_read_input_tokens ?? 0)).toBe(counted.input_tokens);
   expect(counted.input_tokens).toBeGreaterThan(50);
   return message;
 }
