@@ -11,7 +11,8 @@
  *   tokens, as vLLM's automatic prefix caching (block hashes chained through the previous block's hash). A request
  *   whose prompt shares at least one block with an entry starts from the longest such prefix: it copies the prefix
  *   (an entry of another session is never disturbed), or takes over an unowned entry that it extends entirely.
- *   Requests without a `session_id` are stored as unowned entries, so an agent that resends its history hits too.
+ *   Requests without a `session_id` are stored as unowned entries, so an agent that resends its history hits too; an
+ *   unowned entry whose tokens a newer entry starts with is dropped as redundant.
  * - **Bounded memory** (`lru-cache`): least recently stored entries go first once `max_bytes` (buffer capacity) or
  *   `max_entries` is exceeded; entries expire after `ttl_s`. Evicting an entry frees its arrays. The owner clears the
  *   cache when the model unloads.
@@ -177,6 +178,7 @@ export class PrefixCache {
       return;
     }
     const kept = tokens.slice(0, cached);
+    this.#dropCovered(kept);
     const key = sessionId === undefined ? `prefix:${this.#nextUnowned++}` : sessionKey(sessionId);
     const entry: Entry = { sessionId, scope, tokens: kept, caches, nbytes, lastUse: Date.now(), blocks: [] };
     this.#entries.set(key, entry);
@@ -265,6 +267,14 @@ export class PrefixCache {
       if (!best || length > best.length) best = { key, entry, length };
     }
     return best && best.length > 0 ? best : undefined;
+  }
+
+  /** Drops unowned entries whose tokens are a prefix of `tokens`: an entry holding `tokens` serves all they could. */
+  #dropCovered(tokens: readonly number[]): void {
+    for (const [key, entry] of this.#entries.entries()) {
+      const covered = entry.tokens.length <= tokens.length && commonPrefixLength(entry.tokens, tokens) === entry.tokens.length;
+      if (entry.sessionId === undefined && covered) this.#entries.delete(key);
+    }
   }
 
   /** Removes `entry` without freeing it and rewinds its caches to `length` positions; the caller owns them. */

@@ -160,6 +160,13 @@ describe("shared prefixes and scope", () => {
     expect(two.usage.cached_tokens).toBeLessThan(two.usage.prompt_tokens);
   });
 
+  test("the same request without a session, sent again and again, keeps one cache, not one per request", async () => {
+    const messages = [SYSTEM, user("What is the tide?")];
+    const before = (await cached.stats()).prefixCache.entries;
+    for (let i = 0; i < 3; i++) await both(messages);
+    expect((await cached.stats()).prefixCache.entries).toBe(before + 1);
+  });
+
   test("another session's conversation is copied from, not taken: both keep hitting", async () => {
     const a: Message[] = [SYSTEM, user("Tell me about whales.")];
     const b: Message[] = [SYSTEM, user("Tell me about whales.")];
