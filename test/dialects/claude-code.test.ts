@@ -68,6 +68,7 @@ async function turn(messages: Anthropic.MessageParam[], thinking: boolean): Prom
 describe("Claude-Code-style flow against a local model", () => {
   test("count_tokens, then tool use over several turns", async () => {
     const history: Anthropic.MessageParam[] = [{ role: "user", content: "What is the weather in Paris?" }];
+    const reads: number[] = [];
     for (let round = 0; round < 2; round++) {
       const call = await turn(history, true);
       expect(call.stop_reason).toBe("tool_use");
@@ -79,11 +80,15 @@ describe("Claude-Code-style flow against a local model", () => {
         { role: "user", content: [{ type: "tool_result", tool_use_id: toolUse.id, content: "22°C, sunny" }] },
       );
       const answer = await turn(history, false);
+      reads.push(call.usage.cache_read_input_tokens ?? 0, answer.usage.cache_read_input_tokens ?? 0);
       expect(answer.stop_reason).toBe("end_turn");
       expect(answer.content).toEqual([{ type: "text", text: WEATHER.answer, citations: null }].map(({ citations: _c, ...b }) => b) as never);
       history.push({ role: "assistant", content: answer.content as Anthropic.ContentBlockParam[] });
       history.push({ role: "user", content: "And tomorrow?" });
     }
+    // Every turn after the first reuses the conversation so far from the prefix cache (thinking switches on and off,
+    // so the session's scope changes each turn: the reuse comes through the shared-prefix index).
+    expect(reads.slice(1).every((read) => read > 50)).toBe(true);
   });
 
   test("Claude Code's own model ids reach the local model through the `claude-*` alias pattern", async () => {
