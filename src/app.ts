@@ -99,7 +99,13 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     name: "ithaca",
     // Bodies over the limit get an OpenAI-shaped 413 from readJsonBody (declared or chunked). Bun's own limit, well
     // above, answers a bare 413 and only backstops routes that never read their body.
-    serve: { maxRequestBodySize: bodyLimit + 64 * 1024 * 1024 },
+    // idleTimeout: see server.idle_timeout_s. reusePort off (Elysia turns it on): a second server on a port already in
+    // use must fail, not silently share the port.
+    serve: {
+      maxRequestBodySize: bodyLimit + 64 * 1024 * 1024,
+      idleTimeout: config.server.idle_timeout_s,
+      reusePort: false,
+    },
   })
     .use(
       openapi({

@@ -33,6 +33,13 @@ export const ServerSchema = v.strictObject({
   port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8000),
   /** Largest request body accepted, in bytes; larger bodies get 413. */
   body_limit_bytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024)), 4 * 1024 * 1024),
+  /**
+   * Seconds a client connection may stay silent before it is closed (Bun's `idleTimeout`, at most 255, checked in
+   * steps of a few seconds); 0 = never. Default 0: a long prefill on a local model, or a cloud model thinking, can hold
+   * the first byte back for minutes, and Elysia's default of 30 s would cut such requests. Upstream deadlines
+   * (`timeout_ms`) still bound every proxied request.
+   */
+  idle_timeout_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255)), 0),
 });
 
 export const AuthSchema = v.strictObject({

@@ -20,7 +20,7 @@ async function write(name: string, text: string): Promise<string> {
 describe("config", () => {
   test("embedded default: the demo model under the repo, port 8000, loopback, open mode", async () => {
     const config = await loadConfig({ env: {}, cwd: dir });
-    expect(config.server).toEqual({ host: "127.0.0.1", port: 8000, body_limit_bytes: 4 * 1024 * 1024 });
+    expect(config.server).toEqual({ host: "127.0.0.1", port: 8000, body_limit_bytes: 4 * 1024 * 1024, idle_timeout_s: 0 });
     expect(config.models).toEqual([{ id: "demo", path: join(REPO_ROOT, "models", "demo"), aliases: [] }]);
     expect(config.upstreams).toEqual([]);
     expect(config.auth.api_keys).toEqual([]);

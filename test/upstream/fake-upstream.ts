@@ -19,6 +19,11 @@ export type Behavior =
   | { kind: "fail"; status: number; body: string; headers?: Record<string, string> }
   /** Never sends the response headers. */
   | { kind: "hang" }
+  /**
+   * Answers normally after `delayMs` of silence (a long prefill): before the whole answer, or, streamed, between the
+   * role chunk and the first content chunk (as a local engine does).
+   */
+  | { kind: "slow"; delayMs: number }
   /** Sends the headers and `chunks` stream chunks, then nothing more. */
   | { kind: "stall"; chunks: number };
 
@@ -97,6 +102,7 @@ export class FakeUpstream {
       return new Response(behavior.body, { status: behavior.status, headers: behavior.headers });
     }
     if (behavior.kind === "hang") return new Promise<Response>(() => {});
+    if (behavior.kind === "slow" && body.stream !== true) await Bun.sleep(behavior.delayMs);
     const model = String(body.model);
     if (body.stream !== true) {
       return Response.json({
@@ -116,7 +122,7 @@ export class FakeUpstream {
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        if (sent > 0) await Bun.sleep(delay);
+        if (sent > 0) await Bun.sleep(sent === 1 && behavior.kind === "slow" ? behavior.delayMs : delay);
         if (sent === 0) controller.enqueue(frame({ ...base, choices: [{ index: 0, delta: { role: "assistant" } }] }));
         else if (sent <= chunks)
           controller.enqueue(frame({ ...base, choices: [{ index: 0, delta: { content: `tok${sent} ` } }] }));
