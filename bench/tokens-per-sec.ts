@@ -17,28 +17,21 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { describeMachine, loadAverage } from "./tps/machine.ts";
-import { buildPrompt, describeModel, ensureModel, writePrompt } from "./tps/inputs.ts";
-import { markdownTable, summarize, tokenAgreement } from "./tps/report.ts";
+import { intFlag as int, MODEL_OPTIONS, MODEL_USAGE, modelDirFromFlags } from "./tps/flags.ts";
+import { describeMachine, formatMachine, loadAverage } from "./tps/machine.ts";
+import { buildPrompt, describeModel, writePrompt } from "./tps/inputs.ts";
+import { markdownTable, METRICS, summarize, tokenAgreement } from "./tps/report.ts";
 import { childArgs, type ChildOptions, type EngineRun } from "./tps/result.ts";
 
 const REPO = join(import.meta.dir, "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");
 type Engine = EngineRun["engine"];
-const USAGE = `usage: bun bench/tokens-per-sec.ts [--size qwen3-0.6b] [--bits 4 (0 = unquantized)] [--prompt-tokens 512]
-       [--gen-tokens 128] [--runs 3] [--arch qwen3] [--group-size 64] [--dtype D] [--seed 0] [--model DIR]
-       [--warmup-tokens 8] [--prefill-step-size 2048] [--json FILE]`;
+const USAGE = `usage: bun bench/tokens-per-sec.ts ${MODEL_USAGE}
+       [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--warmup-tokens 8] [--prefill-step-size 2048] [--json FILE]`;
 
 function fail(message: string): never {
   console.error(`tokens-per-sec: ${message}\n${USAGE}`);
   process.exit(2);
-}
-
-/** Parses a non-negative integer flag. */
-function int(name: string, value: string, min = 0): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
 }
 
 /** Runs one engine's child and parses the JSON line it prints. @throws Error with the child's stderr on failure. */
@@ -57,13 +50,7 @@ function main(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
     options: {
-      arch: { type: "string", default: "qwen3" },
-      size: { type: "string", default: "qwen3-0.6b" },
-      bits: { type: "string", default: "4" },
-      "group-size": { type: "string", default: "64" },
-      dtype: { type: "string" },
-      seed: { type: "string", default: "0" },
-      model: { type: "string" },
+      ...MODEL_OPTIONS,
       "prompt-tokens": { type: "string", default: "512" },
       "gen-tokens": { type: "string", default: "128" },
       runs: { type: "string", default: "3" },
@@ -78,23 +65,13 @@ function main(argv: string[]): void {
     console.log(USAGE);
     return;
   }
-  const bits = int("bits", values.bits);
   const promptTokens = int("prompt-tokens", values["prompt-tokens"], 1);
   const genTokens = int("gen-tokens", values["gen-tokens"], 2);
   const runs = int("runs", values.runs, 1);
 
   const started = performance.now();
   const machine = describeMachine(PYTHON);
-  const modelDir =
-    values.model ??
-    ensureModel(REPO, {
-      arch: values.arch,
-      size: values.size,
-      bits: bits === 0 ? undefined : bits,
-      groupSize: int("group-size", values["group-size"], 1),
-      dtype: values.dtype,
-      seed: int("seed", values.seed),
-    });
+  const modelDir = modelDirFromFlags(REPO, values);
   const work = mkdtempSync(join(tmpdir(), "ithaca-tps-"));
   const promptFile = join(work, "prompt.json");
   writePrompt(promptFile, buildPrompt(modelDir, promptTokens));
@@ -126,23 +103,23 @@ function main(argv: string[]): void {
   }
   const wallS = (performance.now() - started) / 1000;
 
-  const rows = summarize(results.ithaca, results["mlx-lm"]);
+  const rows = summarize(METRICS, results.ithaca, results["mlx-lm"]);
   const mlxVersions = new Set([...results.ithaca, ...results["mlx-lm"]].map((r) => r.mlx_version));
   const header = [
     `## tokens/s: Ithaca vs mlx-lm`,
     ``,
-    `- machine: ${machine.cpu}, ${machine.cores} logical CPUs, ${(machine.memBytes / 2 ** 30).toFixed(1)} GiB RAM, ${machine.os} (${machine.arch})`,
+    `- machine: ${formatMachine(machine)}`,
     `- load average before / after: ${loadBefore} → ${loadAverage()}`,
     `- versions: Bun ${machine.bun}, Python ${machine.python}, MLX ${machine.mlx} (engines report ${[...mlxVersions].join(", ")}), mlx-lm ${machine.mlxLm}`,
     `- model: ${modelDir.startsWith(REPO) ? modelDir.slice(REPO.length + 1) : modelDir} — ${describeModel(modelDir)}`,
     `- prompt ${promptTokens} tokens, ${genTokens} generated (greedy), prefill step ${opts.prefillStepSize}, warm-up ${opts.warmupTokens} tokens; median of ${runs} run(s) per engine, order alternating`,
-    `- greedy tokens identical across engines: ${tokenAgreement([...results.ithaca, ...results["mlx-lm"]])}`,
+    `- greedy tokens identical across engines: ${tokenAgreement([...results.ithaca, ...results["mlx-lm"]], (r) => r.engine)}`,
     `- wall time: ${wallS.toFixed(0)} s`,
   ];
   const met = rows.filter((r) => r.met !== undefined);
   const noise = met.filter((r) => r.withinNoise).length;
   const verdict = `targets met: ${met.filter((r) => r.met).length}/${met.length}${noise ? ` (${noise} missed by less than the run spread)` : ""}`;
-  console.log([...header, "", markdownTable(rows), "", verdict].join("\n"));
+  console.log([...header, "", markdownTable(rows, ["Ithaca", "mlx-lm"]), "", verdict].join("\n"));
 
   if (values.json) {
     const report = { machine, loadBefore, modelDir, options: { ...opts, promptTokens, runs }, wallS, rows, runs: results };

@@ -58,6 +58,11 @@ export function describeMachine(python: string): Machine {
   };
 }
 
+/** The machine as one line: CPU, logical CPUs, memory, OS and architecture. */
+export function formatMachine(m: Machine): string {
+  return `${m.cpu}, ${m.cores} logical CPUs, ${(m.memBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.os} (${m.arch})`;
+}
+
 /** 1-, 5- and 15-minute load averages, formatted (other work on the machine skews the numbers). */
 export function loadAverage(): string {
   return os.loadavg().map((x) => x.toFixed(2)).join(" / ");

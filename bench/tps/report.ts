@@ -1,6 +1,7 @@
 /**
- * Turns the per-run results of both engines into the markdown table of `bench/tokens-per-sec.ts`: medians, the ratio
- * Ithaca / mlx-lm, the target and whether it is met.
+ * Turns the per-run results of two sides (Ithaca and mlx-lm in `bench/tokens-per-sec.ts`, cache hit and cold in
+ * `bench/prefix-cache.ts`) into a markdown table: medians, the ratio of the first side to the second, the target and
+ * whether it is met.
  */
 import type { EngineRun } from "./result.ts";
 
@@ -10,17 +11,18 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** A row of the table: how to read a metric off a run and what the ratio should be. */
-interface Metric {
+/** A row of the table: how to read a metric off a run of type `R` and what the ratio should be. */
+export interface Metric<R> {
   name: string;
-  get: (r: EngineRun) => number;
-  /** Target on the ratio Ithaca / mlx-lm; undefined = reported only. */
+  get: (r: R) => number;
+  /** Target on the ratio first side / second side; undefined = reported only. */
   target?: { op: "≥" | "≤"; value: number };
 }
 
 const MIB = 2 ** 20;
 
-export const METRICS: readonly Metric[] = [
+/** The rows of `bench/tokens-per-sec.ts` (first side Ithaca, second mlx-lm). */
+export const METRICS: readonly Metric<EngineRun>[] = [
   { name: "prefill tok/s (higher is better)", get: (r) => r.prefill_tps, target: { op: "≥", value: 1.0 } },
   { name: "decode tok/s (higher is better)", get: (r) => r.decode_tps, target: { op: "≥", value: 1.0 } },
   { name: "time to first token ms (lower is better)", get: (r) => r.ttft_s * 1000 },
@@ -31,10 +33,13 @@ export const METRICS: readonly Metric[] = [
 
 export interface Row {
   metric: string;
-  ithaca: number;
-  mlxLm: number;
+  /** Median of the first side (Ithaca; cache hit). */
+  a: number;
+  /** Median of the second side (mlx-lm; cold). */
+  b: number;
+  /** `a / b`. */
   ratio: number;
-  /** Run-to-run spread, the larger of the two engines': (max − min) / median. */
+  /** Run-to-run spread, the larger of the two sides': (max − min) / median. */
   spread: number;
   target: string;
   met: boolean | undefined;
@@ -47,19 +52,19 @@ export function relativeSpread(xs: number[]): number {
   return (Math.max(...xs) - Math.min(...xs)) / median(xs);
 }
 
-/** Median of each metric per engine, the ratio and the verdict. */
-export function summarize(ithaca: EngineRun[], mlxLm: EngineRun[]): Row[] {
-  return METRICS.map((m) => {
-    const xs = ithaca.map(m.get);
-    const ys = mlxLm.map(m.get);
+/** Median of each metric per side, the ratio first / second and the verdict. */
+export function summarize<R>(metrics: readonly Metric<R>[], first: R[], second: R[]): Row[] {
+  return metrics.map((m) => {
+    const xs = first.map(m.get);
+    const ys = second.map(m.get);
     const ratio = median(xs) / median(ys);
     const spread = Math.max(relativeSpread(xs), relativeSpread(ys));
     const t = m.target;
     const met = t ? (t.op === "≥" ? ratio >= t.value : ratio <= t.value) : undefined;
     return {
       metric: m.name,
-      ithaca: median(xs),
-      mlxLm: median(ys),
+      a: median(xs),
+      b: median(ys),
       ratio,
       spread,
       target: t ? `${t.op} ${t.value.toFixed(1)}×` : "—",
@@ -74,34 +79,39 @@ export function formatValue(x: number): string {
   return Math.abs(x) >= 1000 ? x.toFixed(0) : String(Number(x.toPrecision(4)));
 }
 
-function verdict(r: Row): string {
+/** The "met?" cell: `yes`, `NO`, `no (within run spread)`, or `—` without a target. */
+export function verdict(r: Row): string {
   if (r.met === undefined) return "—";
   if (r.met) return "yes";
   return r.withinNoise ? "no (within run spread)" : "NO";
 }
 
-/** The rows as a markdown table. */
-export function markdownTable(rows: Row[]): string {
+/** The rows as a markdown table; `columns` names the two sides (e.g. `["Ithaca", "mlx-lm"]`). */
+export function markdownTable(rows: Row[], columns: [string, string]): string {
+  const [a, b] = columns;
   const lines = [
-    "| metric | Ithaca | mlx-lm | ratio (Ithaca/mlx-lm) | run spread | target | met? |",
+    `| metric | ${a} | ${b} | ratio (${a}/${b}) | run spread | target | met? |`,
     "|---|---:|---:|---:|---:|---|---|",
     ...rows.map(
       (r) =>
-        `| ${r.metric} | ${formatValue(r.ithaca)} | ${formatValue(r.mlxLm)} | ${r.ratio.toFixed(3)}× | ${(r.spread * 100).toFixed(1)}% | ` +
+        `| ${r.metric} | ${formatValue(r.a)} | ${formatValue(r.b)} | ${r.ratio.toFixed(3)}× | ${(r.spread * 100).toFixed(1)}% | ` +
         `${r.target} | ${verdict(r)} |`,
     ),
   ];
   return lines.join("\n");
 }
 
-/** Whether every run of both engines generated the same greedy tokens; names the first difference otherwise. */
-export function tokenAgreement(runs: EngineRun[]): string {
+/**
+ * Whether every run generated the same greedy tokens (ids, or token strings); names the first run that differs from
+ * the first run, by `label`, otherwise.
+ */
+export function tokenAgreement<R extends { tokens: readonly (number | string)[] }>(runs: R[], label: (r: R) => string): string {
   const ref = runs[0]!.tokens;
   for (const r of runs) {
     const i = r.tokens.findIndex((t, k) => t !== ref[k]);
     if (i >= 0 || r.tokens.length !== ref.length) {
-      return `NO — ${r.engine} differs at token ${i >= 0 ? i : Math.min(r.tokens.length, ref.length)}`;
+      return `NO — ${label(r)} differs at token ${i >= 0 ? i : Math.min(r.tokens.length, ref.length)}`;
     }
   }
-  return `yes (${ref.length} tokens, every run of both engines)`;
+  return `yes (${ref.length} tokens, all ${runs.length} runs)`;
 }
