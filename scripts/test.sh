@@ -8,7 +8,7 @@ export PATH="$PWD/.tools/bin:$PATH"
 mkdir -p .build
 passed=0 failed=0
 if bun x tsc --noEmit -p tsconfig.json; then passed=1; echo "(pass) tsc --noEmit"; else failed=1; echo "(fail) tsc --noEmit"; fi
-bun test --reporter=junit --reporter-outfile=.build/junit.xml "$@" 2>&1 | tee .build/test.log
+bun test --timeout 120000 --reporter=junit --reporter-outfile=.build/junit.xml "$@" 2>&1 | tee .build/test.log
 status=${PIPESTATUS[0]}
 # bun's summary lines: " N pass" / " N fail"
 p=$(grep -E '^ *[0-9]+ pass$' .build/test.log | tail -1 | grep -oE '[0-9]+')
