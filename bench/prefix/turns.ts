@@ -103,10 +103,11 @@ export async function clearPrefixCache(url: string): Promise<number> {
 
 /**
  * An SDK client for the server at `url`: open mode, no retries (a failure must show), and an hour per request instead
- * of the SDK's 10 minutes (a CPU prefill of a long history can take that long).
+ * of the SDK's 10 minutes (a CPU prefill of a long history can take that long). Bun's own fetch timeout (300 s
+ * without a byte) is turned off with Bun's `timeout: false` request option.
  */
 export function client(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 3_600_000 });
+  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 3_600_000, fetchOptions: { timeout: false } });
 }
 
 /**
