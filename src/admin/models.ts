@@ -27,7 +27,8 @@ export const ModelActionSchema = v.strictObject({
 
 type ModelAction = v.InferOutput<typeof ModelActionSchema>;
 
-const noEngine = (id: string) =>
+/** 404 for a model id when no local engine is configured. */
+export const noEngine = (id: string) =>
   new OpenAIError(404, `model '${id}' is not a local model: no local engine is configured`, {
     param: "model",
     code: "model_not_found",

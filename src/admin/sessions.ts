@@ -15,7 +15,7 @@ import type { AnyElysia } from "elysia";
 import * as v from "valibot";
 import type { LocalModels } from "../backends/mlx-models.ts";
 import type { EngineClient } from "../engine/client.ts";
-import { OpenAIError } from "../protocol/errors.ts";
+import { noEngine } from "./models.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must be a non-empty string"));
 
@@ -39,7 +39,7 @@ const SessionsQuerySchema = v.object({ model: v.optional(NonEmpty) });
 async function enginesOf(models: LocalModels | undefined, model: string | undefined): Promise<[string, EngineClient][]> {
   const engines = [...(models?.engines() ?? [])];
   if (model === undefined) return engines;
-  if (!models) throw new OpenAIError(404, `model '${model}' is not a local model: no local engine is configured`, { param: "model", code: "model_not_found" });
+  if (!models) throw noEngine(model);
   const { id } = await models.resolve(model);
   return engines.filter(([loaded]) => loaded === id);
 }
