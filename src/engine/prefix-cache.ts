@@ -149,7 +149,7 @@ export class PrefixCache {
       const ownLength = own ? Math.min(limit, commonPrefixLength(own.tokens, prompt)) : 0;
       const shared = this.options.shared ? this.#longestShared(prompt, limit) : undefined;
       if (own && ownLength > 0 && ownLength >= (shared?.length ?? 0)) {
-        return this.#count("session", { caches: this.#take(sessionKey(sessionId!), own, ownLength), cached: ownLength, source: "session" });
+        return this.#count({ caches: this.#take(sessionKey(sessionId!), own, ownLength), cached: ownLength, source: "session" });
       }
       if (shared) {
         const { key, entry, length } = shared;
@@ -157,10 +157,10 @@ export class PrefixCache {
           entry.sessionId === undefined && length === entry.tokens.length
             ? this.#take(key, entry, length)
             : entry.caches.map((cache) => KVCache.prefixOf(cache, length));
-        return this.#count("shared", { caches, cached: length, source: "shared" });
+        return this.#count({ caches, cached: length, source: "shared" });
       }
     }
-    return this.#count("cold", { caches: makeCaches(numLayers), cached: 0, source: "cold" });
+    return this.#count({ caches: makeCaches(numLayers), cached: 0, source: "cold" });
   }
 
   /**
@@ -294,8 +294,8 @@ export class PrefixCache {
     if (!entry.taken) freeCaches(entry.caches);
   }
 
-  #count(source: PrefixReuse["source"], reuse: PrefixReuse): PrefixReuse {
-    this.#hits[source]++;
+  #count(reuse: PrefixReuse): PrefixReuse {
+    this.#hits[reuse.source]++;
     return reuse;
   }
 }
