@@ -31,6 +31,8 @@ export interface AuthOptions {
 export interface Caller {
   /** `open`: no credentials needed here; `client`: a valid API key; `admin`: the admin token. */
   role: "open" | "client" | "admin";
+  /** Cache scope: requests of one scope may share KV prefixes (`open` in open mode, one per key otherwise). */
+  scope: string;
 }
 
 /** Whether `path` is one of the contract's public routes (`/x` exactly, or under `/x/*`). */
@@ -74,13 +76,13 @@ export function createAuthenticator(options: AuthOptions): (request: Request) =>
 
   return (request) => {
     const path = pathOf(request);
-    if (isPublic(path)) return { role: "open" };
+    if (isPublic(path)) return { role: "open", scope: "open" };
     const secret = presentedSecret(request);
     const presented = secret === undefined ? undefined : digest(secret);
     const presentsAdminToken = presented !== undefined && matchesAny(presented, adminDigest);
     if (path === "/admin" || path.startsWith("/admin/")) {
-      if (presentsAdminToken) return { role: "admin" };
-      if (adminDigest.length === 0 && openMode) return { role: "open" };
+      if (presentsAdminToken) return { role: "admin", scope: "admin" };
+      if (adminDigest.length === 0 && openMode) return { role: "open", scope: "open" };
       if (adminDigest.length === 0) {
         return unauthorized(
           "The admin API is disabled: no admin token is configured (ITHACA_ADMIN_TOKEN).",
@@ -89,8 +91,8 @@ export function createAuthenticator(options: AuthOptions): (request: Request) =>
       }
       return unauthorized("Missing or invalid admin token.", "invalid_admin_token");
     }
-    if (presentsAdminToken) return { role: "admin" };
-    if (openMode) return { role: "open" };
+    if (presentsAdminToken) return { role: "admin", scope: "admin" };
+    if (openMode) return { role: "open", scope: "open" };
     if (presented === undefined) {
       return unauthorized(
         "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
@@ -98,7 +100,7 @@ export function createAuthenticator(options: AuthOptions): (request: Request) =>
       );
     }
     return matchesAny(presented, keyDigests)
-      ? { role: "client" }
+      ? { role: "client", scope: `key:${presented.toString("hex", 0, 8)}` }
       : unauthorized("Incorrect API key provided.", "invalid_api_key");
   };
 }

@@ -136,13 +136,13 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline
-    .post("/v1/chat/completions", ({ body, plan, sessionId, request }) => chatCompletions(body, { plan, sessionId, request }), {
+    .post("/v1/chat/completions", ({ body, plan, sessionId, caller, request }) => chatCompletions(body, { plan, sessionId, cacheScope: caller.scope, request }), {
       body: ChatCompletionRequestSchema,
       parse: "json",
       routed: true,
       detail: { summary: "Create a chat completion (OpenAI dialect; stream or not)", tags: ["OpenAI"] },
     })
-    .post("/v1/messages", ({ body, plan, sessionId, request }) => messages(body, { plan, sessionId, request }), {
+    .post("/v1/messages", ({ body, plan, sessionId, caller, request }) => messages(body, { plan, sessionId, cacheScope: caller.scope, request }), {
       body: MessagesRequestSchema,
       parse: "json",
       routed: true,
@@ -150,7 +150,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     })
     .post(
       "/v1/messages/count_tokens",
-      ({ body, plan, sessionId, request }) => countTokens(body as MessagesRequest, { plan, sessionId, request }),
+      ({ body, plan, sessionId, caller, request }) => countTokens(body as MessagesRequest, { plan, sessionId, cacheScope: caller.scope, request }),
       {
         body: CountTokensRequestSchema,
         parse: "json",
@@ -158,13 +158,13 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         detail: { summary: "Count the input tokens of a Messages request (Anthropic dialect)", tags: ["Anthropic"] },
       },
     )
-    .post("/v1/responses", ({ body, plan, sessionId, request }) => responses(body, { plan, sessionId, request }), {
+    .post("/v1/responses", ({ body, plan, sessionId, caller, request }) => responses(body, { plan, sessionId, cacheScope: caller.scope, request }), {
       body: ResponsesRequestSchema,
       parse: "json",
       routed: true,
       detail: { summary: "Create a model response (OpenAI Responses API, stateless)", tags: ["OpenAI"] },
     })
-    .post("/v1/embeddings", ({ body, plan, sessionId, request }) => embeddings(body, { plan, sessionId, request }), {
+    .post("/v1/embeddings", ({ body, plan, sessionId, caller, request }) => embeddings(body, { plan, sessionId, cacheScope: caller.scope, request }), {
       body: EmbeddingsRequestSchema,
       parse: "json",
       routed: true,

@@ -31,6 +31,11 @@ export interface BackendCallContext {
   model: BackendModel;
   /** Conversation id from the session plugin (`X-Session-Id` header or `session_id` body field), if any. */
   sessionId?: string;
+  /**
+   * Who may share cached state with this request (the caller's scope from the auth plugin: one per API key, one
+   * for open mode). The local engine never reuses a KV prefix, nor reports `cached_tokens`, across scopes.
+   */
+  cacheScope?: string;
   /** Aborted when the client disconnects; backends cancel upstream work within one decode step / one read. */
   signal: AbortSignal;
   /** Request id for logs and error messages. */

@@ -15,6 +15,8 @@ export interface RoutedRequest {
   /** Every entry to try, in order (never empty). */
   plan: readonly CatalogEntry[];
   sessionId?: string;
+  /** The caller's cache scope (auth plugin `caller.scope`); see {@link BackendCallContext.cacheScope}. */
+  cacheScope?: string;
   request: Request;
 }
 
@@ -24,6 +26,7 @@ export function callContext(entry: CatalogEntry, routed: RoutedRequest): Backend
   return {
     model: entry.model,
     sessionId: routed.sessionId,
+    cacheScope: routed.cacheScope,
     signal: request.signal,
     requestId: request.headers.get("x-request-id") ?? crypto.randomUUID(),
     anthropicBeta: request.headers.get("anthropic-beta") ?? undefined,
