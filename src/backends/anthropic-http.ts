@@ -13,17 +13,27 @@
  *   cool-down and error mapping: ./http/upstream-client.ts. A failure after the stream started is sent as Anthropic's
  *   `event: error` (passthrough) or OpenAI's in-band error (translation), and the stream ends cleanly.
  */
-import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
-import { UpstreamProbe } from "../catalog/upstream-probe.ts";
-import { publishedModels, publishUpstreamModels } from "../catalog/upstream-models.ts";
 import { anthropicStreamError, upstreamAnthropicError } from "../protocol/anthropic-errors.ts";
-import type { AnthropicMessage, AnthropicUsage } from "../protocol/anthropic.ts";
-import { sseNamed, sseObserver, sseResponse } from "../protocol/sse.ts";
+import type { AnthropicMessage } from "../protocol/anthropic.ts";
+import { sseNamed } from "../protocol/sse.ts";
 import { chatToMessages } from "../translate/anthropic-request.ts";
 import { messageToChatCompletion } from "../translate/anthropic-response.ts";
 import { anthropicEventsFromSse, anthropicEventsToChunks } from "../translate/anthropic-stream.ts";
+import type {
+  Backend,
+  BackendCallContext,
+  BackendModel,
+  BytesAnswer,
+  CanonicalChatRequest,
+  ChunksAnswer,
+  CompletionAnswer,
+} from "./backend.ts";
+import { upstreamEndpoint } from "./http/endpoint.ts";
+import { UpstreamProbe } from "./http/probe.ts";
+import { publishedModels, publishUpstreamModels } from "./http/published-models.ts";
 import { UpstreamClient } from "./http/upstream-client.ts";
+import { scanJsonObject } from "./http/usage-scan.ts";
 
 /** Ithaca's request extensions, which Anthropic's API would reject as unknown fields. */
 const ITHACA_EXTENSIONS = ["session_id", "enable_thinking", "reasoning_effort"];
@@ -39,10 +49,11 @@ class AnthropicHttpBackend implements Backend {
     const headers: Record<string, string> = { "anthropic-version": upstream.anthropic_version };
     for (const [name, value] of Object.entries(upstream.headers)) headers[name.toLowerCase()] = value;
     if (upstream.api_key) headers["x-api-key"] = upstream.api_key;
+    const endpoint = upstreamEndpoint(upstream.base_url);
     this.probe = new UpstreamProbe({
       upstreamId: upstream.id,
-      baseUrl: upstream.base_url.replace(/\/+$/, ""),
-      headers,
+      baseUrl: endpoint.base,
+      headers: { ...endpoint.headers, ...headers },
       timeoutMs: upstream.timeout_ms.connect,
     });
     this.client = new UpstreamClient(upstream, { httpError: upstreamAnthropicError }, headers, () =>
@@ -60,53 +71,54 @@ class AnthropicHttpBackend implements Backend {
     return this.client.available();
   }
 
-  async messages(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response> {
+  async messages(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
     const stream = body.stream === true;
-    const opened = await this.client.open(
+    const exchange = await this.client.open(
       { path: "/messages", body: this.outgoing(body, ctx), stream, headers: this.betaHeader(ctx) },
       ctx,
     );
-    if (opened instanceof Response) return opened;
     if (!stream) {
-      return this.client.passJson(opened, (message) => this.countUsage(message.usage));
+      return this.client.bytes(exchange, "anthropic", (bytes) => this.countUsage(new TextDecoder().decode(bytes), "last"));
     }
-    const observe = sseObserver((event) => {
-      // message_start carries the input count (its output count is a placeholder); message_delta the output count.
-      if (event.type === "message_start") this.countUsage({ input_tokens: (event.message as AnthropicMessage).usage?.input_tokens });
-      if (event.type === "message_delta") this.countUsage({ output_tokens: (event.usage as AnthropicUsage)?.output_tokens });
+    // message_start (the stream's head) carries the input count; the last message_delta (its tail) the output count.
+    return this.client.relay(exchange, "anthropic", (error) => sseNamed(anthropicStreamError(error)), ({ head, tail }) => {
+      this.countUsage(head, "first", "input");
+      this.countUsage(tail, "last", "output");
     });
-    return this.client.relay(opened, (error) => sseNamed(anthropicStreamError(error)), observe);
   }
 
-  async countMessageTokens(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response> {
+  async countMessageTokens(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
     const outgoing = this.outgoing(body, ctx);
     delete outgoing.stream;
     delete outgoing.max_tokens;
-    const opened = await this.client.open(
+    const exchange = await this.client.open(
       { path: "/messages/count_tokens", body: outgoing, stream: false, headers: this.betaHeader(ctx) },
       ctx,
     );
-    if (opened instanceof Response) return opened;
-    return this.client.passJson(opened);
+    return this.client.bytes(exchange, "anthropic");
   }
 
-  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response> {
+  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<CompletionAnswer | ChunksAnswer> {
     const request = { ...chatToMessages(body), model: ctx.model.upstreamId } as Record<string, unknown>;
     const stream = body.stream === true;
-    const opened = await this.client.open(
+    const exchange = await this.client.open(
       { path: "/messages", body: request, stream, headers: this.betaHeader(ctx) },
       ctx,
     );
-    if (opened instanceof Response) return opened;
     if (stream) {
-      const events = anthropicEventsFromSse(this.client.body(opened));
-      return sseResponse(anthropicEventsToChunks(events, { model: ctx.model.id }), ctx.signal);
+      const events = anthropicEventsFromSse(this.client.stream(exchange));
+      return { kind: "chunks", chunks: anthropicEventsToChunks(events, { model: ctx.model.id }) };
     }
-    const bytes = await this.client.readBody(opened);
-    if (bytes instanceof Response) return bytes;
-    const message = JSON.parse(new TextDecoder().decode(bytes)) as AnthropicMessage;
-    this.countUsage(message.usage);
-    return Response.json(messageToChatCompletion(message, { model: ctx.model.id }));
+    const bytes = await this.client.readBody(exchange);
+    let message: AnthropicMessage;
+    try {
+      message = JSON.parse(new TextDecoder().decode(bytes)) as AnthropicMessage;
+      if (message === null || typeof message !== "object" || !Array.isArray(message.content)) throw new TypeError("no content");
+    } catch {
+      throw this.client.invalid("its answer is not an Anthropic message");
+    }
+    this.client.countUsage(message.usage?.input_tokens, message.usage?.output_tokens);
+    return { kind: "completion", completion: messageToChatCompletion(message, { model: ctx.model.id }) };
   }
 
   stats(): Record<string, unknown> {
@@ -117,10 +129,13 @@ class AnthropicHttpBackend implements Backend {
     this.client.close();
   }
 
-  /** Adds an Anthropic `usage` object's counts to the counters. */
-  private countUsage(usage: unknown): void {
-    const counts = usage as Partial<Pick<AnthropicUsage, "input_tokens" | "output_tokens">> | undefined;
-    this.client.countUsage(counts?.input_tokens, counts?.output_tokens);
+  /**
+   * Adds the counts of the `usage` object nearest the start or end of `text` to the counters (`only`: just the input
+   * or the output count).
+   */
+  private countUsage(text: string, from: "first" | "last", only?: "input" | "output"): void {
+    const usage = scanJsonObject(text, "usage", from);
+    this.client.countUsage(only === "output" ? undefined : usage?.input_tokens, only === "input" ? undefined : usage?.output_tokens);
   }
 
   /** The client's Anthropic body for the wire: the upstream's model id, Ithaca's extensions removed. */

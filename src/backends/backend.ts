@@ -1,11 +1,55 @@
 /**
- * The backend interface: everything the router can send a chat request to.
+ * The backend interface: everything the router can send a request to, and the typed answers it gives back
+ * (DESIGN §2, canonical form).
  *
- * A backend answers in the OpenAI chat-completions wire format (DESIGN §2, canonical form): a JSON body for
- * `stream: false`, or an SSE stream of `chat.completion.chunk` objects ending in `data: [DONE]` for `stream: true`.
- * Returning a web `Response` lets an HTTP upstream's bytes pass through untouched (the same-dialect fast path) and
- * lets the local MLX backend stream from its Worker without an extra buffering layer.
+ * A backend answers with a value, never with a web `Response`: a finished `chat.completion`, a stream of
+ * `chat.completion.chunk` objects, or — when the upstream speaks the caller's dialect and nothing needs rewriting —
+ * the upstream's own bytes with the dialect named (the same-dialect fast path). A failure before the first byte is
+ * thrown as an `OpenAIError` (the canonical error; routes render it in the caller's dialect); a failure after a
+ * stream started is thrown by the chunk iterator, or framed in-band by the byte relay. Routes render the HTTP answer
+ * once (src/routes/render.ts); nothing is written as SSE and parsed back inside the process.
  */
+import type { ChatCompletion, OpenAIStreamItem } from "../protocol/openai-wire.ts";
+
+/** A finished chat completion in canonical (OpenAI) form. */
+export interface CompletionAnswer {
+  readonly kind: "completion";
+  readonly completion: ChatCompletion;
+}
+
+/**
+ * A streamed chat completion in canonical form: chunks in order, the usage chunk (`choices: []`) last when the
+ * backend knows usage. A failure mid-stream is an OpenAI in-band `{error}` item that ends the stream, or an
+ * `OpenAIError` the iterator throws; the iterator simply ends when the client went away, and `return()` cancels the
+ * work behind it.
+ */
+export interface ChunksAnswer {
+  readonly kind: "chunks";
+  readonly chunks: AsyncIterable<OpenAIStreamItem>;
+}
+
+/** The wire dialects of upstream answers. */
+export type WireDialect = "openai" | "anthropic";
+
+/**
+ * An upstream's own answer, passed on untouched (the same-dialect fast path).
+ * - `stream: false`: `body` is the whole answer (read, bounded); `stream: true`: an SSE byte stream whose failures
+ *   after the first byte are already framed in-band in `dialect`'s error shape.
+ * - `status` and `headers` are the upstream's (2xx; content-type and a few others kept).
+ */
+export interface BytesAnswer<D extends WireDialect = WireDialect> {
+  readonly kind: "bytes";
+  readonly dialect: D;
+  readonly stream: boolean;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Uint8Array | ReadableStream<Uint8Array>;
+  /** The upstream's config id, named in errors when its bytes must be read (e.g. translated for another dialect). */
+  readonly upstream: string;
+}
+
+/** What `chatCompletions` answers: canonical values, or OpenAI-dialect bytes from an OpenAI-dialect upstream. */
+export type ChatAnswer = CompletionAnswer | ChunksAnswer | BytesAnswer<"openai">;
 
 /** One servable model as a backend publishes it to the catalog. */
 export interface BackendModel {
@@ -59,19 +103,21 @@ export interface Backend {
   /** The models this backend serves now. May probe its upstream (cached); never throws for an unreachable upstream. */
   listModels(): Promise<BackendModel[]>;
   /**
-   * Runs one chat completion. Resolves to an OpenAI-format `Response` (JSON or SSE).
-   * Errors the client caused resolve to a 4xx in the OpenAI error shape; upstream failures to 502/503/504 naming the
-   * upstream. Never rejects for a client abort: the stream simply ends.
+   * Runs one chat completion.
+   * @returns a {@link ChatAnswer}: canonical values, or the upstream's bytes when it speaks the OpenAI dialect.
+   * @throws OpenAIError before the first byte: 4xx for what the client caused, 502/503/504 naming the upstream for
+   *   upstream failures, 499 `client_closed` when the client went away.
    */
-  chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response>;
+  chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<ChatAnswer>;
   /**
    * Anthropic Messages call in the backend's own dialect, for backends whose upstream speaks it (`anthropic-http`):
-   * the same-dialect fast path. `body` is the validated Anthropic request; the answer is Anthropic JSON or SSE.
+   * the same-dialect fast path. `body` is the validated Anthropic request; the answer is the upstream's bytes.
    * Backends without it are reached from `/v1/messages` through translation into {@link chatCompletions}.
+   * @throws OpenAIError as {@link chatCompletions}.
    */
-  messages?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response>;
+  messages?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">>;
   /** `POST /v1/messages/count_tokens` in the Anthropic dialect, for backends whose upstream serves it. */
-  countMessageTokens?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response>;
+  countMessageTokens?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">>;
   /**
    * Exact prompt size of a canonical request in tokens (the local engine: chat template + tokenizer, tools
    * included). Backends without it get an estimate from the route.
@@ -79,7 +125,7 @@ export interface Backend {
    */
   countTokens?(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<number>;
   /** `POST /v1/embeddings` in the OpenAI dialect (passthrough), for backends whose upstream serves embeddings. */
-  embeddings?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response>;
+  embeddings?(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"openai">>;
   /**
    * False while the backend is cooling down after repeated upstream failures: the router then tries other
    * candidates first. Absent means always available.

@@ -8,6 +8,7 @@
 import type { GenerationEvent } from "../engine/client.ts";
 import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
+import type { ChatCompletion, ChatCompletionChunk } from "../protocol/openai-wire.ts";
 
 /** `id`, `created` and `model` shared by every object of one answer. */
 export interface CompletionMeta {
@@ -44,7 +45,7 @@ export function engineError(e: { message: string; status: number }): OpenAIError
  * Collects a whole answer into a `chat.completion`.
  * @throws OpenAIError with the engine's status when generation fails
  */
-export async function renderCompletion(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): Promise<Response> {
+export async function renderCompletion(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): Promise<ChatCompletion> {
   let content = "";
   let reasoning = "";
   const toolCalls: ToolCallDelta[] = [];
@@ -58,15 +59,18 @@ export async function renderCompletion(events: AsyncIterable<GenerationEvent>, m
     } else if (e.type === "error") {
       throw engineError(e);
     } else if (e.type === "done") {
-      const message: Record<string, unknown> = { role: "assistant", content: content || (toolCalls.length ? null : "") };
+      const message: ChatCompletion["choices"][number]["message"] = {
+        role: "assistant",
+        content: content || (toolCalls.length ? null : ""),
+      };
       if (reasoning) message.reasoning_content = reasoning;
       if (toolCalls.length) message.tool_calls = toolCalls.map(({ index: _index, ...call }) => call);
-      return Response.json({
+      return {
         ...meta,
         object: "chat.completion",
         choices: [{ index: 0, message, logprobs: withLogprobs ? { content: logprobs } : null, ...finishFields(e) }],
         usage: openAIUsage(e.usage),
-      });
+      };
     }
   }
   throw new OpenAIError(500, "engine ended without finishing", { code: "engine_error" });
@@ -76,8 +80,8 @@ export async function renderCompletion(events: AsyncIterable<GenerationEvent>, m
  * Yields the chunk objects of a streamed answer. Stops silently when the generation was cancelled (client gone).
  * @throws OpenAIError when generation fails mid-stream (the SSE layer sends it as an in-band error event)
  */
-export async function* renderChunks(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): AsyncGenerator<object> {
-  const chunk = (delta: object, logprobs?: TokenLogprob[], finish?: ReturnType<typeof finishFields>) => ({
+export async function* renderChunks(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): AsyncGenerator<ChatCompletionChunk> {
+  const chunk = (delta: ChatCompletionChunk["choices"][number]["delta"], logprobs?: TokenLogprob[], finish?: ReturnType<typeof finishFields>): ChatCompletionChunk => ({
     ...meta,
     object: "chat.completion.chunk",
     choices: [
@@ -97,7 +101,7 @@ export async function* renderChunks(events: AsyncIterable<GenerationEvent>, meta
     else if (e.type === "done") {
       if (e.finishReason === "cancelled") return;
       yield chunk({}, undefined, finishFields(e));
-      yield { ...meta, object: "chat.completion.chunk", choices: [], usage: openAIUsage(e.usage) };
+      yield { ...meta, object: "chat.completion.chunk" as const, choices: [], usage: openAIUsage(e.usage) };
       return;
     }
   }

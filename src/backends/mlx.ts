@@ -10,8 +10,15 @@ import { type EngineConfig, EngineSchema } from "../config/schema.ts";
 import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../engine/client.ts";
 import type { GenerateParams } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import { sseResponse } from "../protocol/sse.ts";
-import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
+import type { ChatCompletionChunk } from "../protocol/openai-wire.ts";
+import type {
+  Backend,
+  BackendCallContext,
+  BackendModel,
+  CanonicalChatRequest,
+  ChunksAnswer,
+  CompletionAnswer,
+} from "./backend.ts";
 import { LocalModels, type KnownModel, type LocalModelConfig, type ModelLease } from "./mlx-models.ts";
 import { toGenerateParams, toPromptParams } from "./mlx-params.ts";
 import { engineError, renderChunks, renderCompletion } from "./mlx-render.ts";
@@ -80,21 +87,21 @@ export class MlxBackend implements Backend {
     };
   }
 
-  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response> {
+  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<CompletionAnswer | ChunksAnswer> {
     this.#counters.requests++;
     const model = await this.models.resolve(ctx.model.upstreamId);
     // Validate before a model is loaded on demand for nothing (the vocabulary size comes from config.json).
     const vocabSize = "error" in model.facts ? undefined : model.facts.vocabSize;
-    const early = vocabSize === undefined ? undefined : toGenerateParams(body, ctx.sessionId, vocabSize);
+    const early = vocabSize === undefined ? undefined : toGenerateParams(body, ctx, vocabSize);
     const lease = await this.models.acquire(model);
     let handedOff = false;
     try {
-      const params = early ?? toGenerateParams(body, ctx.sessionId, lease.engine.info.vocabSize);
-      const response = await this.#answer(body, params, ctx, lease);
-      handedOff = body.stream === true;
+      const params = early ?? toGenerateParams(body, ctx, lease.engine.info.vocabSize);
+      const answer = await this.#answer(body, params, ctx, lease);
+      handedOff = answer.kind === "chunks";
       // A stream cancelled before its first read never runs #closing's finally: release on abort too (idempotent).
       if (handedOff) ctx.signal.addEventListener("abort", () => lease.release(), { once: true });
-      return response;
+      return answer;
     } finally {
       if (!handedOff) lease.release();
     }
@@ -118,7 +125,12 @@ export class MlxBackend implements Backend {
     return this.models.prompts.count(model, params);
   }
 
-  async #answer(body: CanonicalChatRequest, params: GenerateParams, ctx: BackendCallContext, lease: ModelLease): Promise<Response> {
+  async #answer(
+    body: CanonicalChatRequest,
+    params: GenerateParams,
+    ctx: BackendCallContext,
+    lease: ModelLease,
+  ): Promise<CompletionAnswer | ChunksAnswer> {
     const { engine } = lease;
     let raw;
     try {
@@ -143,9 +155,11 @@ export class MlxBackend implements Backend {
       throw engineError(first.done ? { message: "engine ended without an answer", status: 500 } : (first.value as { message: string; status: number }));
     }
     const meta = { id: completionId(), created: Math.floor(Date.now() / 1000), model: ctx.model.id };
-    if (body.stream !== true) return await renderCompletion(events, meta, params.logprobs);
+    if (body.stream !== true) {
+      return { kind: "completion", completion: await renderCompletion(events, meta, params.logprobs) };
+    }
     const chunks = renderChunks(events, meta, params.logprobs);
-    return sseResponse(this.#closing(chunks, events, ctx.signal, lease), ctx.signal);
+    return { kind: "chunks", chunks: this.#closing(chunks, events, ctx.signal, lease) };
   }
 
   /** Passes events on; a generation cancelled because its model is being unloaded ends in a 503 `model_unloaded`. */
@@ -160,7 +174,12 @@ export class MlxBackend implements Backend {
    * Passes chunks on; when the client went away mid-stream, closes the event iterator so the Worker cancels. Releases
    * the model when the stream ends, however it ends.
    */
-  async *#closing(chunks: AsyncGenerator<object>, events: AsyncGenerator<unknown>, signal: AbortSignal, lease: ModelLease): AsyncGenerator<object> {
+  async *#closing(
+    chunks: AsyncGenerator<ChatCompletionChunk>,
+    events: AsyncGenerator<unknown>,
+    signal: AbortSignal,
+    lease: ModelLease,
+  ): AsyncGenerator<ChatCompletionChunk> {
     try {
       yield* chunks;
     } finally {

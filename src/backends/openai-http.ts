@@ -8,16 +8,22 @@
  * - The key comes from the environment variable named in the config and goes out as `Authorization: Bearer`;
  *   configured `headers` go along (OpenRouter's attribution `HTTP-Referer` / `X-Title`).
  * - Response bytes pass through untouched (the same-dialect fast path), streamed or not; so does `/v1/embeddings`.
- * - Deadlines, retries before the first byte, cool-down and error mapping: ./http/upstream-client.ts. After a stream
- *   started, a failure arrives in-band (`data: {"error":...}`) and the stream ends.
+ *   Usage is counted from what passes: the `usage` object near the end of the body or stream (./http/usage-scan.ts).
+ * - Deadlines, retries before the first byte, cool-down, bounds and error mapping: ./http/upstream-client.ts. After
+ *   a stream started, a failure arrives in-band (`data: {"error":...}`) and the stream ends.
  */
-import type { Backend, BackendCallContext, BackendModel, CanonicalChatRequest } from "./backend.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
-import { UpstreamProbe } from "../catalog/upstream-probe.ts";
-import { publishedModels, publishUpstreamModels } from "../catalog/upstream-models.ts";
 import { upstreamHttpError } from "../protocol/errors.ts";
-import { sseError, sseObserver } from "../protocol/sse.ts";
-import { UpstreamClient, type Exchange } from "./http/upstream-client.ts";
+import { sseError } from "../protocol/sse.ts";
+import type { Backend, BackendCallContext, BackendModel, BytesAnswer, CanonicalChatRequest } from "./backend.ts";
+import { upstreamEndpoint } from "./http/endpoint.ts";
+import { UpstreamProbe } from "./http/probe.ts";
+import { publishedModels, publishUpstreamModels } from "./http/published-models.ts";
+import { UpstreamClient } from "./http/upstream-client.ts";
+import { scanJsonObject } from "./http/usage-scan.ts";
+
+/** Bytes at the end of a non-stream body searched for its `usage` object. */
+const USAGE_TAIL_BYTES = 4096;
 
 /** The headers every request to `upstream` carries: Bearer key, configured extras, OpenRouter's default title. */
 function upstreamHeaders(upstream: UpstreamConfig): Record<string, string> {
@@ -37,10 +43,11 @@ class OpenAIHttpBackend implements Backend {
   constructor(private readonly upstream: UpstreamConfig) {
     this.id = `upstream:${upstream.id}`;
     const headers = upstreamHeaders(upstream);
+    const endpoint = upstreamEndpoint(upstream.base_url);
     this.probe = new UpstreamProbe({
       upstreamId: upstream.id,
-      baseUrl: upstream.base_url.replace(/\/+$/, ""),
-      headers,
+      baseUrl: endpoint.base,
+      headers: { ...endpoint.headers, ...headers },
       timeoutMs: upstream.timeout_ms.connect,
     });
     this.client = new UpstreamClient(upstream, { httpError: upstreamHttpError }, headers, () => this.probe.invalidate());
@@ -57,7 +64,7 @@ class OpenAIHttpBackend implements Backend {
     return this.client.available();
   }
 
-  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<Response> {
+  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
     const outgoing: Record<string, unknown> = { ...body, model: ctx.model.upstreamId };
     const headers: Record<string, string> = {};
     if (!this.upstream.forward_session_id) delete outgoing.session_id;
@@ -66,14 +73,15 @@ class OpenAIHttpBackend implements Backend {
       headers["x-session-id"] = ctx.sessionId;
     }
     const stream = body.stream === true;
-    const opened = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);
-    if (stream) return this.answerStream(opened);
-    return this.answerJson(opened);
+    const exchange = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);
+    if (stream) return this.client.relay(exchange, "openai", sseError, ({ tail }) => this.countUsage(tail));
+    return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
   }
 
-  async embeddings(body: Record<string, unknown>, ctx: BackendCallContext): Promise<Response> {
+  async embeddings(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
     const outgoing = { ...body, model: ctx.model.upstreamId };
-    return this.answerJson(await this.client.open({ path: "/embeddings", body: outgoing, stream: false }, ctx));
+    const exchange = await this.client.open({ path: "/embeddings", body: outgoing, stream: false }, ctx);
+    return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
   }
 
   stats(): Record<string, unknown> {
@@ -84,24 +92,16 @@ class OpenAIHttpBackend implements Backend {
     this.client.close();
   }
 
-  /** A non-stream answer: the upstream's bytes unchanged (usage counted), or the error. */
-  private async answerJson(opened: Exchange | Response): Promise<Response> {
-    if (opened instanceof Response) return opened;
-    return this.client.passJson(opened, (payload) => {
-      const usage = payload.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
-      this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
-    });
+  /** Adds the last `usage` object in `text` (an answer's end) to the counters. */
+  private countUsage(text: string): void {
+    const usage = scanJsonObject(text, "usage", "last");
+    this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
   }
+}
 
-  /** A streamed answer relayed byte for byte, usage counted on the way. */
-  private answerStream(opened: Exchange | Response): Response {
-    if (opened instanceof Response) return opened;
-    const observe = sseObserver((payload) => {
-      const usage = payload.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
-      this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
-    });
-    return this.client.relay(opened, sseError, observe);
-  }
+/** The last {@link USAGE_TAIL_BYTES} of a body as text. */
+function tailText(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.byteLength - USAGE_TAIL_BYTES)));
 }
 
 /** Creates the backend of one configured OpenAI-dialect upstream (id `upstream:<id>`). */

@@ -11,7 +11,7 @@
  * `loading` and `admin_loadable` (booleans; the local engine's models can be loaded through `/admin/models/load`).
  */
 import type { CatalogEntry } from "./catalog.ts";
-import { quantizationFromName, shortModelName } from "./ids.ts";
+import { quantizationFromName, shortModelName } from "../protocol/model-ids.ts";
 
 /** One `/v1/models` entry. */
 export interface OpenAIModelEntry {

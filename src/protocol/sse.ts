@@ -46,9 +46,10 @@ export function sseError(error: unknown): string {
  *
  * @param chunks `chat.completion.chunk` objects (or any JSON objects) in order.
  * @param signal usually the request's `AbortSignal` (aborted when the client goes away).
+ * @param headers extra response headers.
  */
-export function sseResponse(chunks: AsyncIterable<object>, signal?: AbortSignal): Response {
-  return frameStream(chunks, { frame: sseData, end: SSE_DONE, onError: sseError, signal });
+export function sseResponse(chunks: AsyncIterable<object>, signal?: AbortSignal, headers?: Record<string, string>): Response {
+  return frameStream(chunks, { frame: sseData, end: SSE_DONE, onError: sseError, signal, headers });
 }
 
 /** A named server-sent event (`event: <event>` then `data: <json>`), as Anthropic and the Responses API send them. */
@@ -70,6 +71,8 @@ export interface NamedSseOptions {
   heartbeat?: { everyMs: number; event: NamedEvent };
   /** The frame to send when the source throws (the dialect's in-stream error); the stream then ends cleanly. */
   onError(error: unknown): NamedEvent;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -84,6 +87,7 @@ export function namedSseResponse(events: AsyncIterable<NamedEvent>, options: Nam
     onError: (error) => sseNamed(options.onError(error)),
     heartbeat: heartbeat && { everyMs: heartbeat.everyMs, frame: sseNamed(heartbeat.event) },
     signal,
+    headers: options.headers,
   });
 }
 
@@ -97,6 +101,7 @@ interface Framing<T> {
   /** Sent whenever the source has been silent `everyMs`. */
   heartbeat?: { everyMs: number; frame: string };
   signal?: AbortSignal;
+  headers?: Record<string, string>;
 }
 
 /**
@@ -171,7 +176,7 @@ function frameStream<T>(source: AsyncIterable<T>, framing: Framing<T>): Response
       stop();
     },
   });
-  return new Response(body, { status: 200, headers: SSE_HEADERS });
+  return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...framing.headers } });
 }
 
 /**
@@ -213,20 +218,4 @@ export async function* sseJsonPayloads(body: ReadableStream<Uint8Array>): AsyncG
 /** Parses an OpenAI SSE body (a backend's answer) into chunks and in-band errors. */
 export async function* chunksFromSse(body: ReadableStream<Uint8Array>): AsyncGenerator<OpenAIStreamItem> {
   for await (const payload of sseJsonPayloads(body)) yield payload as unknown as OpenAIStreamItem;
-}
-
-/**
- * Watches SSE bytes as they pass through untouched and reports each JSON `data` payload (skipping `[DONE]` and
- * payloads that are not JSON objects). Used by passthrough backends to count usage without re-framing the stream.
- * @returns `feed(bytes)` for each chunk in order.
- */
-export function sseObserver(onJSON: (payload: Record<string, unknown>) => void): (bytes: Uint8Array) => void {
-  const decoder = new TextDecoder();
-  const parser = createParser({
-    onEvent(message) {
-      const payload = jsonObjectOf(message.data);
-      if (payload) onJSON(payload);
-    },
-  });
-  return (bytes) => parser.feed(decoder.decode(bytes, { stream: true }));
 }

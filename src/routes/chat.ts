@@ -3,9 +3,11 @@
  * Anthropic-dialect upstream through translation inside its backend (src/backends/anthropic-http.ts).
  */
 import type { CanonicalChatRequest } from "../backends/backend.ts";
-import { dispatch, type RoutedRequest } from "./dispatch.ts";
+import { dispatch, labels, type RoutedRequest } from "./dispatch.ts";
+import { renderChat } from "./render.ts";
 
 /** Answers a chat-completions request along its routing plan (fallbacks included). */
-export function chatCompletions(body: CanonicalChatRequest, routed: RoutedRequest): Promise<Response> {
-  return dispatch(routed, (entry, ctx) => entry.backend.chatCompletions(body, ctx));
+export async function chatCompletions(body: CanonicalChatRequest, routed: RoutedRequest): Promise<Response> {
+  const { answer, entry } = await dispatch(routed, (entry, ctx) => entry.backend.chatCompletions(body, ctx));
+  return renderChat(answer, labels(entry), routed.request.signal);
 }

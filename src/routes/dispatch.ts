@@ -1,11 +1,13 @@
 /**
- * Runs a request against its routing plan (plugins/router.ts `Router.plan`): the first entry answers unless it fails
+ * Runs a request against its routing plan (src/routing: `Router.plan`): the first entry answers unless it fails
  * before its answer started with a failure another backend may not have (429, 5xx: unreachable, timeout, cooling
  * down, overloaded); then the next entry is tried — the per-alias fallbacks of the config. A stream that has started
- * is never switched. The answering entry is named in `x-ithaca-model` and `x-ithaca-backend` response headers.
+ * is never switched. The answering entry is named in `x-ithaca-model` and `x-ithaca-backend` response headers
+ * ({@link labels}), on errors too.
  */
 import type { BackendCallContext } from "../backends/backend.ts";
 import type { CatalogEntry } from "../catalog/catalog.ts";
+import { OpenAIError } from "../protocol/errors.ts";
 
 /** Failures worth trying the next entry for. */
 const FAILOVER_STATUSES = new Set([429, 500, 502, 503, 504, 529]);
@@ -18,6 +20,12 @@ export interface RoutedRequest {
   /** The caller's cache scope (auth plugin `caller.scope`); see {@link BackendCallContext.cacheScope}. */
   cacheScope?: string;
   request: Request;
+}
+
+/** A backend's answer and the plan entry that gave it. */
+export interface Dispatched<A> {
+  answer: A;
+  entry: CatalogEntry;
 }
 
 /** The backend call context for `entry`. */
@@ -33,34 +41,36 @@ export function callContext(entry: CatalogEntry, routed: RoutedRequest): Backend
   };
 }
 
+/** The response headers naming the entry that answered. */
+export function labels(entry: CatalogEntry): Record<string, string> {
+  return { "x-ithaca-model": entry.model.id, "x-ithaca-backend": entry.backend.id };
+}
+
 /**
- * Calls `send` for each entry of the plan until one answers with something other than a fail-over status; the last
- * entry's answer is returned whatever it is.
+ * Calls `send` for each entry of the plan until one answers or fails with something other than a fail-over status.
+ * @returns the first answer and its entry.
+ * @throws the last failure (an {@link OpenAIError} carries the labels of its entry), or a non-fail-over one at once.
  */
-export async function dispatch(
+export async function dispatch<A>(
   routed: RoutedRequest,
-  send: (entry: CatalogEntry, ctx: BackendCallContext) => Promise<Response>,
-): Promise<Response> {
+  send: (entry: CatalogEntry, ctx: BackendCallContext) => Promise<A>,
+): Promise<Dispatched<A>> {
   const plan = routed.plan;
   for (let i = 0; ; i++) {
     const entry = plan[i] as CatalogEntry;
-    const response = await send(entry, callContext(entry, routed));
-    const last = i === plan.length - 1;
-    if (last || !FAILOVER_STATUSES.has(response.status) || routed.request.signal.aborted) {
-      return labelled(response, entry);
+    try {
+      return { answer: await send(entry, callContext(entry, routed)), entry };
+    } catch (error) {
+      const last = i === plan.length - 1;
+      if (!(error instanceof OpenAIError)) throw error;
+      if (last || !FAILOVER_STATUSES.has(error.status) || routed.request.signal.aborted) {
+        Object.assign(error.headers, labels(entry));
+        throw error;
+      }
+      const next = plan[i + 1] as CatalogEntry;
+      console.warn(
+        `[ithaca] ${entry.model.id} (${entry.backend.id}) answered ${error.status}; falling back to ${next.model.id}`,
+      );
     }
-    await response.body?.cancel().catch(() => {});
-    const next = plan[i + 1] as CatalogEntry;
-    console.warn(
-      `[ithaca] ${entry.model.id} (${entry.backend.id}) answered ${response.status}; falling back to ${next.model.id}`,
-    );
   }
-}
-
-/** `response` with the answering model and backend named in headers. */
-function labelled(response: Response, entry: CatalogEntry): Response {
-  const headers = new Headers(response.headers);
-  headers.set("x-ithaca-model", entry.model.id);
-  headers.set("x-ithaca-backend", entry.backend.id);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }

@@ -5,7 +5,8 @@
  */
 import * as v from "valibot";
 import { OpenAIError } from "../protocol/errors.ts";
-import { dispatch, type RoutedRequest } from "./dispatch.ts";
+import { dispatch, labels, type RoutedRequest } from "./dispatch.ts";
+import { bytesResponse } from "./render.ts";
 
 /** `POST /v1/embeddings` body: `model` and `input` checked, everything else (dimensions, encoding_format...) kept. */
 export const EmbeddingsRequestSchema = v.looseObject({
@@ -30,5 +31,6 @@ export async function embeddings(body: Record<string, unknown>, routed: RoutedRe
       code: "model_not_supported",
     });
   }
-  return dispatch({ ...routed, plan }, (entry, ctx) => entry.backend.embeddings!(body, ctx));
+  const { answer, entry } = await dispatch({ ...routed, plan }, (entry, ctx) => entry.backend.embeddings!(body, ctx));
+  return bytesResponse(answer, labels(entry));
 }

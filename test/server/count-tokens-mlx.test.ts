@@ -2,17 +2,19 @@
  * `countTokens` of the local backend: for the same request it equals the `usage.prompt_tokens` that
  * `chatCompletions` reports (one rendering and encoding for both: chat template with tools and template options,
  * generation prompt, BOS as the template writes it), it never loads a model, and it refuses what the chat path refuses
- * with the same errors. Real generated models, real Workers for the chat side.
+ * with the same errors. Counting runs in the token-count Worker: a large count leaves the server answering, and the
+ * Worker ends with the backend. Real generated models, real Workers for the chat side.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendCallContext, CanonicalChatRequest } from "../../src/backends/backend.ts";
 import { createMlxBackend, DEFAULT_ENGINE, type MlxBackend } from "../../src/backends/mlx.ts";
+import { PromptCounter } from "../../src/backends/mlx-prompts.ts";
 import type { EngineConfig } from "../../src/config/schema.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
-import { parseSSE } from "../../src/protocol/sse.ts";
 import { WEATHER, WEATHER_SCRIPTS, makeModel, tempDir } from "../helpers/paths.ts";
+import { startIthaca } from "./start.ts";
 
 const USER = { role: "user", content: "What is the weather in Paris?" };
 const PARTS = { role: "user", content: [{ type: "text", text: "What is" }, { type: "text", text: " the weather?" }] };
@@ -47,13 +49,11 @@ type Body = Record<string, unknown> & { messages: unknown[] };
 /** `usage.prompt_tokens` of a real chat completion (one generated token), stream or not. */
 async function chatPromptTokens(b: MlxBackend, model: string, body: Body, stream = false): Promise<number> {
   const request = { model, temperature: 0, max_tokens: 1, ...body, stream } as CanonicalChatRequest;
-  const response = await b.chatCompletions(request, ctx(model));
-  if (!stream) return ((await response.json()) as { usage: { prompt_tokens: number } }).usage.prompt_tokens;
+  const answer = await b.chatCompletions(request, ctx(model));
+  if (answer.kind === "completion") return answer.completion.usage!.prompt_tokens;
   let promptTokens: number | undefined;
-  for await (const event of parseSSE(response.body!)) {
-    if (event.data === "[DONE]") break;
-    const usage = (JSON.parse(event.data) as { usage?: { prompt_tokens: number } }).usage;
-    if (usage) promptTokens = usage.prompt_tokens;
+  for await (const chunk of answer.chunks) {
+    if ("usage" in chunk && chunk.usage) promptTokens = chunk.usage.prompt_tokens;
   }
   return promptTokens!;
 }
@@ -200,5 +200,51 @@ describe("errors are the chat path's", () => {
     } finally {
       await strict.close();
     }
+  });
+});
+
+describe("counting runs in the token-count Worker", () => {
+  test("while a large count_tokens is in flight, GET /health on the same server answers", async () => {
+    const server = await startIthaca({ engine: { models_dir: inventory } });
+    const tokenizers = async () => {
+      const health = (await (await fetch(`${server.url}/health`)).json()) as { backends: { local: { tokenizers: number } } };
+      return health.backends.local.tokenizers;
+    };
+    try {
+      expect(await tokenizers()).toBe(0);
+      const text = "The sea is wide and deep, and the wind is cold. ".repeat(40_000); // ~2 MB
+      let counted = false;
+      const counting = fetch(`${server.url}/v1/messages/count_tokens`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama", messages: [{ role: "user", content: text }] }),
+      }).then(async (response) => {
+        counted = true;
+        return response;
+      });
+      // /health shows the model held as soon as the count is handed to the Worker; it must answer while the Worker
+      // is still encoding, i.e. before the count's answer arrives.
+      let answeredDuringCount = false;
+      while (!counted && !answeredDuringCount) answeredDuringCount = (await tokenizers()) === 1 && !counted;
+      expect(answeredDuringCount).toBe(true);
+      const response = await counting;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { input_tokens: number }).input_tokens).toBeGreaterThan(100_000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("the Worker keeps the most recently counted models only, and ends with close: later counts get 503", async () => {
+    const counter = new PromptCounter(1);
+    const [llama, weather] = await Promise.all(["llama", "weather"].map((id) => backend.models.resolve(id)));
+    const params = { messages: [USER] };
+    const n = await counter.count(llama!, params);
+    expect(await counter.count(weather!, params)).toBe(await count(backend, "weather", params));
+    expect(counter.size).toBe(1);
+    expect(await counter.count(llama!, params)).toBe(n);
+    counter.close();
+    expect(counter.size).toBe(0);
+    expect(await failure(() => counter.count(llama!, params))).toMatchObject({ status: 503, code: "shutting_down" });
   });
 });

@@ -1,24 +1,27 @@
 /**
  * The HTTP client both upstream backends (`openai-http`, `anthropic-http`) use: one POST with deadlines
  * (`timeout_ms.connect`, `first_byte`, `idle`), retries with backoff and cool-down before the first byte
- * (./resilience.ts), a client disconnect aborting the upstream exchange, and failures mapped to the canonical
+ * (./resilience.ts), a client disconnect aborting the upstream exchange, and failures thrown as the canonical
  * {@link OpenAIError} naming the upstream (unreachable → 502, deadline → 504, cooling down → 503, an upstream error
- * status → that status with the upstream's message, via the dialect's `httpError`). The upstream key lives in
- * `headers` and appears in no log, error or response.
+ * status → that status with the upstream's message, via the dialect's `httpError`).
+ *
+ * What an upstream sends is bounded (`limits`): a non-stream answer by `max_body_bytes`, an error body by
+ * `max_error_body_bytes` (read that far, the rest dropped), an SSE line by `max_sse_line_bytes`; beyond, 502.
+ * Redirects are not followed (a prompt is never re-POSTed elsewhere): a 3xx is a 502. The upstream key and any
+ * credentials in `base_url` (./endpoint.ts) live in headers and appear in no log, error or response.
  */
 import type { UpstreamConfig } from "../../config/schema.ts";
-import {
-  OpenAIError,
-  upstreamBroken,
-  upstreamTimeout,
-  upstreamUnreachable,
-} from "../../protocol/errors.ts";
-import type { BackendCallContext } from "../backend.ts";
+import { OpenAIError, upstreamBroken, upstreamTimeout, upstreamUnreachable } from "../../protocol/errors.ts";
+import type { BackendCallContext, BytesAnswer, WireDialect } from "../backend.ts";
+import { upstreamEndpoint } from "./endpoint.ts";
 import { RETRYABLE_STATUSES, retryAfterMs, UpstreamResilience, type AttemptOutcome } from "./resilience.ts";
 import { describeFailure, UpstreamCall } from "./upstream-call.ts";
 
 /** Upstream response headers worth passing on; the rest (length, encoding, hop-by-hop) no longer apply. */
 const PASSED_HEADERS = ["content-type", "cache-control", "retry-after", "x-request-id", "request-id"];
+
+/** Bytes of a relayed stream's start and end kept for {@link RelayEnds} (usage lives there). */
+const KEPT_EDGE_BYTES = 8 * 1024;
 
 /** The headers of `headers` that a relayed answer keeps. */
 function passedHeaders(headers: Headers): Record<string, string> {
@@ -40,6 +43,7 @@ export interface UpstreamDialect {
 export interface UpstreamRequest {
   /** Appended to `base_url`: `/chat/completions`, `/messages`... */
   path: string;
+  /** The JSON body: an object (serialized here) or text already serialized. */
   body: unknown;
   /** A streamed answer is expected (shorter header deadline; `accept: text/event-stream`). */
   stream: boolean;
@@ -52,6 +56,12 @@ export interface Exchange {
   readonly response: Response;
   readonly call: UpstreamCall;
   finished: boolean;
+}
+
+/** The first and last bytes of a relayed stream (each at most 8 KiB, decoded), seen when it ended normally. */
+export interface RelayEnds {
+  head: string;
+  tail: string;
 }
 
 /** Counters for `/health`. */
@@ -80,25 +90,32 @@ export class UpstreamClient {
     prompt_tokens: 0,
     completion_tokens: 0,
   };
+  /** The upstream's id, as errors name it. */
+  readonly name: string;
   private readonly base: string;
+  private readonly headers: Record<string, string>;
   private readonly resilience: UpstreamResilience;
   private readonly active = new Set<UpstreamCall>();
   private closing = false;
 
   /**
-   * @param headers sent with every request (auth, `anthropic-version`, configured extra headers).
+   * @param headers sent with every request (auth, `anthropic-version`, configured extra headers); credentials from
+   *   the `base_url` are added unless `headers` already carry an `authorization`.
    * @param onUpstreamFailure called when the upstream failed (unreachable, timeout, 5xx): e.g. re-probe its models.
    */
   constructor(
     readonly upstream: UpstreamConfig,
     private readonly dialect: UpstreamDialect,
-    readonly headers: Record<string, string>,
+    headers: Record<string, string>,
     private readonly onUpstreamFailure: () => void = () => {},
   ) {
     if (upstream.api_key_env && !upstream.api_key) {
       console.warn(`[ithaca] upstream '${upstream.id}': environment variable ${upstream.api_key_env} is empty; sending no key`);
     }
-    this.base = upstream.base_url.replace(/\/+$/, "");
+    const endpoint = upstreamEndpoint(upstream.base_url);
+    this.name = upstream.id;
+    this.base = endpoint.base;
+    this.headers = { ...endpoint.headers, ...headers };
     this.resilience = new UpstreamResilience(upstream);
   }
 
@@ -109,10 +126,11 @@ export class UpstreamClient {
 
   /**
    * POSTs `request` with retries and cool-down.
-   * @returns the 2xx exchange to read, or the answer for a failure: the error in the OpenAI shape (502/503/504
-   *   naming the upstream, or the upstream's client error), 499 when the client went away.
+   * @returns the 2xx exchange to read.
+   * @throws OpenAIError 502/503/504 naming the upstream, the upstream's own client error, 499 `client_closed` when
+   *   the client went away.
    */
-  async open(request: UpstreamRequest, ctx: BackendCallContext): Promise<Exchange | Response> {
+  async open(request: UpstreamRequest, ctx: BackendCallContext): Promise<Exchange> {
     this.counters.requests++;
     this.counters.in_flight++;
     let outcome: AttemptOutcome<Exchange | OpenAIError | null> | "cooling";
@@ -121,28 +139,27 @@ export class UpstreamClient {
     } catch {
       outcome = { kind: "ok", value: null }; // The client left during a backoff wait.
     }
+    if (outcome !== "cooling" && outcome.value !== null && !(outcome.value instanceof OpenAIError)) {
+      return outcome.value;
+    }
+    this.counters.in_flight--;
     if (outcome === "cooling") {
       this.counters.cooling_rejections++;
-      this.counters.in_flight--;
-      return failedAnswer(new OpenAIError(
-        503,
-        `upstream '${this.upstream.id}' is cooling down after repeated failures; try again shortly`,
-        { code: "upstream_cooling_down", headers: { "retry-after": String(Math.ceil(this.upstream.cooldown.duration_ms / 1000)) } },
-      ));
+      throw new OpenAIError(503, `upstream '${this.name}' is cooling down after repeated failures; try again shortly`, {
+        code: "upstream_cooling_down",
+        headers: { "retry-after": String(Math.ceil(this.upstream.cooldown.duration_ms / 1000)) },
+      });
     }
-    const value = outcome.value;
-    if (value !== null && !(value instanceof OpenAIError)) return value;
-    this.counters.in_flight--;
-    if (value === null) this.counters.aborted++;
-    else this.counters.errors++;
-    return failedAnswer(value);
+    if (outcome.value === null) {
+      this.counters.aborted++;
+      throw clientClosed();
+    }
+    this.counters.errors++;
+    throw outcome.value;
   }
 
-  /** One try: the fetch under the header deadline, and an error answer read and mapped. */
-  private async attempt(
-    request: UpstreamRequest,
-    ctx: BackendCallContext,
-  ): Promise<AttemptOutcome<Exchange | OpenAIError | null>> {
+  /** One try: the fetch under the header deadline, and an error answer read (bounded) and mapped. */
+  private async attempt(request: UpstreamRequest, ctx: BackendCallContext): Promise<AttemptOutcome<Exchange | OpenAIError | null>> {
     this.counters.attempts++;
     const call = new UpstreamCall(ctx.signal);
     this.active.add(call);
@@ -160,16 +177,25 @@ export class UpstreamClient {
           accept: request.stream ? "text/event-stream" : "application/json",
           "x-request-id": ctx.requestId,
         },
-        body: JSON.stringify(request.body),
+        body: typeof request.body === "string" ? request.body : JSON.stringify(request.body),
+        redirect: "manual",
         signal: call.controller.signal,
       });
       call.disarm();
       if (response.ok) return { kind: "ok", value: { response, call, finished: false } };
+      if (response.status >= 300 && response.status < 400) {
+        await response.body?.cancel().catch(() => {});
+        this.release(call);
+        const error = new OpenAIError(502, `upstream '${this.name}' answered ${response.status} (a redirect); redirects are not followed`, {
+          code: "upstream_redirect",
+        });
+        return { kind: "ok", value: error };
+      }
       call.arm("the error body", idle);
-      const text = await response.text().catch(() => "");
+      const text = await readCapped(response, this.upstream.limits.max_error_body_bytes);
       this.release(call);
       const after = response.headers.get("retry-after");
-      const error = this.dialect.httpError(this.upstream.id, response.status, text, after ? { "retry-after": after } : {});
+      const error = this.dialect.httpError(this.name, response.status, text, after ? { "retry-after": after } : {});
       if (!RETRYABLE_STATUSES.has(response.status)) return { kind: "ok", value: error };
       if (response.status >= 500) this.onUpstreamFailure();
       const wait = retryAfterMs(after);
@@ -184,110 +210,155 @@ export class UpstreamClient {
         this.counters.timeouts++;
         const { what, ms } = call.timedOut;
         // Waiting for stream headers is the connect phase: worth another try. A non-stream answer is not retried.
-        return { kind: "failed", value: upstreamTimeout(this.upstream.id, what, ms), retryable: request.stream };
+        return { kind: "failed", value: upstreamTimeout(this.name, what, ms), retryable: request.stream };
       }
-      return { kind: "failed", value: upstreamUnreachable(this.upstream.id, describeFailure(error)), retryable: true };
+      return { kind: "failed", value: upstreamUnreachable(this.name, describeFailure(error)), retryable: true };
     }
   }
 
   /**
-   * Reads a 2xx answer whole, under the idle deadline, and ends the exchange.
-   * @returns the body bytes, or the answer for a failure: 502/504 naming the upstream when the read fails or
+   * Reads a 2xx answer whole, under the idle deadline and `limits.max_body_bytes`, and ends the exchange. A body with
+   * a `Content-Length` is read natively in one go; a chunked one chunk by chunk, stopping at the limit.
+   * @throws OpenAIError 502 naming the upstream when the read fails or the body is over the limit, 504 when it
    *   stalls, 499 when the client went away.
    */
-  async readBody(exchange: Exchange): Promise<Uint8Array | Response> {
-    const reader = exchange.response.body?.getReader();
-    const parts: Uint8Array[] = [];
+  async readBody(exchange: Exchange): Promise<Uint8Array> {
+    const limit = this.upstream.limits.max_body_bytes;
+    const { response, call } = exchange;
     try {
-      for (let first = true; reader; first = false) {
-        exchange.call.arm(first ? "the response body" : "the rest of the response body", this.upstream.timeout_ms.idle);
-        const { done, value } = await reader.read();
-        if (done) break;
-        parts.push(value);
+      const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+      if (declared > limit) throw tooLarge(this.name, "answer", limit);
+      call.arm("the response body", this.upstream.timeout_ms.idle);
+      if (Number.isFinite(declared)) return new Uint8Array(await response.arrayBuffer());
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for await (const part of response.body ?? []) {
+        total += part.byteLength;
+        if (total > limit) throw tooLarge(this.name, "answer", limit);
+        parts.push(part);
+        call.arm("the rest of the response body", this.upstream.timeout_ms.idle);
       }
       return Buffer.concat(parts);
     } catch (error) {
-      return failedAnswer(this.brokenOff(error, exchange.call));
+      if (error instanceof OpenAIError) {
+        this.counters.errors++;
+        await response.body?.cancel().catch(() => {});
+        throw error;
+      }
+      throw this.brokenOff(error, call) ?? clientClosed();
     } finally {
       this.finish(exchange);
     }
   }
 
   /**
-   * Passes a non-stream answer on byte for byte, once read whole ({@link readBody}); `onJson` sees the parsed body
-   * when it is JSON (usage counting). A failed read gives the failure's answer.
+   * A non-stream answer passed on as the upstream's bytes, once read whole ({@link readBody}). A body that is not a
+   * JSON object is a 502: nothing else is a valid answer of either dialect.
+   * @param onBody sees the bytes (usage counting).
+   * @throws OpenAIError as {@link readBody}; 502 `upstream_invalid_response` for a non-JSON body.
    */
-  async passJson(exchange: Exchange, onJson?: (payload: Record<string, unknown>) => void): Promise<Response> {
-    const bytes = await this.readBody(exchange);
-    if (bytes instanceof Response) return bytes;
-    if (onJson) {
-      try {
-        const payload: unknown = JSON.parse(new TextDecoder().decode(bytes));
-        if (payload !== null && typeof payload === "object") onJson(payload as Record<string, unknown>);
-      } catch {
-        // Not JSON: passed on as is.
-      }
+  async bytes<D extends WireDialect>(exchange: Exchange, dialect: D, onBody?: (body: Uint8Array) => void): Promise<BytesAnswer<D>> {
+    const body = await this.readBody(exchange);
+    if (!startsLikeJsonObject(body)) {
+      this.counters.errors++;
+      throw invalidResponse(this.name, "its answer is not a JSON object");
     }
-    return new Response(bytes, { status: exchange.response.status, headers: passedHeaders(exchange.response.headers) });
+    onBody?.(body);
+    const { status, headers } = exchange.response;
+    return { kind: "bytes", dialect, stream: false, status, headers: passedHeaders(headers), body, upstream: this.name };
   }
 
   /**
-   * The answer's body as a stream guarded by the deadlines (`first_byte` from the start, then `idle` between
-   * chunks). It errors with the canonical {@link OpenAIError} when the upstream breaks off or stalls, closes quietly
-   * when the client went away, and ends the exchange either way; cancelling it aborts the upstream read.
+   * Relays a streamed answer's bytes unchanged (the same-dialect fast path): one stream, read straight from the
+   * upstream under the deadlines and the SSE line bound. A failure after the first byte is sent as
+   * `errorFrame(error)` (the dialect's in-stream error) and the stream then ends cleanly; cancelling it (client gone)
+   * aborts the upstream read.
+   * @param onEnd sees the first and last 8 KiB of a stream that ended normally (usage counting).
    */
-  body(exchange: Exchange): ReadableStream<Uint8Array> {
+  relay<D extends WireDialect>(
+    exchange: Exchange,
+    dialect: D,
+    errorFrame: (error: OpenAIError) => string,
+    onEnd?: (ends: RelayEnds) => void,
+  ): BytesAnswer<D> {
+    const edges = onEnd ? new EdgeKeeper() : undefined;
+    const body = this.guardedStream(exchange, {
+      onChunk: (bytes) => edges?.add(bytes),
+      onDone: () => edges && onEnd?.(edges.ends()),
+      onFailure: (error) => new TextEncoder().encode(errorFrame(error)),
+    });
+    const { status, headers } = exchange.response;
+    return { kind: "bytes", dialect, stream: true, status, headers: passedHeaders(headers), body, upstream: this.name };
+  }
+
+  /**
+   * The answer's body as a stream guarded by the deadlines (`first_byte` from the start, then `idle` between chunks)
+   * and the SSE line bound, for reading it (translation). It errors with the canonical {@link OpenAIError} when the
+   * upstream breaks off, stalls or overflows, closes quietly when the client went away, and ends the exchange either
+   * way; cancelling it aborts the upstream read.
+   */
+  stream(exchange: Exchange): ReadableStream<Uint8Array> {
+    return this.guardedStream(exchange, {});
+  }
+
+  /** The one stream behind {@link relay} and {@link stream}. */
+  private guardedStream(
+    exchange: Exchange,
+    hooks: {
+      onChunk?(bytes: Uint8Array): void;
+      onDone?(): void;
+      /** The last bytes to send for a failure; absent: the stream errors with it. */
+      onFailure?(error: OpenAIError): Uint8Array;
+    },
+  ): ReadableStream<Uint8Array> {
     const reader = exchange.response.body?.getReader();
+    const maxLine = this.upstream.limits.max_sse_line_bytes;
+    const { first_byte, idle } = this.upstream.timeout_ms;
     let first = true;
+    let lineBytes = 0;
+    const fail = (controller: ReadableStreamDefaultController<Uint8Array>, failure: OpenAIError | null) => {
+      this.finish(exchange);
+      if (failure && hooks.onFailure) {
+        controller.enqueue(hooks.onFailure(failure));
+        controller.close();
+      } else if (failure) controller.error(failure);
+      else closeQuietly(controller);
+    };
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         if (!reader) return void (this.finish(exchange), controller.close());
-        const { first_byte, idle } = this.upstream.timeout_ms;
         if (first) exchange.call.arm("the first event", first_byte, true);
         else exchange.call.arm("the next event", idle);
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
-          const { done, value } = await reader.read();
-          exchange.call.disarm();
-          if (done) return void (this.finish(exchange), controller.close());
-          first = false;
-          controller.enqueue(value);
+          chunk = await reader.read();
         } catch (error) {
-          const failure = this.brokenOff(error, exchange.call);
-          this.finish(exchange);
-          if (failure) controller.error(failure);
-          else closeQuietly(controller);
+          return fail(controller, this.brokenOff(error, exchange.call));
         }
+        exchange.call.disarm();
+        if (chunk.done) {
+          this.finish(exchange);
+          hooks.onDone?.();
+          return controller.close();
+        }
+        const bytes = chunk.value;
+        first = false;
+        const lastNewline = bytes.lastIndexOf(10);
+        lineBytes = lastNewline === -1 ? lineBytes + bytes.byteLength : bytes.byteLength - lastNewline - 1;
+        if (lineBytes > maxLine) {
+          this.counters.errors++;
+          await reader.cancel().catch(() => {});
+          return fail(controller, tooLarge(this.name, "SSE line", maxLine));
+        }
+        hooks.onChunk?.(bytes);
+        controller.enqueue(bytes);
       },
-      cancel: () => {
+      cancel: async (reason) => {
         exchange.call.clientLeft();
         this.finish(exchange);
+        await reader?.cancel(reason).catch(() => {});
       },
     });
-  }
-
-  /**
-   * Relays a streamed answer's bytes unchanged (the same-dialect fast path). A failure after the first byte is sent
-   * as `errorFrame(error)` (the dialect's in-stream error) and the stream then ends cleanly.
-   * @param observe sees each chunk of bytes as it passes (usage counting).
-   */
-  relay(exchange: Exchange, errorFrame: (error: OpenAIError) => string, observe?: (bytes: Uint8Array) => void): Response {
-    const source = this.body(exchange).getReader();
-    const encoder = new TextEncoder();
-    const relayed = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          const { done, value } = await source.read();
-          if (done) return controller.close();
-          observe?.(value);
-          controller.enqueue(value);
-        } catch (error) {
-          controller.enqueue(encoder.encode(errorFrame(error as OpenAIError)));
-          controller.close();
-        }
-      },
-      cancel: (reason) => source.cancel(reason),
-    });
-    return new Response(relayed, { status: exchange.response.status, headers: passedHeaders(exchange.response.headers) });
   }
 
   /** Ends an exchange once: stops its deadline, counts it, forgets it. */
@@ -303,6 +374,15 @@ export class UpstreamClient {
   countUsage(promptTokens: unknown, completionTokens: unknown): void {
     if (typeof promptTokens === "number") this.counters.prompt_tokens += promptTokens;
     if (typeof completionTokens === "number") this.counters.completion_tokens += completionTokens;
+  }
+
+  /**
+   * A 502 for an upstream answer that cannot be read as its dialect says (not JSON, a chunk without its fields),
+   * counted as an error.
+   */
+  invalid(what: string): OpenAIError {
+    this.counters.errors++;
+    return invalidResponse(this.name, what);
   }
 
   /** Aborts every exchange in flight (their clients get 503 `shutting_down`). */
@@ -323,17 +403,81 @@ export class UpstreamClient {
     if (call.timedOut) {
       this.counters.timeouts++;
       this.onUpstreamFailure();
-      return upstreamTimeout(this.upstream.id, call.timedOut.what, call.timedOut.ms);
+      return upstreamTimeout(this.name, call.timedOut.what, call.timedOut.ms);
     }
     if (this.closing) return shuttingDown();
     this.onUpstreamFailure();
-    return upstreamBroken(this.upstream.id, describeFailure(error));
+    return upstreamBroken(this.name, describeFailure(error));
   }
 }
 
-/** The answer for a failed exchange: the error, or 499 when the client left (nobody reads it). */
-function failedAnswer(error: OpenAIError | null): Response {
-  return (error ?? new OpenAIError(499, "The client closed the request.", { code: "client_closed" })).toResponse();
+/** Keeps the first and the last {@link KEPT_EDGE_BYTES} of a byte stream without copying what passes between. */
+class EdgeKeeper {
+  private readonly head: Uint8Array[] = [];
+  private headBytes = 0;
+  private tail: Uint8Array[] = [];
+  private tailBytes = 0;
+
+  add(bytes: Uint8Array): void {
+    if (this.headBytes < KEPT_EDGE_BYTES) {
+      this.head.push(bytes);
+      this.headBytes += bytes.byteLength;
+      return;
+    }
+    this.tail.push(bytes);
+    this.tailBytes += bytes.byteLength;
+    while (this.tail.length > 1 && this.tailBytes - (this.tail[0]?.byteLength ?? 0) >= KEPT_EDGE_BYTES) {
+      this.tailBytes -= this.tail.shift()?.byteLength ?? 0;
+    }
+  }
+
+  ends(): RelayEnds {
+    const decode = (parts: Uint8Array[]) => new TextDecoder().decode(Buffer.concat(parts));
+    const head = decode(this.head);
+    return { head, tail: this.tail.length > 0 ? decode(this.tail) : head };
+  }
+}
+
+/** Whether `body` starts (after whitespace) with `{`. */
+function startsLikeJsonObject(body: Uint8Array): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    return byte === 0x7b;
+  }
+  return false;
+}
+
+/** Up to `limit` bytes of a response body as text; the rest is dropped (the read is cancelled). */
+async function readCapped(response: Response, limit: number): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const part of response.body ?? []) {
+      parts.push(part.byteLength > limit - total ? part.subarray(0, limit - total) : part);
+      total += part.byteLength;
+      if (total >= limit) break;
+    }
+  } catch {
+    // What arrived is enough to quote.
+  }
+  return new TextDecoder().decode(Buffer.concat(parts));
+}
+
+function tooLarge(upstream: string, what: string, limit: number): OpenAIError {
+  return new OpenAIError(502, `upstream '${upstream}' sent an ${what} over ${limit} bytes (upstreams[].limits)`, {
+    code: "upstream_response_too_large",
+  });
+}
+
+function invalidResponse(upstream: string, what: string): OpenAIError {
+  return new OpenAIError(502, `upstream '${upstream}' sent an invalid answer: ${what}`, {
+    code: "upstream_invalid_response",
+  });
+}
+
+/** 499: the client went away; nobody reads it, but the plan stops there. */
+export function clientClosed(): OpenAIError {
+  return new OpenAIError(499, "The client closed the request.", { code: "client_closed" });
 }
 
 function shuttingDown(): OpenAIError {

@@ -6,7 +6,7 @@
  * and logs one warning per outage; it never throws.
  */
 import * as v from "valibot";
-import { TtlCache } from "./ttl-cache.ts";
+import { TtlCache } from "../ttl-cache.ts";
 
 /** One model as the upstream lists it. */
 export interface UpstreamModel {

@@ -1,6 +1,6 @@
 /** The TTL cache behind upstream discovery: fresh, stale-while-reloading, shared loads, failure fallback. */
 import { describe, expect, test } from "bun:test";
-import { TtlCache } from "../../src/catalog/ttl-cache.ts";
+import { TtlCache } from "../../src/backends/ttl-cache.ts";
 
 describe("TtlCache", () => {
   test("loads once, serves fresh values, reloads in the background when stale", async () => {

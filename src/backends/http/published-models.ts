@@ -3,10 +3,10 @@
  * bare upstream id and (for a single model) the upstream id as aliases, capabilities from the upstream's contract, and
  * the `details` that `/v1/models` renders into `x_odyssai` (see openai-models.ts).
  */
-import type { BackendModel } from "../backends/backend.ts";
-import type { UpstreamConfig } from "../config/schema.ts";
-import { shortModelName } from "./ids.ts";
-import type { UpstreamContract, UpstreamModel } from "./upstream-probe.ts";
+import type { BackendModel } from "../backend.ts";
+import type { UpstreamConfig } from "../../config/schema.ts";
+import { shortModelName } from "../../protocol/model-ids.ts";
+import type { UpstreamContract, UpstreamModel } from "./probe.ts";
 
 /**
  * The catalog entries of an upstream's models: `<upstream>:<short>` ids (the lower-cased full id when two short
