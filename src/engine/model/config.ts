@@ -1,15 +1,12 @@
 /**
  * `config.json` of an mlx-community / Hugging Face decoder model, validated with valibot and normalised to what
- * mlx-lm's `ModelArgs` of `models/llama.py` (llama, mistral), `models/qwen2.py` and `models/qwen3.py` use, with the
- * same per-architecture defaults (reference/mlx-c-binding.md §4.1), and the `quantization` block as mlx-lm's
- * `utils.load_model` reads it (§4.2).
+ * mlx-lm's `ModelArgs` use, with the per-architecture defaults of architectures/ (reference/mlx-c-binding.md §4.1),
+ * and the `quantization` block as mlx-lm's `utils.load_model` reads it (§4.2).
  */
 import * as v from "valibot";
+import { ARCHITECTURES, MODEL_TYPES, type ModelType } from "./architectures/index.ts";
+import { configError as fail } from "./architectures/architecture.ts";
 import { parseRopeScaling, type RopeScaling } from "./rope.ts";
-
-/** Architectures this engine implements (mistral loads through llama, as in mlx-lm's MODEL_REMAPPING). */
-export const ARCHITECTURES = ["llama", "mistral", "qwen2", "qwen3"] as const;
-export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** Bit widths and group sizes of MLX's affine quantization (`mx.quantize`, mode "affine"). */
 export const QUANT_BITS = [1, 2, 3, 4, 5, 6, 8] as const;
@@ -18,7 +15,7 @@ export const QUANT_GROUP_SIZES = [32, 64, 128] as const;
 const Int = v.pipe(v.number(), v.integer(), v.minValue(1));
 
 const RawConfig = v.looseObject({
-  model_type: v.picklist(ARCHITECTURES, "model_type must be one of llama, mistral, qwen2, qwen3"),
+  model_type: v.picklist(MODEL_TYPES, `model_type must be one of ${MODEL_TYPES.join(", ")}`),
   hidden_size: Int,
   num_hidden_layers: Int,
   intermediate_size: Int,
@@ -41,6 +38,9 @@ const RawConfig = v.looseObject({
   eos_token_id: v.optional(v.nullable(v.union([v.number(), v.array(v.number())]))),
 });
 
+/** `config.json` after validation, before the architecture's defaults. */
+export type RawModelConfig = v.InferOutput<typeof RawConfig>;
+
 /** Affine quantization parameters of one module (`to_quantized(group_size, bits)`). */
 export interface QuantParams {
   groupSize: number;
@@ -49,7 +49,7 @@ export interface QuantParams {
 
 /** Normalised model hyper-parameters. */
 export interface ModelConfig {
-  arch: Architecture;
+  arch: ModelType;
   hiddenSize: number;
   numLayers: number;
   intermediateSize: number;
@@ -64,13 +64,13 @@ export interface ModelConfig {
   ropeScaling: RopeScaling;
   maxPositionEmbeddings?: number;
   tieWordEmbeddings: boolean;
-  /** q/k/v projections carry a bias (qwen2; llama/mistral with `attention_bias`). */
+  /** q/k/v projections carry a bias. */
   attentionBias: boolean;
-  /** o_proj carries a bias (llama/mistral with `attention_bias`; never qwen2/qwen3). */
+  /** o_proj carries a bias. */
   outputBias: boolean;
-  /** gate/up/down projections carry a bias (llama/mistral `mlp_bias`). */
+  /** gate/up/down projections carry a bias. */
   mlpBias: boolean;
-  /** Per-head RMSNorm of q and k before RoPE (qwen3). */
+  /** Per-head RMSNorm of q and k before RoPE. */
   qkNorm: boolean;
   /** Model-wide quantization defaults (`quantization.group_size` / `.bits`), when the model is quantized. */
   quantization?: QuantParams;
@@ -81,10 +81,6 @@ export interface ModelConfig {
    */
   quantizationOverrides: Record<string, QuantParams | false>;
   eosTokenIds: number[];
-}
-
-function fail(field: string, message: string): never {
-  throw new Error(`config.json: ${field}: ${message}`);
 }
 
 /** Validates `bits` / `group_size` / `mode` of a quantization entry at `field`. */
@@ -129,12 +125,8 @@ function parseQuantization(
 }
 
 /**
- * Validates and normalises a parsed `config.json`, with the defaults of the architecture's mlx-lm `ModelArgs`:
- * - llama / mistral (`llama.py`): `head_dim` = hidden / heads unless given, `rope_theta` 10000, tied embeddings
- *   unless `tie_word_embeddings: false`, `attention_bias` on q/k/v/o, `mlp_bias` on gate/up/down.
- * - qwen2 (`qwen2.py`): head_dim is always hidden / heads, `rope_theta` 1e6, bias on q/k/v only, tied by default.
- * - qwen3 (`qwen3.py`): `head_dim`, `max_position_embeddings`, `tie_word_embeddings` and `rope_theta` (or
- *   `rope_parameters.rope_theta`, transformers ≥ 5) required; q/k RMSNorm; `rope_traditional` always false.
+ * Validates and normalises a parsed `config.json`, with the defaults and required fields of its architecture
+ * (architectures/, one file per mlx-lm `ModelArgs`).
  * @throws Error naming the offending field (`config.json: hidden_size: ...`).
  */
 export function parseModelConfig(raw: unknown): ModelConfig {
@@ -144,53 +136,22 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     throw new Error(`config.json: ${v.getDotPath(issue) ?? "(root)"}: ${issue.message}`);
   }
   const c = r.output;
-  const arch = c.model_type;
-  const isLlama = arch === "llama" || arch === "mistral";
-  const sliding = c.layer_types?.find((t) => t !== "full_attention");
-  if (isLlama && sliding !== undefined) fail("layer_types", `'${sliding}' layers are not supported (only full_attention)`);
-
-  let ropeTheta = c.rope_theta ?? undefined;
-  let ropeScalingRaw: unknown = c.rope_scaling;
-  if (arch === "qwen3") {
-    for (const field of ["head_dim", "max_position_embeddings", "tie_word_embeddings", "num_key_value_heads"] as const) {
-      if (c[field] === undefined || c[field] === null) fail(field, "required for qwen3");
-    }
-    if (c.rope_parameters && Object.keys(c.rope_parameters).length > 0) {
-      const nested = c.rope_parameters.rope_theta;
-      if (ropeTheta === undefined && typeof nested === "number") ropeTheta = nested;
-      if (!ropeScalingRaw) ropeScalingRaw = c.rope_parameters;
-    }
-    if (ropeTheta === undefined) fail("rope_theta", "missing (neither rope_theta nor rope_parameters.rope_theta)");
-  }
-  if (arch === "qwen2" && (c.num_key_value_heads === undefined || c.num_key_value_heads === null)) fail("num_key_value_heads", "required for qwen2");
-
+  const { rawRopeScaling, ...a } = ARCHITECTURES[c.model_type].config(c);
   const numHeads = c.num_attention_heads;
-  const numKvHeads = c.num_key_value_heads ?? numHeads;
-  if (numHeads % numKvHeads !== 0) fail("num_key_value_heads", `${numKvHeads} does not divide num_attention_heads ${numHeads}`);
-  const derivedHeadDim = Math.floor(c.hidden_size / numHeads);
-  const headDim = arch === "qwen2" ? derivedHeadDim : (c.head_dim ?? derivedHeadDim);
-  if (headDim % 2 !== 0) fail("head_dim", `${headDim} must be even for RoPE`);
+  if (numHeads % a.numKvHeads !== 0) fail("num_key_value_heads", `${a.numKvHeads} does not divide num_attention_heads ${numHeads}`);
+  if (a.headDim % 2 !== 0) fail("head_dim", `${a.headDim} must be even for RoPE`);
 
   const { quantization, overrides } = parseQuantization(c.quantization, c.quantization_config);
   return {
-    arch,
+    ...a,
+    arch: c.model_type,
     hiddenSize: c.hidden_size,
     numLayers: c.num_hidden_layers,
     intermediateSize: c.intermediate_size,
     numHeads,
-    numKvHeads,
-    headDim,
     rmsNormEps: c.rms_norm_eps,
     vocabSize: c.vocab_size,
-    ropeTheta: ropeTheta ?? (arch === "qwen2" ? 1_000_000 : 10_000),
-    ropeTraditional: arch === "qwen3" ? false : c.rope_traditional,
-    ropeScaling: parseRopeScaling(ropeScalingRaw),
-    maxPositionEmbeddings: c.max_position_embeddings ?? (arch === "qwen2" ? 32768 : undefined),
-    tieWordEmbeddings: c.tie_word_embeddings ?? true,
-    attentionBias: arch === "qwen2" ? true : isLlama && c.attention_bias,
-    outputBias: isLlama && c.attention_bias,
-    mlpBias: isLlama && c.mlp_bias,
-    qkNorm: arch === "qwen3",
+    ropeScaling: parseRopeScaling(rawRopeScaling),
     quantization,
     quantizationOverrides: overrides,
     eosTokenIds: c.eos_token_id === undefined || c.eos_token_id === null ? [] : Array.isArray(c.eos_token_id) ? c.eos_token_id : [c.eos_token_id],

@@ -1,7 +1,9 @@
 /**
  * The dense decoder-only transformer shared by llama, mistral, qwen2 and qwen3, following mlx-lm's
  * `models/llama.py`, `models/qwen2.py` and `models/qwen3.py` op for op (reference/mlx-c-binding.md §4.3), so greedy
- * decoding matches mlx-lm token for token on the same weights. RoPE variants: rope.ts; quantized layers: linear.ts.
+ * decoding matches mlx-lm token for token on the same weights. What differs between them (projection biases, q/k
+ * norm, tied embeddings) comes in the config, as architectures/ sets it. RoPE variants: rope.ts; quantized layers:
+ * linear.ts.
  *
  * Shapes: B batch, L new tokens, D hidden, Hq/Hkv heads, d head_dim, V vocab.
  */
@@ -35,8 +37,9 @@ export class DecoderModel {
   readonly #scale: number;
 
   /**
-   * Builds the model from its weights, taking ownership of every tensor in `weights` (the map is emptied, also
-   * on failure: nothing stays allocated).
+   * Builds the model from its weights, sanitized as the architecture requires (a tied `lm_head.weight` already
+   * dropped: architectures/), taking ownership of every tensor in `weights` (the map is emptied, also on failure:
+   * nothing stays allocated).
    * @throws Error naming a missing or mis-shaped tensor, a config/weights quantization mismatch, or listing
    *   tensors the architecture does not use (mlx-lm loads strictly too).
    */
@@ -71,15 +74,7 @@ export class DecoderModel {
         });
       }
       this.#norm = norm("model.norm.weight", c.hiddenSize);
-      if (c.tieWordEmbeddings) {
-        // mlx-lm's sanitize drops lm_head.weight when the embeddings are tied (a quantized lm_head's scales and
-        // biases would then be unexpected, as in mlx-lm).
-        weights.get("lm_head.weight")?.free();
-        weights.delete("lm_head.weight");
-        this.#lmHead = undefined;
-      } else {
-        this.#lmHead = lin("lm_head", c.hiddenSize, c.vocabSize, false);
-      }
+      this.#lmHead = c.tieWordEmbeddings ? undefined : lin("lm_head", c.hiddenSize, c.vocabSize, false);
       if (weights.size) {
         const names = [...weights.keys()];
         throw new Error(`unexpected tensors for ${c.arch}: ${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}`);

@@ -1,11 +1,12 @@
 /**
  * Loads a model directory in the mlx-community layout into a {@link DecoderModel}: `config.json` (validated), the
- * safetensors weights (single file or sharded), evaluated once so the first request does not pay for reading them.
- * Follows mlx-lm's `utils.load_model` / `load_config`.
+ * safetensors weights (single file or sharded) less those the architecture's `sanitize` drops, evaluated once so the
+ * first request does not pay for reading them. Follows mlx-lm's `utils.load_model` / `load_config`.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ops } from "bun-ffi-mlx-bindings";
+import { ARCHITECTURES } from "./architectures/index.ts";
 import { parseModelConfig } from "./config.ts";
 import { DecoderModel } from "./decoder.ts";
 import { loadWeights } from "./weights.ts";
@@ -46,7 +47,8 @@ export function readModelConfig(dir: string): ReturnType<typeof parseModelConfig
  */
 export function loadModel(dir: string): DecoderModel {
   const config = readModelConfig(dir);
-  const weights = loadWeights(dir);
+  const architecture = ARCHITECTURES[config.arch];
+  const weights = loadWeights(dir, (name) => architecture.dropsWeight(name, config));
   const model = new DecoderModel(config, weights);
   try {
     ops.evaluate(...model.parameters());

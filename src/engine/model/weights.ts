@@ -36,17 +36,17 @@ export function weightFiles(dir: string): string[] {
 }
 
 /**
- * Loads all tensors of a model directory, dropping the ones mlx-lm's `sanitize` drops
- * (`*.rotary_emb.inv_freq`). The caller owns the returned arrays.
+ * Loads all tensors of a model directory except those `drops` names (the architecture's `sanitize`:
+ * architectures/), which are freed at once and exempt from the checks below. The caller owns the returned arrays.
  * @throws Error naming the file on an unreadable shard, a tensor present in two shards, or a tensor of the index's
  *   `weight_map` that its shard does not hold.
  */
-export function loadWeights(dir: string): Map<string, MxArray> {
+export function loadWeights(dir: string, drops: (name: string) => boolean): Map<string, MxArray> {
   const all = new Map<string, MxArray>();
   try {
     for (const file of weightFiles(dir)) {
       for (const [name, arr] of loadSafetensors(file)) {
-        if (name.endsWith("rotary_emb.inv_freq") || all.has(name)) {
+        if (drops(name) || all.has(name)) {
           arr.free();
           if (all.has(name)) throw new Error(`${file}: tensor '${name}' appears in two shards`);
           continue;
@@ -56,7 +56,7 @@ export function loadWeights(dir: string): Map<string, MxArray> {
     }
     const map = readIndex(dir);
     for (const [name, file] of Object.entries(map ?? {})) {
-      if (!all.has(name) && !name.endsWith("rotary_emb.inv_freq")) {
+      if (!all.has(name) && !drops(name)) {
         throw new Error(`${join(dir, file)}: tensor '${name}' listed in model.safetensors.index.json is missing`);
       }
     }

@@ -1,0 +1,71 @@
+/**
+ * The description each architecture file of this folder exports, in the spirit of an mlx-lm `models/<name>.py`:
+ * what its `ModelArgs` makes of `config.json` (defaults, required fields, the decoder's flags) and what its
+ * `Model.sanitize` drops from the weights. The decoder itself is shared (decoder.ts); generic validation and the
+ * `quantization` block are config.ts's.
+ */
+import type { ModelConfig, RawModelConfig } from "../config.ts";
+
+/** The fields of {@link ModelConfig} that depend on the architecture. */
+export type ArchitectureConfig = Pick<
+  ModelConfig,
+  | "numKvHeads"
+  | "headDim"
+  | "ropeTheta"
+  | "ropeTraditional"
+  | "maxPositionEmbeddings"
+  | "tieWordEmbeddings"
+  | "attentionBias"
+  | "outputBias"
+  | "mlpBias"
+  | "qkNorm"
+> & {
+  /** The `rope_scaling` block the architecture reads (validated afterwards by rope.ts `parseRopeScaling`). */
+  rawRopeScaling: unknown;
+};
+
+/** One architecture: a `model_type` of config.json. */
+export interface Architecture<T extends string = string> {
+  readonly modelType: T;
+  /**
+   * The architecture's `ModelArgs`: its defaults and required fields over the validated `config.json`.
+   * @throws Error naming the field (`config.json: head_dim: required for qwen3`).
+   */
+  readonly config: (raw: RawModelConfig) => ArchitectureConfig;
+  /** Whether the architecture's `sanitize` drops the tensor `name` before the weights are loaded. */
+  readonly dropsWeight: (name: string, config: ModelConfig) => boolean;
+}
+
+/** @throws Error `config.json: <field>: <message>`. */
+export function configError(field: string, message: string): never {
+  throw new Error(`config.json: ${field}: ${message}`);
+}
+
+/** `config[field]`, which the architecture `modelType` requires. @throws Error naming the field when absent. */
+export function required<K extends keyof RawModelConfig & string>(
+  config: RawModelConfig,
+  field: K,
+  modelType: string,
+): NonNullable<RawModelConfig[K]> {
+  const value = config[field];
+  if (value === undefined || value === null) configError(field, `required for ${modelType}`);
+  return value as NonNullable<RawModelConfig[K]>;
+}
+
+/** `hidden_size / num_attention_heads`, the head size when config.json gives none. */
+export function derivedHeadDim(config: RawModelConfig): number {
+  return Math.floor(config.hidden_size / config.num_attention_heads);
+}
+
+/** Precomputed RoPE frequencies some checkpoints carry (`*.rotary_emb.inv_freq`); the engine computes its own. */
+export function isRotaryInvFreq(name: string): boolean {
+  return name.endsWith("rotary_emb.inv_freq");
+}
+
+/**
+ * `lm_head.weight` of a model with tied embeddings (the embedding table is the output projection). Only the float
+ * weight is dropped: a quantized lm_head's scales and biases stay, and are then unexpected, as in mlx-lm.
+ */
+export function isTiedLmHead(name: string, config: ModelConfig): boolean {
+  return config.tieWordEmbeddings && name === "lm_head.weight";
+}
