@@ -6,6 +6,7 @@
 import type { BackendModel } from "../backend.ts";
 import type { UpstreamConfig } from "../../config/schema.ts";
 import { shortModelName } from "../../protocol/model-ids.ts";
+import { publicBaseUrl } from "./endpoint.ts";
 import type { UpstreamContract, UpstreamModel } from "./probe.ts";
 
 /**
@@ -33,7 +34,7 @@ export function publishUpstreamModels(
       details: {
         cluster: upstream.id,
         cluster_label: upstream.label ?? upstream.id,
-        upstream: upstream.base_url,
+        upstream: publicBaseUrl(upstream.base_url),
         origin: upstream.cloud ? "cloud" : "lan",
         engine: contract?.engine,
         engine_version: contract?.version,
@@ -57,7 +58,7 @@ export function publishedModels(upstream: UpstreamConfig): BackendModel[] {
     details: {
       cluster: upstream.id,
       cluster_label: upstream.label ?? upstream.id,
-      upstream: upstream.base_url,
+      upstream: publicBaseUrl(upstream.base_url),
       origin: upstream.cloud || upstream.kind === "anthropic-http" ? "cloud" : "lan",
       engine: upstream.kind === "anthropic-http" ? "anthropic" : undefined,
     },
