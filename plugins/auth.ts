@@ -9,8 +9,10 @@
  *   configured Ithaca runs in open mode (the OdyssAI-X posture: LAN-first, loopback by default).
  * - Secrets are compared in constant time: SHA-256 digests of equal length through `crypto.timingSafeEqual`, every
  *   configured secret checked on every call (do better than OdyssAI-X's plain `!=`).
- * - Rejections happen in `onRequest`, before the body is read, as 401 in the OpenAI error shape with
- *   `WWW-Authenticate: Bearer`.
+ * - With no admin token, the admin API of open mode answers loopback clients only (403 to others), so binding to a LAN
+ *   address never opens `/admin` to the network.
+ * - Each request is decided once, in `onRequest`, before the body is read; rejections are 401 (with
+ *   `WWW-Authenticate: Bearer`) or 403 in the caller's dialect.
  *
  * Context: `caller` (`{ role: "open" | "client" | "admin" }`) for the plugins and routes after it.
  */
@@ -18,7 +20,8 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { PUBLIC_ROUTES } from "../src/catalog/contract.ts";
 import { OpenAIError } from "../src/protocol/errors.ts";
-import { errorResponseFor } from "../src/protocol/dialect.ts";
+import { errorResponseFor, requestPath } from "../src/protocol/dialect.ts";
+import { isLoopbackAddress } from "../src/access/host-check.ts";
 
 export interface AuthOptions {
   /** Keys accepted on `/v1/*`; empty: open mode. */
@@ -38,10 +41,6 @@ export interface Caller {
 /** Whether `path` is one of the contract's public routes (`/x` exactly, or under `/x/*`). */
 function isPublic(path: string): boolean {
   return PUBLIC_ROUTES.some((route) => (route.endsWith("/*") ? path.startsWith(route.slice(0, -1)) : path === route));
-}
-
-function pathOf(request: Request): string {
-  return new URL(request.url).pathname;
 }
 
 function digest(secret: string): Buffer {
@@ -65,33 +64,57 @@ function unauthorized(message: string, code: string): OpenAIError {
   return new OpenAIError(401, message, { code, headers: { "www-authenticate": "Bearer" } });
 }
 
+/** A decision function: see {@link createAuthenticator}. */
+export type Authenticator = (request: Request, remoteAddress?: string) => Caller | OpenAIError;
+
 /**
- * Decides a request: the caller, or the 401 to answer.
- * @returns a {@link Caller}, or an {@link OpenAIError} (401).
+ * Decides a request: the caller, or the error to answer.
+ *
+ * Secrets are hashed only when there is something to compare them with: in open mode without an admin token nothing
+ * is hashed at all. Without an admin token, the open admin API of open mode answers loopback clients only (a LAN
+ * bind must not open `/admin` to the network silently).
+ * @param remoteAddress the client's IP address (`server.requestIP(request)`); absent: the request did not come over
+ *   the network (`app.handle`), as good as loopback.
+ * @returns a {@link Caller}, or an {@link OpenAIError}: 401, or 403 `admin_loopback_only` for the admin API from
+ *   another host without an admin token.
  */
-export function createAuthenticator(options: AuthOptions): (request: Request) => Caller | OpenAIError {
+export function createAuthenticator(options: AuthOptions): Authenticator {
   const keyDigests = options.apiKeys.map(digest);
   const adminDigest = options.adminToken ? [digest(options.adminToken)] : [];
   const openMode = keyDigests.length === 0;
-
-  return (request) => {
-    const path = pathOf(request);
-    if (isPublic(path)) return { role: "open", scope: "open" };
+  const presentedDigest = (request: Request): Buffer | undefined => {
     const secret = presentedSecret(request);
-    const presented = secret === undefined ? undefined : digest(secret);
-    const presentsAdminToken = presented !== undefined && matchesAny(presented, adminDigest);
+    return secret === undefined ? undefined : digest(secret);
+  };
+
+  return (request, remoteAddress) => {
+    const path = requestPath(request);
+    if (isPublic(path)) return { role: "open", scope: "open" };
     if (path === "/admin" || path.startsWith("/admin/")) {
-      if (presentsAdminToken) return { role: "admin", scope: "admin" };
-      if (adminDigest.length === 0 && openMode) return { role: "open", scope: "open" };
-      if (adminDigest.length === 0) {
+      if (adminDigest.length > 0) {
+        const presented = presentedDigest(request);
+        return presented !== undefined && matchesAny(presented, adminDigest)
+          ? { role: "admin", scope: "admin" }
+          : unauthorized("Missing or invalid admin token.", "invalid_admin_token");
+      }
+      if (!openMode) {
         return unauthorized(
           "The admin API is disabled: no admin token is configured (ITHACA_ADMIN_TOKEN).",
           "admin_disabled",
         );
       }
-      return unauthorized("Missing or invalid admin token.", "invalid_admin_token");
+      if (remoteAddress !== undefined && !isLoopbackAddress(remoteAddress)) {
+        return new OpenAIError(
+          403,
+          "The admin API answers only this machine while no admin token is configured; set ITHACA_ADMIN_TOKEN to use it from another host.",
+          { code: "admin_loopback_only" },
+        );
+      }
+      return { role: "open", scope: "open" };
     }
-    if (presentsAdminToken) return { role: "admin", scope: "admin" };
+    if (openMode && adminDigest.length === 0) return { role: "open", scope: "open" };
+    const presented = presentedDigest(request);
+    if (presented !== undefined && matchesAny(presented, adminDigest)) return { role: "admin", scope: "admin" };
     if (openMode) return { role: "open", scope: "open" };
     if (presented === undefined) {
       return unauthorized(
@@ -105,17 +128,25 @@ export function createAuthenticator(options: AuthOptions): (request: Request) =>
   };
 }
 
-/** The auth plugin (see the module comment). Applies to every route of the app that uses it. */
+/**
+ * The auth plugin (see the module comment). Applies to every route of the app that uses it. Each request is decided
+ * once, in `onRequest`; `derive` hands that decision on as `caller`.
+ */
 export function authPlugin(options: AuthOptions) {
   const authenticate = createAuthenticator(options);
+  const callers = new WeakMap<Request, Caller>();
   return new Elysia({ name: "ithaca:auth" })
-    .onRequest(({ request }) => {
-      const decision = authenticate(request);
+    .onRequest(({ request, server }) => {
+      const decision = authenticate(request, server?.requestIP(request)?.address);
       if (decision instanceof OpenAIError) return errorResponseFor(request, decision);
+      callers.set(request, decision);
     })
     .derive({ as: "global" }, ({ request }) => {
-      const decision = authenticate(request);
-      if (decision instanceof OpenAIError) throw decision; // Already answered in onRequest; kept for the type.
-      return { caller: decision };
+      const caller = callers.get(request);
+      // onRequest decides every request before derive runs; a request it never saw is refused, not re-decided.
+      if (caller === undefined) {
+        throw new OpenAIError(500, "The request was not authenticated.", { code: "internal_error" });
+      }
+      return { caller };
     });
 }

@@ -9,7 +9,7 @@
  * Context: `sessionId: string | undefined`.
  */
 import { Elysia } from "elysia";
-import { dialectOf } from "../src/protocol/dialect.ts";
+import { dialectOf, requestPath } from "../src/protocol/dialect.ts";
 
 function clean(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
@@ -34,10 +34,6 @@ export function sessionIdOf(header: string | null | undefined, body: unknown, an
 /** The session plugin (see the module comment). */
 export function sessionPlugin() {
   return new Elysia({ name: "ithaca:session" }).derive({ as: "global" }, ({ request, body }) => ({
-    sessionId: sessionIdOf(
-      request.headers.get("x-session-id"),
-      body,
-      dialectOf(new URL(request.url).pathname) === "anthropic",
-    ),
+    sessionId: sessionIdOf(request.headers.get("x-session-id"), body, dialectOf(requestPath(request)) === "anthropic"),
   }));
 }

@@ -1,7 +1,7 @@
 /**
  * The Ithaca HTTP app: the request pipeline of DESIGN §2, top to bottom.
  *
- *   openapi (/swagger) → errors in the caller's dialect → JSON body under the size limit
+ *   Host/Origin check → openapi (/swagger) → errors in the caller's dialect → JSON body under the limits
  *   → auth → contract → session → router → user plugins → routes
  *
  * Routes (handlers in src/routes/): `/v1/chat/completions`, `/v1/messages` (+ `/count_tokens`), `/v1/responses`,
@@ -20,20 +20,22 @@ import { contractPlugin } from "../plugins/contract.ts";
 import { Router, routerPlugin, routingPolicy } from "../plugins/router.ts";
 import { sessionAffinity } from "../plugins/session-affinity.ts";
 import { sessionPlugin } from "../plugins/session.ts";
+import { createHostCheck } from "./access/host-check.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { LocalModels } from "./backends/mlx-models.ts";
 import { createAnthropicHttpBackend } from "./backends/anthropic-http.ts";
 import { createOpenAIHttpBackend } from "./backends/openai-http.ts";
+import { BackendRegistry } from "./backends/registry.ts";
 import { Catalog } from "./catalog/catalog.ts";
 import { toOpenAIModel } from "./catalog/openai-models.ts";
 import { loadPlugins } from "./config/plugins.ts";
 import type { Config } from "./config/schema.ts";
 import { CountTokensRequestSchema, MessagesRequestSchema, type MessagesRequest } from "./protocol/anthropic.ts";
-import { errorResponseFor } from "./protocol/dialect.ts";
+import { errorResponseFor, requestPath } from "./protocol/dialect.ts";
 import { toOpenAIError } from "./protocol/errors.ts";
-import { readJsonBody } from "./protocol/json-body.ts";
+import { isJsonMediaType, mediaType, readJsonBody, requireJsonMediaType } from "./protocol/json-body.ts";
 import { ChatCompletionRequestSchema } from "./protocol/openai.ts";
 import { ResponsesRequestSchema } from "./protocol/responses.ts";
 import { chatCompletions } from "./routes/chat.ts";
@@ -69,6 +71,9 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
 /** Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all). */
 const OPTIONAL_BODY = new Set(["/admin/sessions/clear"]);
 
+/** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
+const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
+
 /** `GET /v1/models` query: `include_unloaded=true` also lists known local models that are not loaded. */
 const ModelsQuerySchema = v.object({
   include_unloaded: v.optional(v.picklist(["true", "false", "1", "0"], "must be true or false")),
@@ -77,7 +82,7 @@ const ModelsQuerySchema = v.object({
 /**
  * Creates the app (not listening yet).
  * @returns `app` (Elysia; `app.listen({ hostname, port })`, `app.handle(request)`), the `catalog`, the `router` (for
- *   `registerPolicy`), the `backends`, and `close(graceMs = 10000)`: stops accepting connections, lets requests in
+ *   `registerPolicy`), the backend `registry`, and `close(graceMs = 10000)`: stops accepting connections, lets requests in
  *   flight finish for up to `graceMs` milliseconds, then closes every backend (which cancels what is still running).
  * @throws ConfigError when a configured plugin cannot be loaded; whatever backend construction throws (e.g. a local
  *   model directory that cannot be loaded).
@@ -88,25 +93,38 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const backends = built.backends;
   const localModels =
     built.local ?? (backends.find((backend) => backend.kind === "mlx") as { models?: LocalModels } | undefined)?.models;
-  const catalog = new Catalog(backends);
+  const registry = new BackendRegistry(backends);
+  const catalog = new Catalog(registry);
   const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
+  const bodyLimits = {
+    maxBytes: bodyLimit,
+    timeoutMs: config.server.body_timeout_ms,
+    maxDepth: config.server.max_json_depth,
+  };
   const apiKeysRequired = config.auth.api_keys.length > 0;
   const adminTokenRequired = config.auth.admin_token !== undefined;
+  const hostCheck = createHostCheck({ allowedHosts: config.server.allowed_hosts, checkOrigin: !apiKeysRequired });
 
   const pipeline = new Elysia({
     name: "ithaca",
     // Bodies over the limit get an OpenAI-shaped 413 from readJsonBody (declared or chunked). Bun's own limit, well
     // above, answers a bare 413 and only backstops routes that never read their body.
     // idleTimeout: see server.idle_timeout_s. reusePort off (Elysia turns it on): a second server on a port already in
-    // use must fail, not silently share the port.
+    // use must fail, not silently share the port. development off whatever NODE_ENV says: Bun's development error
+    // page shows source paths and stacks. (Elysia reads NODE_ENV once, when loaded: src/main.ts sets it first.)
     serve: {
       maxRequestBodySize: bodyLimit + 64 * 1024 * 1024,
       idleTimeout: config.server.idle_timeout_s,
       reusePort: false,
+      development: false,
     },
   })
+    .onRequest(({ request }) => {
+      const refusal = hostCheck(request);
+      if (refusal) return errorResponseFor(request, refusal);
+    })
     .use(
       openapi({
         path: "/swagger",
@@ -115,10 +133,17 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         documentation: { info: { title: "Ithaca", version: VERSION, description: "Local-first LLM gateway" } },
       }),
     )
-    .onError(({ code, error, request }) => errorResponseFor(request, toOpenAIError(code, error, request)))
-    .onParse(({ request }, contentType) => {
-      if (contentType.startsWith("multipart/")) return undefined;
-      return readJsonBody(request, bodyLimit, OPTIONAL_BODY.has(new URL(request.url).pathname) ? {} : undefined);
+    .onError(({ code, error, request }) =>
+      errorResponseFor(request, toOpenAIError(code, error, request.method, requestPath(request))),
+    )
+    .onParse(({ request }) => {
+      const path = requestPath(request);
+      // A route a user plugin adds may take other media types: Elysia parses those by their Content-Type.
+      if (!JSON_ROUTES.test(path) && !isJsonMediaType(mediaType(request.headers.get("content-type")) ?? "")) {
+        return undefined;
+      }
+      requireJsonMediaType(request);
+      return readJsonBody(request, bodyLimits, OPTIONAL_BODY.has(path) ? {} : undefined);
     })
     .use(authPlugin({ apiKeys: config.auth.api_keys, adminToken: config.auth.admin_token }))
     .use(
@@ -194,7 +219,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         admin_auth_enabled: adminTokenRequired,
         api_keys_required: apiKeysRequired,
         backends: Object.fromEntries(
-          backends.map((backend) => [backend.id, { kind: backend.kind, ...backend.stats() }]),
+          registry.list().map((backend) => [backend.id, { kind: backend.kind, ...backend.stats() }]),
         ),
       }),
       { detail: { summary: "Liveness and per-backend counters", tags: ["Discovery"] } },
@@ -204,7 +229,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     app,
     catalog,
     router,
-    backends,
+    /** The live backends: `registry.add(backend)` / `registry.remove(id)` change what is served while it runs. */
+    registry,
     /** The local engine's model registry (load, unload, inventory), when there is a local backend. */
     localModels,
     async close(graceMs = 10_000): Promise<void> {
@@ -214,7 +240,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         timer = setTimeout(resolve, graceMs);
       });
       await Promise.race([stopped, grace]).finally(() => clearTimeout(timer));
-      await Promise.all(backends.map((backend) => backend.close()));
+      await registry.close();
       await stopped;
     },
   };

@@ -5,8 +5,14 @@
  * then close the backends: engine Workers, upstream exchanges). A second signal exits at once.
  */
 import { parseArgs } from "node:util";
-import { createApp, VERSION } from "./app.ts";
 import { ConfigError, loadConfig, parsePort } from "./config/load.ts";
+
+// Production mode, whatever the environment says: Elysia decides once, when it is first loaded, from NODE_ENV, and in
+// development its validation errors pretty-print the whole rejected value. So set it before anything loads Elysia
+// (the app, and everything that imports src/protocol/errors.ts): those modules are imported dynamically below.
+process.env.NODE_ENV = "production";
+const { createApp, VERSION } = await import("./app.ts");
+const { exposureWarnings } = await import("./access/host-check.ts");
 
 const USAGE = `Ithaca ${VERSION}: one OpenAI-compatible address for local MLX models and LAN/cloud engines.
 
@@ -37,6 +43,13 @@ async function serve(options: { host?: string; port?: string; config?: string; m
   ithaca.app.listen({ hostname: config.server.host, port: config.server.port });
   const url = `http://${config.server.host}:${ithaca.app.server?.port}`;
   console.log(`Ithaca ${VERSION} listening on ${url} (OpenAI base URL ${url}/v1, docs ${url}/swagger)`);
+  const warnings = exposureWarnings({
+    host: config.server.host,
+    apiKeysRequired: config.auth.api_keys.length > 0,
+    adminTokenRequired: config.auth.admin_token !== undefined,
+  });
+  for (const warning of warnings) console.warn(`\n!!! ${warning}`);
+  if (warnings.length > 0) console.warn("");
   void ithaca.catalog.entries().then((entries) => {
     const ids = (ready: boolean) => entries.filter((entry) => entry.model.ready === ready).map((entry) => entry.model.id);
     console.log(`serving: ${ids(true).join(", ") || "(no models yet)"}`);

@@ -3,10 +3,10 @@
  * then command-line flags, validated by {@link ConfigSchema} (DESIGN §5).
  *
  * Precedence, highest first: flags (`--host`, `--port`, `--model`) > environment > file > schema defaults.
- * Environment: `ITHACA_CONFIG` (file path), `ITHACA_HOST`, `ITHACA_PORT`, `ITHACA_API_KEYS` (comma list, replaces
- * `auth.api_keys`), `ITHACA_ADMIN_TOKEN` (wins over `auth.admin_token_env`), `ITHACA_HOME`, `ITHACA_MODELS_DIR`
- * (`engine.models_dir`), `ITHACA_IDLE_TTL_S` (`engine.idle_ttl_s`), `ITHACA_MEMORY_BUDGET` (`engine.memory.budget_bytes`,
- * bytes or a size such as `24GiB`).
+ * Environment: `ITHACA_CONFIG` (file path), `ITHACA_HOST`, `ITHACA_PORT`, `ITHACA_ALLOWED_HOSTS` (comma list, replaces
+ * `server.allowed_hosts`), `ITHACA_API_KEYS` (comma list, replaces `auth.api_keys`), `ITHACA_ADMIN_TOKEN` (wins over
+ * `auth.admin_token_env`), `ITHACA_HOME`, `ITHACA_MODELS_DIR` (`engine.models_dir`), `ITHACA_IDLE_TTL_S`
+ * (`engine.idle_ttl_s`), `ITHACA_MEMORY_BUDGET` (`engine.memory.budget_bytes`, bytes or a size such as `24GiB`).
  */
 import { existsSync } from "node:fs";
 import { homedir, totalmem } from "node:os";
@@ -137,6 +137,7 @@ export function resolveConfig(
   const engine = section(input, "engine", source);
   if (env.ITHACA_HOST) server.host = env.ITHACA_HOST;
   if (env.ITHACA_PORT) server.port = parsePort(env.ITHACA_PORT, "ITHACA_PORT");
+  if (env.ITHACA_ALLOWED_HOSTS !== undefined) server.allowed_hosts = commaList(env.ITHACA_ALLOWED_HOSTS);
   if (env.ITHACA_API_KEYS !== undefined) auth.api_keys = commaList(env.ITHACA_API_KEYS);
   if (env.ITHACA_HOME) input.home = env.ITHACA_HOME;
   if (env.ITHACA_MODELS_DIR) engine.models_dir = env.ITHACA_MODELS_DIR;

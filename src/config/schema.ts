@@ -3,7 +3,7 @@
  * an error that names it. Defaults are filled in by the schema, so a parsed config is complete.
  *
  * ```yaml
- * server: { host: 127.0.0.1, port: 8000, body_limit_bytes: 4194304 }
+ * server: { host: 127.0.0.1, port: 8000, body_limit_bytes: 4194304, body_timeout_ms: 30000, allowed_hosts: [ithaca.lan] }
  * auth: { api_keys: [sk-local-1], api_keys_env: MY_KEYS, admin_token_env: MY_ADMIN_TOKEN }
  * models: [ { id: demo, path: ./models/demo, aliases: [tiny] } ]
  * upstreams:
@@ -23,6 +23,16 @@ const EnvName = v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be 
 const Milliseconds = v.pipe(v.number(), v.integer(), v.minValue(1));
 /** Model ids as clients send them: no whitespace. */
 const ModelId = v.pipe(v.string(), v.regex(/^\S+$/, "must be a non-empty id without spaces"));
+/** A DNS host name, lower-cased (`ithaca.lan`, `my-mac.local`). */
+const HostName = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.regex(
+    /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/,
+    "must be a host name without port",
+  ),
+);
 /** Upstream ids prefix model ids (`telemak1:qwen3`): a slug, as OdyssAI-X cluster ids (odyssai-x-wire §3.1). */
 const UpstreamId = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,40}$/, "must match [a-z0-9][a-z0-9-]{0,40}"));
 
@@ -40,6 +50,22 @@ export const ServerSchema = v.strictObject({
    * (`timeout_ms`) still bound every proxied request.
    */
   idle_timeout_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255)), 0),
+  /**
+   * Milliseconds a client has to send a whole request body once its headers arrived; a body still incomplete then
+   * gets 408 and the connection is closed (a stalled upload never holds a connection forever).
+   */
+  body_timeout_ms: v.optional(Milliseconds, 30_000),
+  /**
+   * Deepest nesting of arrays and objects accepted in a JSON body (`[[1]]` is 2), at most 1024; deeper bodies get 400
+   * before they are parsed.
+   */
+  max_json_depth: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)), 64),
+  /**
+   * Host names this server answers for besides IP literals, `localhost` and `*.localhost` (e.g. `ithaca.lan`), as
+   * clients put them in `Host`, without port; other names get 421 (DNS-rebinding protection). In open mode the same
+   * rule applies to a browser's `Origin`.
+   */
+  allowed_hosts: v.optional(v.array(HostName), []),
 });
 
 export const AuthSchema = v.strictObject({
@@ -84,6 +110,9 @@ const Bytes = v.pipe(
     return Math.round(Number(number) * (BYTE_UNITS[unit.toLowerCase()] ?? 1));
   }),
 );
+
+/** A size in bytes of at least one byte (see {@link Bytes}). */
+const PositiveBytes = v.pipe(Bytes, v.minValue(1, "must be at least 1 byte"));
 
 export const EngineMemorySchema = v.strictObject({
   /**
@@ -190,6 +219,16 @@ export const PublishedModelSchema = v.strictObject({
   context_length: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 
+/** `upstreams[].limits`: the most Ithaca reads of what an upstream sends, in bytes. */
+export const UpstreamLimitsSchema = v.strictObject({
+  /** Largest non-stream answer body read from the upstream. */
+  max_body_bytes: v.optional(PositiveBytes, 64 * 1024 ** 2),
+  /** Largest error body read from the upstream (quoted in the error Ithaca answers). */
+  max_error_body_bytes: v.optional(PositiveBytes, 64 * 1024),
+  /** Longest SSE line, and longest SSE event, read from the upstream's stream. */
+  max_sse_line_bytes: v.optional(PositiveBytes, 8 * 1024 ** 2),
+});
+
 export const UpstreamSchema = v.strictObject({
   /** Slug; model ids become `<id>:<short model name>`. */
   id: UpstreamId,
@@ -236,6 +275,7 @@ export const UpstreamSchema = v.strictObject({
   forward_session_id: v.optional(v.boolean()),
   retry: v.optional(RetrySchema, {}),
   cooldown: v.optional(CooldownSchema, {}),
+  limits: v.optional(UpstreamLimitsSchema, {}),
 });
 
 export const ConfigSchema = v.strictObject({

@@ -205,33 +205,48 @@ function isValibotSchema(value: unknown): value is v.GenericSchema {
 }
 
 /**
+ * Whether an error message would disclose the server's insides: a file path (`/work/…`, `C:\\…`, `file://`,
+ * `node_modules`) or a stack frame (`at fn (file:1:2)`).
+ */
+function disclosesInternals(message: string): boolean {
+  return /(^|[\s("'`=])(\/|~\/|\.\.?\/)[^\s/]+\/|[A-Za-z]:\\|file:\/\/|node_modules|^\s*at\s.+:\d+(:\d+)?\)?\s*$/m.test(
+    message,
+  );
+}
+
+/**
  * Maps whatever the request pipeline threw to an OpenAI error, given Elysia's error `code`:
  * - `OpenAIError` as is (also when a body parser threw it);
  * - `VALIDATION` → 400 naming the field ({@link validationError}); `PARSE` → 400;
  * - `NOT_FOUND` → 404 naming the route (OpenAI's "Invalid URL" wording);
- * - anything else → 500 `server_error`, and a log line: it is a bug.
+ * - anything else → 500 `internal_error`, and a log line: it is a bug. The message quotes the error's own only when
+ *   that discloses no file path or stack frame.
+ * @param method the request's method; @param path its path (`requestPath`), both named in a 404.
  */
-export function toOpenAIError(code: string | number, error: unknown, request: Request): OpenAIError {
+export function toOpenAIError(code: string | number, error: unknown, method: string, path: string): OpenAIError {
   if (error instanceof OpenAIError) return error;
   if (code === "VALIDATION" && error instanceof ValidationError) {
     const schema = (error.validator as { schema?: unknown }).schema;
     if (isValibotSchema(schema)) return validationError(schema, error.value);
-    return new OpenAIError(400, `Invalid ${error.type}: ${error.message}`, { code: "invalid_value" });
+    // Not Elysia's message: it quotes the whole rejected value.
+    const first = (error.valueError as { message?: unknown } | undefined)?.message;
+    const detail = typeof first === "string" ? `: ${first}` : "";
+    return new OpenAIError(400, `Invalid ${error.type}${detail}`, { code: "invalid_value" });
   }
   if (code === "PARSE") {
     // Elysia wraps what a body parser throws: our parser's 413/400 come back as the cause.
     if (error instanceof Error && error.cause instanceof OpenAIError) return error.cause;
-    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
-    return new OpenAIError(400, `Request body could not be parsed${cause}`, { code: "invalid_json" });
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+    const detail = cause && !disclosesInternals(cause) ? `: ${cause}` : "";
+    return new OpenAIError(400, `Request body could not be parsed${detail}`, { code: "invalid_json" });
   }
   if (code === "NOT_FOUND") {
-    return new OpenAIError(404, `Invalid URL (${request.method} ${new URL(request.url).pathname})`, {
-      code: "unknown_url",
-    });
+    return new OpenAIError(404, `Invalid URL (${method} ${path})`, { code: "unknown_url" });
   }
   console.error("[ithaca] unhandled error:", error);
   const message = error instanceof Error ? error.message : String(error);
-  return new OpenAIError(500, `Internal error: ${message}`, { code: "internal_error" });
+  const detail = message && !disclosesInternals(message) ? `: ${message}` : "";
+  return new OpenAIError(500, `Internal error${detail}`, { code: "internal_error" });
 }
 
 /**

@@ -20,7 +20,15 @@ async function write(name: string, text: string): Promise<string> {
 describe("config", () => {
   test("embedded default: the demo model under the repo, port 8000, loopback, open mode", async () => {
     const config = await loadConfig({ env: {}, cwd: dir });
-    expect(config.server).toEqual({ host: "127.0.0.1", port: 8000, body_limit_bytes: 4 * 1024 * 1024, idle_timeout_s: 0 });
+    expect(config.server).toEqual({
+      host: "127.0.0.1",
+      port: 8000,
+      body_limit_bytes: 4 * 1024 * 1024,
+      idle_timeout_s: 0,
+      body_timeout_ms: 30_000,
+      max_json_depth: 64,
+      allowed_hosts: [],
+    });
     expect(config.models).toEqual([{ id: "demo", path: join(REPO_ROOT, "models", "demo"), aliases: [] }]);
     expect(config.upstreams).toEqual([]);
     expect(config.auth.api_keys).toEqual([]);
@@ -55,6 +63,7 @@ describe("config", () => {
       forward_session_id: true,
       cloud: false,
       timeout_ms: { connect: 10_000, first_byte: 300_000, idle: 120_000 },
+      limits: { max_body_bytes: 64 * 1024 ** 2, max_error_body_bytes: 64 * 1024, max_sse_line_bytes: 8 * 1024 ** 2 },
     });
   });
 
