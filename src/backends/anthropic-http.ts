@@ -71,6 +71,14 @@ class AnthropicHttpBackend implements Backend {
     return this.client.available();
   }
 
+  onModelsChanged(listener: () => void): () => void {
+    return this.probe.onChange(listener);
+  }
+
+  drain(): Promise<void> {
+    return this.client.drain();
+  }
+
   async messages(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
     const stream = body.stream === true;
     const exchange = await this.client.open(

@@ -131,6 +131,17 @@ export interface Backend {
    * candidates first. Absent means always available.
    */
   available?(): boolean;
+  /**
+   * Subscribes to changes of this backend's model list that it notices on its own (a local model loaded or
+   * unloaded, an upstream re-probed), so the catalog can drop its cached copy. Absent: the catalog's max age covers it.
+   * @returns a function that ends the subscription.
+   */
+  onModelsChanged?(listener: () => void): () => void;
+  /**
+   * Resolves once no request to this backend is in flight (streams included), for a removal that fails nothing.
+   * Absent: the backend is closed at once on removal.
+   */
+  drain?(): Promise<void>;
   /** Counters for `/health` (requests, cancellations, tokens...). */
   stats(): Record<string, unknown>;
   /** Releases workers, sockets and MLX memory. */

@@ -64,6 +64,14 @@ class OpenAIHttpBackend implements Backend {
     return this.client.available();
   }
 
+  onModelsChanged(listener: () => void): () => void {
+    return this.probe.onChange(listener);
+  }
+
+  drain(): Promise<void> {
+    return this.client.drain();
+  }
+
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
     const outgoing: Record<string, unknown> = { ...body, model: ctx.model.upstreamId };
     const headers: Record<string, string> = {};

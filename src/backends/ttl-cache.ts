@@ -18,6 +18,8 @@ export interface TtlCacheOptions<T> {
   retryMs: number;
   /** Told about each failure (for a log line). */
   onError?: (error: unknown) => void;
+  /** Told after each load, successful or not, once its value is stored. */
+  onLoad?: () => void;
 }
 
 export class TtlCache<T> {
@@ -57,6 +59,7 @@ export class TtlCache<T> {
 
   private store(value: T, ttlMs: number): T {
     this.entry = { value, expiresAt: Date.now() + ttlMs };
+    this.options.onLoad?.();
     return value;
   }
 }

@@ -9,6 +9,7 @@
  * 3. otherwise 404 `model_not_found` listing what is servable.
  */
 import type { Backend, BackendModel } from "../backends/backend.ts";
+import type { BackendRegistry } from "../backends/registry.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 
 /** One servable model and the backend serving it. */
@@ -47,22 +48,83 @@ export function resolveCandidates(entries: readonly CatalogEntry[], requested: s
   return byAlias;
 }
 
-/** The catalog over a fixed set of backends; each backend caches its own model list. */
+/** Milliseconds a catalog snapshot is served before it is rebuilt in the background (drift no backend reports). */
+export const CATALOG_MAX_AGE_MS = 2_000;
+
+/** One build of the catalog: its entries in order. */
+interface Snapshot {
+  entries: CatalogEntry[];
+  builtAt: number;
+}
+
+/**
+ * The catalog over the live {@link BackendRegistry}. Its entries are built once and cached: a change of the registry
+ * or of a backend's models makes the next read rebuild it (and wait for that); past {@link CATALOG_MAX_AGE_MS} the
+ * cached entries are served while one rebuild runs in the background.
+ */
 export class Catalog {
   private readonly clashes = new Set<string>();
+  private snapshot: Snapshot | undefined;
+  private building: { generation: number; snapshot: Promise<Snapshot> } | undefined;
+  /** Bumped on every change; a build started before a change is not trusted as fresh. */
+  private generation = 0;
 
-  constructor(readonly backends: readonly Backend[]) {}
+  constructor(readonly registry: BackendRegistry) {
+    registry.onChange(() => this.invalidate());
+  }
+
+  /** Drops the cached entries: the next read rebuilds them. */
+  invalidate(): void {
+    this.generation++;
+    this.snapshot = undefined;
+  }
 
   /**
    * Every servable model, in backend order (local models first as the app builds them). Ids are unique: on a clash
    * the first backend keeps the id and a warning is logged once.
    */
   async entries(): Promise<CatalogEntry[]> {
-    const lists = await Promise.all(this.backends.map((backend) => backend.listModels()));
+    const cached = this.snapshot;
+    if (!cached) return (await this.build()).entries;
+    if (Date.now() - cached.builtAt > CATALOG_MAX_AGE_MS) void this.build().catch(() => {});
+    return cached.entries;
+  }
+
+  /**
+   * Candidates for a requested model id.
+   * @throws OpenAIError 404 / 400, see {@link resolveCandidates}.
+   */
+  async candidates(requested: string): Promise<CatalogEntry[]> {
+    return resolveCandidates(await this.entries(), requested);
+  }
+
+  /**
+   * One shared build of the entries for the current generation; stored unless a change happened while it ran (a
+   * read after the change starts its own build).
+   */
+  private build(): Promise<Snapshot> {
+    const generation = this.generation;
+    if (this.building?.generation === generation) return this.building.snapshot;
+    const backends = this.registry.list();
+    const snapshot = Promise.all(backends.map((backend) => backend.listModels()))
+      .then((lists) => {
+        const built = { entries: this.merge(backends, lists), builtAt: Date.now() };
+        if (generation === this.generation) this.snapshot = built;
+        return built;
+      })
+      .finally(() => {
+        if (this.building?.snapshot === snapshot) this.building = undefined;
+      });
+    this.building = { generation, snapshot };
+    return snapshot;
+  }
+
+  /** The entries of `lists` (one per backend), first id wins. */
+  private merge(backends: readonly Backend[], lists: BackendModel[][]): CatalogEntry[] {
     const seen = new Set<string>();
     const entries: CatalogEntry[] = [];
     lists.forEach((models, index) => {
-      const backend = this.backends[index];
+      const backend = backends[index];
       if (!backend) return;
       for (const model of models) {
         const key = model.id.toLowerCase();
@@ -77,13 +139,5 @@ export class Catalog {
       }
     });
     return entries;
-  }
-
-  /**
-   * Candidates for a requested model id.
-   * @throws OpenAIError 404 / 400, see {@link resolveCandidates}.
-   */
-  async candidates(requested: string): Promise<CatalogEntry[]> {
-    return resolveCandidates(await this.entries(), requested);
   }
 }

@@ -96,6 +96,7 @@ export class UpstreamProbe {
   private readonly modelsCache: TtlCache<UpstreamModel[]>;
   private readonly contractCache: TtlCache<UpstreamContract | null>;
   private outage = false;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: UpstreamProbeOptions) {
     const base = options.baseUrl.replace(/\/+$/, "");
@@ -105,12 +106,14 @@ export class UpstreamProbe {
       ttlMs: MODELS_TTL_MS,
       retryMs: RETRY_MS,
       onError: (error) => this.warn(`model discovery failed (GET ${base}/models)`, error),
+      onLoad: () => this.changed(),
     });
     this.contractCache = new TtlCache({
       load: () => this.loadContract(new URL("/.well-known/inference-engine.json", `${base}/`).href),
       fallback: null,
       ttlMs: CONTRACT_TTL_MS,
       retryMs: RETRY_MS,
+      onLoad: () => this.changed(),
     });
   }
 
@@ -122,6 +125,15 @@ export class UpstreamProbe {
   /** The upstream's contract, or null when it serves none or is unreachable. */
   contract(): Promise<UpstreamContract | null> {
     return this.contractCache.get();
+  }
+
+  /**
+   * Calls `listener` after every probe (its answer may have changed what the upstream serves).
+   * @returns a function that stops the calls.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Forces a re-probe on next use: called when a request to the upstream failed. */
@@ -149,6 +161,10 @@ export class UpstreamProbe {
     if (!response.ok) throw new Error(`GET ${url} returned ${response.status}`);
     const parsed = v.safeParse(ContractSchema, await response.json());
     return parsed.success ? toContract(parsed.output) : null;
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
   private warn(what: string, error: unknown): void {

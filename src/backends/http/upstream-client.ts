@@ -97,6 +97,7 @@ export class UpstreamClient {
   private readonly resilience: UpstreamResilience;
   private readonly active = new Set<UpstreamCall>();
   private closing = false;
+  private readonly drained = new Set<() => void>();
 
   /**
    * @param headers sent with every request (auth, `anthropic-version`, configured extra headers); credentials from
@@ -142,7 +143,7 @@ export class UpstreamClient {
     if (outcome !== "cooling" && outcome.value !== null && !(outcome.value instanceof OpenAIError)) {
       return outcome.value;
     }
-    this.counters.in_flight--;
+    this.leave();
     if (outcome === "cooling") {
       this.counters.cooling_rejections++;
       throw new OpenAIError(503, `upstream '${this.name}' is cooling down after repeated failures; try again shortly`, {
@@ -366,7 +367,7 @@ export class UpstreamClient {
     if (exchange.finished) return;
     exchange.finished = true;
     this.release(exchange.call);
-    this.counters.in_flight--;
+    this.leave();
     if (exchange.call.clientGone) this.counters.aborted++;
   }
 
@@ -385,10 +386,24 @@ export class UpstreamClient {
     return invalidResponse(this.name, what);
   }
 
+  /** Resolves once no exchange is in flight (opening, or being read or relayed). */
+  drain(): Promise<void> {
+    if (this.counters.in_flight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drained.add(resolve));
+  }
+
   /** Aborts every exchange in flight (their clients get 503 `shutting_down`). */
   close(): void {
     this.closing = true;
     for (const call of this.active) call.controller.abort(new Error("ithaca is shutting down"));
+  }
+
+  /** One exchange fewer in flight; the last one wakes {@link drain}'s waiters. */
+  private leave(): void {
+    this.counters.in_flight--;
+    if (this.counters.in_flight > 0) return;
+    for (const resolve of this.drained) resolve();
+    this.drained.clear();
   }
 
   private release(call: UpstreamCall): void {
