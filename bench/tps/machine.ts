@@ -19,7 +19,7 @@ export interface Machine {
 }
 
 /** CPU model: `model name` in /proc/cpuinfo (Linux), else what the OS reports (e.g. "Apple M3 Pro"). */
-function cpuModel(): string {
+export function cpuModel(): string {
   if (existsSync("/proc/cpuinfo")) {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
     if (m) return m[1]!.trim();
@@ -28,7 +28,7 @@ function cpuModel(): string {
 }
 
 /** Distribution name from /etc/os-release when there is one, with the kernel. */
-function osName(): string {
+export function osName(): string {
   let distro = "";
   if (existsSync("/etc/os-release")) {
     const m = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(readFileSync("/etc/os-release", "utf8"));
