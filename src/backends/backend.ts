@@ -86,6 +86,12 @@ export interface BackendCallContext {
   requestId: string;
   /** The client's `anthropic-beta` header, forwarded to Anthropic-dialect upstreams. */
   anthropicBeta?: string;
+  /**
+   * The client's body bytes, when the body handed to the backend is the client's own (same dialect, untranslated):
+   * a passthrough that would send it unchanged (same model id, no field to rewrite) forwards these bytes instead of
+   * serializing the parsed body again.
+   */
+  rawBody?: Uint8Array;
 }
 
 /** A chat-completions request body in canonical form (OpenAI shape plus `session_id`, `enable_thinking`, `reasoning_effort`). */

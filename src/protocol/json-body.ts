@@ -159,6 +159,14 @@ function nestsDeeperThan(bytes: Uint8Array, maxDepth: number): boolean {
   return false;
 }
 
+/** The bytes of each body {@link readJsonBody} read, for a passthrough that forwards them unchanged. */
+const RAW_BODIES = new WeakMap<Request, Uint8Array>();
+
+/** The bytes of `request`'s JSON body as the client sent them, once {@link readJsonBody} has read it. */
+export function rawJsonBody(request: Request): Uint8Array | undefined {
+  return RAW_BODIES.get(request);
+}
+
 /**
  * Reads and parses the request body as JSON, under {@link JsonBodyLimits}. The media type is checked by
  * {@link requireJsonMediaType}, not here.
@@ -170,6 +178,7 @@ function nestsDeeperThan(bytes: Uint8Array, maxDepth: number): boolean {
  */
 export async function readJsonBody(request: Request, limits: JsonBodyLimits, emptyAs?: object): Promise<unknown> {
   const bytes = await readLimited(request, limits);
+  RAW_BODIES.set(request, bytes);
   if (bytes.byteLength === 0 && emptyAs !== undefined) return emptyAs;
   if (bytes.byteLength === 0) throw invalidJson("Request body is empty; expected a JSON object.");
   if (nestsDeeperThan(bytes, limits.maxDepth)) {

@@ -13,7 +13,7 @@
  *   else an estimate of 4 characters per token, flagged by the `x-ithaca-token-count: estimate` header.
  */
 import type { BytesAnswer, ChunksAnswer, CompletionAnswer, BackendCallContext } from "../backends/backend.ts";
-import { canonicalAnswer } from "../backends/openai-read.ts";
+import { canonicalAnswer } from "../backends/openai/read-answer.ts";
 import type { CatalogEntry } from "../catalog/catalog.ts";
 import { anthropicStreamError } from "../protocol/anthropic-errors.ts";
 import type { MessagesRequest } from "../protocol/anthropic.ts";

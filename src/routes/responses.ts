@@ -4,7 +4,7 @@
  * (any backend, fallbacks included), and the canonical answer rendered as a Response object or as the typed event
  * stream (`response.created` … `response.completed`, each with its `sequence_number`). Errors use OpenAI's shape.
  */
-import { canonicalAnswer } from "../backends/openai-read.ts";
+import { canonicalAnswer } from "../backends/openai/read-answer.ts";
 import type { ResponsesRequest } from "../protocol/responses.ts";
 import { namedSseResponse } from "../protocol/sse.ts";
 import { responsesToChat } from "../translate/responses-request.ts";

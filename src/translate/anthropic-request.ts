@@ -1,7 +1,7 @@
 /**
  * Anthropic Messages request → canonical chat request (an Anthropic client in front of an OpenAI-dialect backend).
  * Anthropic API reference "Messages" on one side, OpenAI "Chat Completions" plus Ithaca's extensions (DESIGN §2) on
- * the other. The reverse direction, for Anthropic upstreams, is {@link chatToMessages} (anthropic-upstream-request.ts).
+ * the other. The reverse direction, for Anthropic upstreams, is `chatToMessages` (src/backends/anthropic/request.ts).
  *
  * Decisions (each tested in test/translate/anthropic.test.ts):
  * - `system` (string or text blocks) becomes the first message, `role: "system"`, in the same form (string, or text
@@ -28,10 +28,7 @@
 import { OpenAIError } from "../protocol/errors.ts";
 import type { CanonicalChatRequest } from "../backends/backend.ts";
 import type { ContentBlockParam, CountTokensRequest, MessageParam, MessagesRequest } from "../protocol/anthropic.ts";
-
-import { THINKING_BUDGET_TOKENS } from "./anthropic-upstream-request.ts";
-
-export { chatToMessages, THINKING_BUDGET_TOKENS, type ChatToMessagesOptions } from "./anthropic-upstream-request.ts";
+import { THINKING_BUDGET_TOKENS } from "../protocol/anthropic-openai.ts";
 
 /** What an errored tool result's content starts with on the canonical side (Anthropic's `is_error: true`). */
 export const TOOL_ERROR_PREFIX = "Error: ";

@@ -5,7 +5,7 @@
  * follows each change at once.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createOpenAIHttpBackend } from "../../src/backends/openai-http.ts";
+import { createOpenAIHttpBackend } from "../../src/backends/openai/backend.ts";
 import { BackendRegistry } from "../../src/backends/registry.ts";
 import { REPO_ROOT, resolveConfig } from "../../src/config/load.ts";
 import type { UpstreamConfig } from "../../src/config/schema.ts";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { createMlxBackend } from "../../src/backends/mlx.ts";
 import { resolveUpstream } from "../../src/config/load.ts";
-import { createOpenAIHttpBackend } from "../../src/backends/openai-http.ts";
+import { createOpenAIHttpBackend } from "../../src/backends/openai/backend.ts";
 import { makeModel } from "../helpers/paths.ts";
 import { startIthaca, type RunningIthaca } from "../server/start.ts";
 import { FakeUpstream } from "../upstream/fake-upstream.ts";

@@ -1,6 +1,6 @@
 /**
- * Shared inputs of the Anthropic translation tests (test/translate/anthropic*.test.ts): request pieces, OpenAI chunk
- * builders, async-iterable helpers.
+ * Shared inputs of the Anthropic ↔ OpenAI conversion tests, both directions (test/translate/anthropic*.test.ts and
+ * test/backends/anthropic/): request pieces, OpenAI chunk builders, async-iterable helpers.
  */
 import * as v from "valibot";
 import { MessagesRequestSchema } from "../../src/protocol/anthropic.ts";

@@ -1,6 +1,7 @@
 /**
  * OpenAI chunks → Anthropic events (`chunksToAnthropicEvents`), table-driven with the literal event sequences: text,
- * thinking, tool call fragments, parallel calls, usage after the finish chunk, errors mid-stream, early ends.
+ * thinking, tool call fragments, parallel calls, usage after the finish chunk, errors mid-stream, early ends. The other
+ * direction is in test/backends/anthropic/stream.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import type { OpenAIStreamItem } from "../../src/protocol/openai-wire.ts";

@@ -1,8 +1,8 @@
 /**
  * Anthropic client → canonical request (`messagesToChat`), table-driven: every expected value is written out
- * literally. The other direction is in anthropic-upstream-request.test.ts, refusals in anthropic-refusals.test.ts,
- * errors in anthropic-errors.test.ts, answers in anthropic-response / anthropic-stream*.test.ts, the real-SDK checks
- * in anthropic-sdk.test.ts.
+ * literally. Refusals are in anthropic-refusals.test.ts, errors in anthropic-errors.test.ts, canonical answers → Anthropic
+ * answers in anthropic-response / anthropic-stream.test.ts, the real-SDK checks in anthropic-sdk.test.ts. The outbound
+ * direction (canonical → Anthropic upstream and its answers back) is in test/backends/anthropic/.
  */
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";

@@ -43,7 +43,7 @@ export interface UpstreamDialect {
 export interface UpstreamRequest {
   /** Appended to `base_url`: `/chat/completions`, `/messages`... */
   path: string;
-  /** The JSON body: an object (serialized here) or text already serialized. */
+  /** The JSON body: a value (serialized here), or bytes already serialized (sent as they are). */
   body: unknown;
   /** A streamed answer is expected (shorter header deadline; `accept: text/event-stream`). */
   stream: boolean;
@@ -178,7 +178,7 @@ export class UpstreamClient {
           accept: request.stream ? "text/event-stream" : "application/json",
           "x-request-id": ctx.requestId,
         },
-        body: typeof request.body === "string" ? request.body : JSON.stringify(request.body),
+        body: request.body instanceof Uint8Array ? request.body : JSON.stringify(request.body),
         redirect: "manual",
         signal: call.controller.signal,
       });

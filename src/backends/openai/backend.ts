@@ -12,15 +12,15 @@
  * - Deadlines, retries before the first byte, cool-down, bounds and error mapping: ./http/upstream-client.ts. After
  *   a stream started, a failure arrives in-band (`data: {"error":...}`) and the stream ends.
  */
-import type { UpstreamConfig } from "../config/schema.ts";
-import { upstreamHttpError } from "../protocol/errors.ts";
-import { sseError } from "../protocol/sse.ts";
-import type { Backend, BackendCallContext, BackendModel, BytesAnswer, CanonicalChatRequest } from "./backend.ts";
-import { upstreamEndpoint } from "./http/endpoint.ts";
-import { UpstreamProbe } from "./http/probe.ts";
-import { publishedModels, publishUpstreamModels } from "./http/published-models.ts";
-import { UpstreamClient } from "./http/upstream-client.ts";
-import { scanJsonObject } from "./http/usage-scan.ts";
+import type { UpstreamConfig } from "../../config/schema.ts";
+import { upstreamHttpError } from "../../protocol/errors.ts";
+import { sseError } from "../../protocol/sse.ts";
+import type { Backend, BackendCallContext, BackendModel, BytesAnswer, CanonicalChatRequest } from "../backend.ts";
+import { upstreamEndpoint } from "../http/endpoint.ts";
+import { UpstreamProbe } from "../http/probe.ts";
+import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
+import { UpstreamClient } from "../http/upstream-client.ts";
+import { scanJsonObject } from "../http/usage-scan.ts";
 
 /** Bytes at the end of a non-stream body searched for its `usage` object. */
 const USAGE_TAIL_BYTES = 4096;
@@ -73,12 +73,16 @@ class OpenAIHttpBackend implements Backend {
   }
 
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
-    const outgoing: Record<string, unknown> = { ...body, model: ctx.model.upstreamId };
     const headers: Record<string, string> = {};
-    if (!this.upstream.forward_session_id) delete outgoing.session_id;
-    else if (ctx.sessionId !== undefined) {
-      outgoing.session_id = ctx.sessionId;
-      headers["x-session-id"] = ctx.sessionId;
+    const forward = this.upstream.forward_session_id;
+    if (forward && ctx.sessionId !== undefined) headers["x-session-id"] = ctx.sessionId;
+    const sessionKept = forward ? ctx.sessionId === undefined || body.session_id === ctx.sessionId : !("session_id" in body);
+    let outgoing: Record<string, unknown> | Uint8Array;
+    if (ctx.rawBody && sessionKept && body.model === ctx.model.upstreamId) outgoing = ctx.rawBody;
+    else {
+      outgoing = { ...body, model: ctx.model.upstreamId };
+      if (!forward) delete outgoing.session_id;
+      else if (ctx.sessionId !== undefined) outgoing.session_id = ctx.sessionId;
     }
     const stream = body.stream === true;
     const exchange = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);

@@ -4,10 +4,10 @@
  * the same-dialect path never comes here. What cannot be read as the dialect says is a 502 naming the upstream:
  * a body that is not a `chat.completion`, a stream event that is neither a chunk nor an in-band error.
  */
-import { OpenAIError } from "../protocol/errors.ts";
-import type { ChatCompletion, ChatCompletionChunk, OpenAIStreamItem } from "../protocol/openai-wire.ts";
-import { sseJsonPayloads } from "../protocol/sse.ts";
-import type { BytesAnswer, ChatAnswer, ChunksAnswer, CompletionAnswer } from "./backend.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import type { ChatCompletion, ChatCompletionChunk, OpenAIStreamItem } from "../../protocol/openai-wire.ts";
+import { sseJsonPayloads } from "../../protocol/sse.ts";
+import type { BytesAnswer, ChatAnswer, ChunksAnswer, CompletionAnswer } from "../backend.ts";
 
 /**
  * `answer` as canonical values: itself when it already is, else its bytes parsed.

@@ -1,12 +1,13 @@
 /**
- * Anthropic events → OpenAI chunks (`anthropicEventsToChunks`), table-driven with the literal chunks, and the SSE
- * readers that feed both stream translations.
+ * Anthropic upstream events → OpenAI chunks (`anthropicEventsToChunks`), table-driven with the literal chunks, and the
+ * SSE readers that feed the upstream stream conversions (`anthropicEventsFromSse` here, `chunksFromSse` of
+ * src/protocol/sse.ts for OpenAI-dialect upstreams). The other direction is in test/translate/anthropic-stream.test.ts.
  */
 import { describe, expect, test } from "bun:test";
-import type { AnthropicStreamEvent } from "../../src/protocol/anthropic.ts";
-import { chunksFromSse } from "../../src/protocol/sse.ts";
-import { anthropicEventsFromSse, anthropicEventsToChunks } from "../../src/translate/anthropic-stream.ts";
-import { collect, from } from "./anthropic-fixtures.ts";
+import { anthropicEventsFromSse, anthropicEventsToChunks } from "../../../src/backends/anthropic/stream.ts";
+import type { AnthropicStreamEvent } from "../../../src/protocol/anthropic.ts";
+import { chunksFromSse } from "../../../src/protocol/sse.ts";
+import { collect, from } from "../../translate/anthropic-fixtures.ts";
 
 const messageStart = (
   usageIn: Record<string, number> = { input_tokens: 25, output_tokens: 1 },

@@ -1,12 +1,14 @@
 /**
  * Canonical request → Anthropic upstream (`chatToMessages`), table-driven with literal expectations, and the round
- * trip Anthropic → canonical → Anthropic over the lossless subset.
+ * trip Anthropic → canonical → Anthropic (with `messagesToChat` of src/translate/) over the lossless subset. Refusals
+ * are in request-refusals.test.ts; the client-side direction in test/translate/anthropic.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { MessagesRequestSchema } from "../../src/protocol/anthropic.ts";
-import { chatToMessages, messagesToChat } from "../../src/translate/anthropic-request.ts";
-import { type Case, parse, user, weatherFunction, weatherTool } from "./anthropic-fixtures.ts";
+import { chatToMessages } from "../../../src/backends/anthropic/request.ts";
+import { MessagesRequestSchema } from "../../../src/protocol/anthropic.ts";
+import { messagesToChat } from "../../../src/translate/anthropic-request.ts";
+import { type Case, parse, user, weatherFunction, weatherTool } from "../../translate/anthropic-fixtures.ts";
 
 interface CanonicalCase extends Case {
   options?: { defaultMaxTokens?: number };

@@ -1,9 +1,9 @@
 /**
  * Canonical chat request → Anthropic Messages request (an OpenAI client in front of an Anthropic upstream). OpenAI
- * "Chat Completions" on one side, Anthropic API reference "Messages" (and "Extended thinking") on the other.
- * Re-exported by anthropic-request.ts, which holds the other direction.
+ * "Chat Completions" on one side, Anthropic API reference "Messages" (and "Extended thinking") on the other. The
+ * reverse, for Anthropic clients, is `messagesToChat` (src/translate/anthropic-request.ts).
  *
- * Decisions (each tested in test/translate/anthropic.test.ts):
+ * Decisions (each tested in test/backends/anthropic/request.test.ts, refusals in request-refusals.test.ts):
  * - Every `system`/`developer` message, wherever it stands, is hoisted into `system`: a lone one keeps its form
  *   (string, or text blocks); several are joined by a blank line ("\n\n").
  * - Anthropic requires user/assistant alternation: consecutive same-role turns are merged, so consecutive `tool`
@@ -28,20 +28,11 @@
  *   `metadata`, `store`, `service_tier` and any other field not named here.
  */
 import * as v from "valibot";
-import { OpenAIError, validationError } from "../protocol/errors.ts";
-import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../protocol/openai.ts";
-import type { CanonicalChatRequest } from "../backends/backend.ts";
-import type { ContentBlockParam, MessageParam, MessagesRequest } from "../protocol/anthropic.ts";
-
-/**
- * Thinking budgets (tokens) of the `reasoning_effort` levels, used both ways: an effort becomes this Anthropic
- * `budget_tokens`, and a budget becomes the highest effort it reaches (below 4096 is `low`).
- */
-export const THINKING_BUDGET_TOKENS: Readonly<Record<"low" | "medium" | "high", number>> = {
-  low: 1024,
-  medium: 4096,
-  high: 16384,
-};
+import type { ContentBlockParam, MessageParam, MessagesRequest } from "../../protocol/anthropic.ts";
+import { THINKING_BUDGET_TOKENS } from "../../protocol/anthropic-openai.ts";
+import { OpenAIError, validationError } from "../../protocol/errors.ts";
+import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../../protocol/openai.ts";
+import type { CanonicalChatRequest } from "../backend.ts";
 
 /** Anthropic's smallest `budget_tokens`. */
 const MIN_THINKING_BUDGET = 1024;

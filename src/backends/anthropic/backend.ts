@@ -4,22 +4,20 @@
  * - `/v1/messages` and `/v1/messages/count_tokens` from an Anthropic client are a native passthrough: the body goes
  *   with `model` rewritten and Ithaca's own extensions (`session_id`, `enable_thinking`, `reasoning_effort`) removed,
  *   and the answer's bytes come back unchanged, streamed or not.
- * - `/v1/chat/completions` (and `/v1/responses`) reach it through translation (src/translate/anthropic-*.ts): the
- *   canonical request becomes a Messages request, the answer a `chat.completion` or a stream of chunks — thinking as
- *   `reasoning_content`, `tool_use` as `tool_calls`, cache reads as `prompt_tokens_details.cached_tokens`.
+ * - `/v1/chat/completions` (and `/v1/responses`) reach it through this folder's outbound conversion: the canonical
+ *   request becomes a Messages request (./request.ts), the answer a `chat.completion` (./response.ts) or a stream of
+ *   chunks (./stream.ts) — thinking as `reasoning_content`, `tool_use` as `tool_calls`, cache reads as
+ *   `prompt_tokens_details.cached_tokens`.
  * - Headers: `x-api-key` (from the variable `api_key_env` names; never logged or returned), `anthropic-version`
  *   (config, default 2023-06-01), `anthropic-beta` (the configured flags plus the client's own), configured extras.
  * - Deadlines, retries before the first byte (429, 5xx, 529 `overloaded_error`, honouring `retry-after`),
- *   cool-down and error mapping: ./http/upstream-client.ts. A failure after the stream started is sent as Anthropic's
+ *   cool-down and error mapping: ../http/upstream-client.ts. A failure after the stream started is sent as Anthropic's
  *   `event: error` (passthrough) or OpenAI's in-band error (translation), and the stream ends cleanly.
  */
-import type { UpstreamConfig } from "../config/schema.ts";
-import { anthropicStreamError, upstreamAnthropicError } from "../protocol/anthropic-errors.ts";
-import type { AnthropicMessage } from "../protocol/anthropic.ts";
-import { sseNamed } from "../protocol/sse.ts";
-import { chatToMessages } from "../translate/anthropic-request.ts";
-import { messageToChatCompletion } from "../translate/anthropic-response.ts";
-import { anthropicEventsFromSse, anthropicEventsToChunks } from "../translate/anthropic-stream.ts";
+import type { UpstreamConfig } from "../../config/schema.ts";
+import { anthropicStreamError, upstreamAnthropicError } from "../../protocol/anthropic-errors.ts";
+import type { AnthropicMessage } from "../../protocol/anthropic.ts";
+import { sseNamed } from "../../protocol/sse.ts";
 import type {
   Backend,
   BackendCallContext,
@@ -28,12 +26,15 @@ import type {
   CanonicalChatRequest,
   ChunksAnswer,
   CompletionAnswer,
-} from "./backend.ts";
-import { upstreamEndpoint } from "./http/endpoint.ts";
-import { UpstreamProbe } from "./http/probe.ts";
-import { publishedModels, publishUpstreamModels } from "./http/published-models.ts";
-import { UpstreamClient } from "./http/upstream-client.ts";
-import { scanJsonObject } from "./http/usage-scan.ts";
+} from "../backend.ts";
+import { upstreamEndpoint } from "../http/endpoint.ts";
+import { UpstreamProbe } from "../http/probe.ts";
+import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
+import { UpstreamClient } from "../http/upstream-client.ts";
+import { scanJsonObject } from "../http/usage-scan.ts";
+import { chatToMessages } from "./request.ts";
+import { messageToChatCompletion } from "./response.ts";
+import { anthropicEventsFromSse, anthropicEventsToChunks } from "./stream.ts";
 
 /** Ithaca's request extensions, which Anthropic's API would reject as unknown fields. */
 const ITHACA_EXTENSIONS = ["session_id", "enable_thinking", "reasoning_effort"];
