@@ -8,16 +8,25 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { liveArrays } from "bun-ffi-mlx-bindings";
-import { makeModel as generateModel } from "../scripts/make-model/model.ts";
-import { ScriptConflictError, parseScriptArg, parseScriptFile } from "../scripts/make-model/scripted.ts";
-import { ChatTemplate } from "../src/engine/chat-template.ts";
-import { generateTokens } from "../src/engine/generate.ts";
-import { freeCaches, makeCaches } from "../src/engine/kv-cache.ts";
-import { normalizeMessages } from "../src/engine/messages.ts";
-import { loadModel } from "../src/engine/model/loader.ts";
-import { Sampler } from "../src/engine/sampler.ts";
-import { ModelTokenizer } from "../src/engine/tokenizer.ts";
-import { BUN, PYTHON, REPO, WEATHER, WEATHER_CALL_TEXT, WEATHER_SCRIPTS, makeModel, tempDir } from "./helpers/paths.ts";
+import { makeModel as generateModel } from "../../scripts/make-model/model.ts";
+import { ScriptConflictError, parseScriptArg, parseScriptFile } from "../../scripts/make-model/scripted.ts";
+import { ChatTemplate } from "../../src/engine/chat-template.ts";
+import { generateTokens } from "../../src/engine/generate.ts";
+import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
+import { normalizeMessages } from "../../src/engine/messages.ts";
+import { loadModel } from "../../src/engine/model/loader.ts";
+import { Sampler } from "../../src/engine/sampler.ts";
+import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
+import {
+  BUN,
+  PYTHON,
+  REPO,
+  WEATHER,
+  WEATHER_CALL_TEXT,
+  WEATHER_SCRIPTS,
+  makeModel,
+  tempDir,
+} from "../helpers/paths.ts";
 
 const MAX_TOKENS = 80;
 const USER = { role: "user", content: "What is the weather in Paris?" };
@@ -37,7 +46,12 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: "turn 1, tools, thinking on → think + tool call", messages: [USER], tools: WEATHER.tools, expect: WEATHER_CALL_TEXT },
+  {
+    name: "turn 1, tools, thinking on → think + tool call",
+    messages: [USER],
+    tools: WEATHER.tools,
+    expect: WEATHER_CALL_TEXT,
+  },
   { name: "turn 1 without tools → the same text", messages: [USER], expect: WEATHER_CALL_TEXT },
   {
     name: "turn 2, tool result in history, thinking off → answer",
@@ -59,7 +73,10 @@ function ithacaGreedy(dir: string, c: Case): Result {
   const sampler = new Sampler({ temperature: 0, top_p: 1 });
   try {
     const tokenizer = new ModelTokenizer(dir, model.config.eosTokenIds);
-    const text = new ChatTemplate(tokenizer).render(normalizeMessages(c.messages), { tools: c.tools, enable_thinking: c.enable_thinking });
+    const text = new ChatTemplate(tokenizer).render(normalizeMessages(c.messages), {
+      tools: c.tools,
+      enable_thinking: c.enable_thinking,
+    });
     const prompt = tokenizer.encode(text);
     const tokens: number[] = [];
     for (const t of generateTokens(model, caches, sampler, prompt, MAX_TOKENS)) {
@@ -85,10 +102,17 @@ beforeAll(() => {
   const job = {
     model: dir,
     max_tokens: MAX_TOKENS,
-    cases: CASES.map((c) => ({ messages: c.messages, tools: c.tools, ...(c.enable_thinking === undefined ? {} : { enable_thinking: c.enable_thinking }) })),
+    cases: CASES.map((c) => ({
+      messages: c.messages,
+      tools: c.tools,
+      ...(c.enable_thinking === undefined ? {} : { enable_thinking: c.enable_thinking }),
+    })),
   };
-  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "engine", "mlx_lm_scripted.py")], {
-    cwd: REPO, stdin: new TextEncoder().encode(JSON.stringify(job)), stdout: "pipe", stderr: "pipe",
+  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "..", "engine", "mlx_lm_scripted.py")], {
+    cwd: REPO,
+    stdin: new TextEncoder().encode(JSON.stringify(job)),
+    stdout: "pipe",
+    stderr: "pipe",
   });
   if (r.exitCode !== 0) throw new Error(`mlx_lm_scripted.py exited ${r.exitCode}: ${r.stderr.toString()}`);
   reference = JSON.parse(r.stdout.toString());
@@ -102,15 +126,21 @@ describe("a scripted qwen3 model", () => {
     expect(config.tie_word_embeddings).toBe(false);
     expect(config.rope_scaling).toBeNull();
     expect(config.hidden_size).toBe(256);
-    expect(readFileSync(join(generated.dir, "model.safetensors")).equals(readFileSync(join(dir, "model.safetensors")))).toBe(true);
+    expect(
+      readFileSync(join(generated.dir, "model.safetensors")).equals(readFileSync(join(dir, "model.safetensors"))),
+    ).toBe(true);
     const plan = generated.script!.plan;
     expect(plan.order).toBe(3);
     expect(generated.script!.logitMargin).toBeGreaterThan(20);
     expect(generated.script!.attentionMargin).toBeGreaterThanOrEqual(39.9);
     // Each chain ends with <|im_end|>.
-    expect(plan.chains.map((ch) => ch.emit.at(-1))).toEqual([generated.tokenIds.get("<|im_end|>")!, generated.tokenIds.get("<|im_end|>")!]);
+    expect(plan.chains.map((ch) => ch.emit.at(-1))).toEqual([
+      generated.tokenIds.get("<|im_end|>")!,
+      generated.tokenIds.get("<|im_end|>")!,
+    ]);
     // The markers are single added tokens of the emitted chain.
-    for (const marker of ["<think>", "</think>", "<tool_call>", "</tool_call>"]) expect(plan.chains[0]!.emit).toContain(generated.tokenIds.get(marker)!);
+    for (const marker of ["<think>", "</think>", "<tool_call>", "</tool_call>"])
+      expect(plan.chains[0]!.emit).toContain(generated.tokenIds.get(marker)!);
   });
 
   describe.each(CASES)("$name", (c) => {
@@ -159,24 +189,34 @@ describe("script planning", () => {
     expect((err as Error).message).toMatch(/after the tokens \[.+\] it must emit .+, but script \d emits .+ there/);
   });
 
-  test("order 2 still conflicts (`\": \"` opens both \"get_weather\" and \"Paris\"); order 3 does not", () => {
-    expect(() => generateModel({ arch: "qwen3", out: join(tempDir(), "m"), scripts: WEATHER_SCRIPTS, scriptOrder: 2 }))
-      .toThrow(/it must emit "P", but script 1 emits "get" there .*2-token context/);
+  test('order 2 still conflicts (`": "` opens both "get_weather" and "Paris"); order 3 does not', () => {
+    expect(() =>
+      generateModel({ arch: "qwen3", out: join(tempDir(), "m"), scripts: WEATHER_SCRIPTS, scriptOrder: 2 }),
+    ).toThrow(/it must emit "P", but script 1 emits "get" there .*2-token context/);
   });
 
   test("too small a model is refused by the float64 check, not written broken", () => {
-    expect(() => generateModel({ arch: "qwen3", out: join(tempDir(), "m"), size: "tiny", scripts: WEATHER_SCRIPTS })).toThrow(/scripted model check failed/);
+    expect(() =>
+      generateModel({ arch: "qwen3", out: join(tempDir(), "m"), size: "tiny", scripts: WEATHER_SCRIPTS }),
+    ).toThrow(/scripted model check failed/);
   });
 
   test("scripts need unscaled RoPE and no quantization; 'after' must be long enough", () => {
     const out = join(tempDir(), "m");
-    expect(() => generateModel({ arch: "qwen3", out, scripts: WEATHER_SCRIPTS, rope: "yarn" })).toThrow(/rope 'default'/);
-    expect(() => generateModel({ arch: "qwen3", out, scripts: WEATHER_SCRIPTS, quantization: { bits: 4, groupSize: 64 } })).toThrow(/quantized/);
+    expect(() => generateModel({ arch: "qwen3", out, scripts: WEATHER_SCRIPTS, rope: "yarn" })).toThrow(
+      /rope 'default'/,
+    );
+    expect(() =>
+      generateModel({ arch: "qwen3", out, scripts: WEATHER_SCRIPTS, quantization: { bits: 4, groupSize: 64 } }),
+    ).toThrow(/quantized/);
     expect(() => generateModel({ arch: "qwen3", out, scripts: [{ after: "\n", emit: "x" }] })).toThrow(/at least 3/);
   });
 
   test("--script escapes and --script-file parsing", () => {
-    expect(parseScriptArg("<think>\\n\\n</think>\\n\\n=>a=>b")).toEqual({ after: "<think>\n\n</think>\n\n", emit: "a=>b" });
+    expect(parseScriptArg("<think>\\n\\n</think>\\n\\n=>a=>b")).toEqual({
+      after: "<think>\n\n</think>\n\n",
+      emit: "a=>b",
+    });
     expect(() => parseScriptArg("no arrow")).toThrow(/AFTER=>EMIT/);
     expect(() => parseScriptFile('[{"after": "x"}]', "f.json")).toThrow(/f.json: entry 0/);
     expect(parseScriptFile(JSON.stringify(WEATHER_SCRIPTS))).toEqual(WEATHER_SCRIPTS);
@@ -184,25 +224,54 @@ describe("script planning", () => {
 });
 
 describe("CLI", () => {
-  const cli = (args: string[]) => Bun.spawnSync([BUN, join(REPO, "scripts", "make-model.ts"), ...args], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+  const cli = (args: string[]) =>
+    Bun.spawnSync([BUN, join(REPO, "scripts", "make-model.ts"), ...args], {
+      cwd: REPO,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
 
   test("--script and --script-file write the same bytes as the library", () => {
     const tmp = tempDir();
     const file = join(tmp, "scripts.json");
     writeFileSync(file, JSON.stringify(WEATHER_SCRIPTS.slice(1)));
-    const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
-    const r = cli(["--arch", "qwen3", "--out", join(tmp, "cli"), "--seed", "7", "--script", `${escape(WEATHER_SCRIPTS[0]!.after)}=>${escape(WEATHER_SCRIPTS[0]!.emit)}`, "--script-file", file]);
+    const escapeArg = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+    const r = cli([
+      "--arch",
+      "qwen3",
+      "--out",
+      join(tmp, "cli"),
+      "--seed",
+      "7",
+      "--script",
+      `${escapeArg(WEATHER_SCRIPTS[0]!.after)}=>${escapeArg(WEATHER_SCRIPTS[0]!.emit)}`,
+      "--script-file",
+      file,
+    ]);
     expect(r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toContain("scripted: 58 transitions, order 3");
-    expect(readFileSync(join(tmp, "cli", "model.safetensors")).equals(readFileSync(join(dir, "model.safetensors")))).toBe(true);
+    expect(
+      readFileSync(join(tmp, "cli", "model.safetensors")).equals(readFileSync(join(dir, "model.safetensors"))),
+    ).toBe(true);
   });
 
   test("conflicts and bad flags exit 2 with a message", () => {
     const out = join(tempDir(), "m");
-    const r = cli(["--arch", "qwen3", "--out", out, "--script-order", "1", "--script", "<|im_start|>assistant\\n=>hello\\nworld"]);
+    const r = cli([
+      "--arch",
+      "qwen3",
+      "--out",
+      out,
+      "--script-order",
+      "1",
+      "--script",
+      "<|im_start|>assistant\\n=>hello\\nworld",
+    ]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.toString()).toMatch(/^make-model: script 1 .*"l" would need two successors in the same 1-token context/);
+    expect(r.stderr.toString()).toMatch(
+      /^make-model: script 1 .*"l" would need two successors in the same 1-token context/,
+    );
     expect(cli(["--arch", "qwen3", "--out", out, "--script-order", "3"]).exitCode).toBe(2);
     expect(cli(["--arch", "qwen3", "--out", out, "--script", "nope"]).stderr.toString()).toMatch(/AFTER=>EMIT/);
   });
