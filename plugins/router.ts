@@ -140,7 +140,7 @@ export class Router {
     for (const fallback of this.fallbacks.get(request.model.toLowerCase()) ?? []) {
       try {
         const entries = await this.catalog.candidates(fallback);
-        plan.push(...availableFirst(entries.filter((entry) => !plan.includes(entry))));
+        plan.push(...availableFirst(entries.filter((entry) => !plan.some((planned) => sameEntry(planned, entry)))));
       } catch {
         if (!this.warned.has(fallback)) console.warn(`[ithaca] fallback '${fallback}' of '${request.model}' is not servable; skipped`);
         this.warned.add(fallback);
@@ -148,6 +148,11 @@ export class Router {
     }
     return plan;
   }
+}
+
+/** Whether two entries are the same model of the same backend (possibly from different catalog snapshots). */
+function sameEntry(a: CatalogEntry, b: CatalogEntry): boolean {
+  return a.backend.id === b.backend.id && a.model.id === b.model.id;
 }
 
 /** `entries` with those whose backend is cooling down moved to the end (order otherwise kept). */

@@ -17,6 +17,7 @@ import {
   handleWhenResult,
   isBrokenCircuitError,
   retry,
+  TaskCancelledError,
   wrap,
   type IBackoff,
   type IRetryBackoffContext,
@@ -38,8 +39,9 @@ export type AttemptOutcome<T> =
  */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  // RFC 9110 §10.2.3: delay-seconds is digits only (decimals tolerated, as some servers send them); else an HTTP-date.
+  if (/^\s*\d+(\.\d+)?\s*$/.test(value)) return Math.round(Number(value) * 1000);
+  if (!/^[A-Za-z]{3},? /.test(value.trim())) return undefined; // An HTTP-date starts with the day name.
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
@@ -97,11 +99,23 @@ export class UpstreamResilience {
    * @throws whatever `attempt` throws, and cockatiel's `TaskCancelledError` when `signal` aborts during a backoff.
    */
   async run<T>(attempt: () => Promise<AttemptOutcome<T>>, signal: AbortSignal): Promise<AttemptOutcome<T> | "cooling"> {
+    // cockatiel 4.0.0 waits a backoff out even when the signal aborts: race the abort, and make an attempt that
+    // would start after it a no-op.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new TaskCancelledError());
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    const guarded = () => (signal.aborted ? Promise.reject(new TaskCancelledError()) : attempt());
     try {
-      return await this.policy.execute(attempt, signal);
+      return await Promise.race([this.policy.execute(guarded, signal), aborted]);
     } catch (error) {
       if (isBrokenCircuitError(error)) return "cooling";
       throw error;
+    } finally {
+      if (onAbort) signal.removeEventListener("abort", onAbort);
     }
   }
 }

@@ -78,6 +78,7 @@ describe("retryAfterMs", () => {
     expect(retryAfterMs("1.5", NOW)).toBe(1500);
     expect(retryAfterMs("0.0004", NOW)).toBe(0);
     expect(retryAfterMs(" 7 ", NOW)).toBe(7000);
+    for (const malformed of ["-5", "1e3", "0x10", "soon", "5 s"]) expect(retryAfterMs(malformed, NOW)).toBeUndefined();
   });
 
   test("an HTTP date: the time from now until then; a date in the past is 0", () => {
@@ -283,7 +284,7 @@ describe("abort", () => {
   // BUG (reported): `run` documents cockatiel's TaskCancelledError when the signal aborts during a backoff, but
   // cockatiel 4.0.0's retry loop does not watch the signal while it waits: the whole delay (a Retry-After of up to
   // `max_retry_after_ms`) is waited out, the attempt runs once more with the aborted signal, and its outcome is returned.
-  test.failing("an abort during a backoff rejects with TaskCancelledError at once, without another attempt", async () => {
+  test("an abort during a backoff rejects with TaskCancelledError at once, without another attempt", async () => {
     const controller = new AbortController();
     const upstream = scripted([failed(1, 300)]);
     const started = performance.now();
