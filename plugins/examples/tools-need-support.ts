@@ -9,7 +9,8 @@
  * `app.use(routingPolicy(toolsNeedSupport))`. Walkthrough: plugins/README.md.
  */
 import { OpenAIError } from "../../src/protocol/errors.ts";
-import { routingPolicy, type RoutingPolicy } from "../router.ts";
+import type { RoutingPolicy } from "../../src/routing/router.ts";
+import { routingPolicy } from "../router.ts";
 
 export const toolsNeedSupport: RoutingPolicy = {
   name: "tools-need-support",

@@ -1,15 +1,15 @@
 /**
- * `Router.plan` (plugins/router.ts) over a real `Catalog` (src/catalog/catalog.ts) of fake in-memory backends:
+ * `Router.plan` (src/routing/router.ts) over a real `Catalog` (src/catalog/catalog.ts) of fake in-memory backends:
  * resolution by id and alias, the 404 / 400 / 503 refusals, alias glob patterns, fallbacks, cooling-down backends
  * moved last, and routing policies. The catalog's resolution rules alone: test/server/routing-plugin.test.ts; the
- * router inside a running app: test/dialects/reliability.test.ts, test/integration/session-affinity.test.ts.
+ * router inside a running app: test/dialects/reliability.test.ts, test/routing/session-affinity.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import type { Backend, BackendModel, CanonicalChatRequest } from "../../src/backends/backend.ts";
 import { BackendRegistry } from "../../src/backends/registry.ts";
 import { Catalog, type CatalogEntry } from "../../src/catalog/catalog.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
-import { Router, type RouterOptions, type RoutingPolicy, type RoutingRequest } from "../../plugins/router.ts";
+import { Router, type RouterOptions, type RoutingPolicy, type RoutingRequest } from "../../src/routing/router.ts";
 
 /**
  * A backend serving a fixed model list; `up = false` makes it cool down (`available()` false); `modelsChanged()`

@@ -1,7 +1,7 @@
 /**
  * Routing: the catalog's candidates for replicas and ambiguous aliases, and the example routing plugin
  * (plugins/examples/tools-need-support.ts) loaded from the configuration as a user would. The built-in
- * session-affinity policy: test/integration/session-affinity.test.ts.
+ * session-affinity policy: test/routing/session-affinity.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Backend, BackendModel } from "../../src/backends/backend.ts";

@@ -18,7 +18,7 @@
  * Transactions on Networking 6(1), 1998 (HRW hashing). The weight of a replica is the 64-bit wyhash
  * (`Bun.hash`) of the session id and the replica's identity (backend id, upstream model id).
  */
-import type { CatalogEntry } from "../src/catalog/catalog.ts";
+import type { CatalogEntry } from "../catalog/catalog.ts";
 import type { RoutingPolicy, RoutingRequest } from "./router.ts";
 
 /** Rendezvous weight of `entry` for `sessionId`: wyhash of the pair, NUL-separated (ids contain no NUL). */

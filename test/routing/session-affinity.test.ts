@@ -1,5 +1,5 @@
 /**
- * Session affinity (plugins/session-affinity.ts), the built-in routing policy: rendezvous hashing of the session id
+ * Session affinity (src/routing/session-affinity.ts), the built-in routing policy: rendezvous hashing of the session id
  * over the replicas of one model. First the ordering itself (stable, spread, minimal movement when a replica goes or
  * comes), then end to end with the `openai` SDK against a real Ithaca in front of three real HTTP replicas serving
  * one model id: a session sticks to one replica, sessions spread, the session id reaches the LAN replicas, a failing
@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { sessionAffinity, rendezvousOrder } from "../../plugins/session-affinity.ts";
+import { sessionAffinity, rendezvousOrder } from "../../src/routing/session-affinity.ts";
 import type { Backend } from "../../src/backends/backend.ts";
 import type { CatalogEntry } from "../../src/catalog/catalog.ts";
 import { startIthaca, type RunningIthaca } from "../server/start.ts";
