@@ -1,5 +1,5 @@
 /**
- * `/admin/models*`: model management for the local engine (behind the admin token, see plugins/auth.ts).
+ * `/admin/models*`: model management for the local engine (behind the admin token, see src/access/authenticate.ts).
  *
  * - `GET /admin/models` — every local model (configured and inventory) with its state (`loaded`, `loading`,
  *   `unloading`, `unloaded`), sizes, KV reserve, requests in flight and last use; the memory budget and what is

@@ -9,13 +9,11 @@
  *   `capabilities{stream, tools, vision, embeddings, max_context, session_cache, openai_compat, anthropic_compat,
  *   speculative_decoding}`, `models[]`.
  */
+import { PUBLIC_ROUTES } from "../access/public-routes.ts";
 import type { CatalogEntry } from "./catalog.ts";
 
 /** Companion's scanner and probe match this exact value (`vendor === "odyssai.eu"`). */
 export const CONTRACT_VENDOR = "odyssai.eu";
-
-/** Routes that never require a key (OdyssAI-X: public routes are never gated). */
-export const PUBLIC_ROUTES = ["/health", "/.well-known/*", "/swagger", "/swagger/json"] as const;
 
 /** The per-model fields of `x_odyssai` (odyssai-x-wire §2.2), listed in the contract's extension block. */
 const X_ODYSSAI_FIELDS = [

@@ -1,0 +1,129 @@
+/**
+ * Who is calling (DESIGN §2 step 1): the decision behind the auth plugin (plugins/auth.ts).
+ *
+ * - Public routes (`/health`, `/.well-known/*`, `/swagger`) are never gated (OdyssAI-X: public routes never gated;
+ *   Companion probes the contract without credentials).
+ * - `/admin/*` needs the admin token when one is configured; without one it is open only in open mode, and then to
+ *   loopback clients only (403 to others), so binding to a LAN address never opens `/admin` to the network.
+ * - Everything else (`/v1/*`) needs an API key once any is configured, from `Authorization: Bearer <key>` or
+ *   `x-api-key: <key>` (the OpenAI and Anthropic SDK conventions); the admin token is accepted too. With no keys
+ *   configured Ithaca runs in open mode (the OdyssAI-X posture: LAN-first, loopback by default).
+ * - Secrets are compared in constant time: SHA-256 digests of equal length through `crypto.timingSafeEqual`, every
+ *   configured secret checked on every call (do better than OdyssAI-X's plain `!=`); nothing is hashed when there is
+ *   nothing to compare.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { requestPath } from "../protocol/dialect.ts";
+import { OpenAIError } from "../protocol/errors.ts";
+import { isLoopbackAddress } from "./host-check.ts";
+import { PUBLIC_ROUTES } from "./public-routes.ts";
+
+export interface AuthOptions {
+  /** Keys accepted on `/v1/*`; empty: open mode. */
+  apiKeys: readonly string[];
+  /** Token for `/admin/*`. */
+  adminToken?: string;
+}
+
+/** Who made a request. */
+export interface Caller {
+  /** `open`: no credentials needed here; `client`: a valid API key; `admin`: the admin token. */
+  role: "open" | "client" | "admin";
+  /** Cache scope: requests of one scope may share KV prefixes (`open` in open mode, one per key otherwise). */
+  scope: string;
+}
+
+/** Whether `path` is one of the contract's public routes (`/x` exactly, or under `/x/*`). */
+function isPublic(path: string): boolean {
+  return PUBLIC_ROUTES.some((route) => (route.endsWith("/*") ? path.startsWith(route.slice(0, -1)) : path === route));
+}
+
+function digest(secret: string): Buffer {
+  return createHash("sha256").update(secret, "utf8").digest();
+}
+
+/** Constant-time membership test over SHA-256 digests. */
+function matchesAny(presented: Buffer, digests: readonly Buffer[]): boolean {
+  let found = false;
+  for (const candidate of digests) found = timingSafeEqual(presented, candidate) || found;
+  return found;
+}
+
+/** The secret a request presents: `Authorization: Bearer <secret>` or `x-api-key: <secret>`. */
+function presentedSecret(request: Request): string | undefined {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get("authorization") ?? "");
+  return bearer?.[1] ?? (request.headers.get("x-api-key")?.trim() || undefined);
+}
+
+function unauthorized(message: string, code: string): OpenAIError {
+  return new OpenAIError(401, message, { code, headers: { "www-authenticate": "Bearer" } });
+}
+
+/** A decision function: see {@link createAuthenticator}. */
+export type Authenticator = (request: Request, remoteAddress?: string) => Caller | OpenAIError;
+
+/**
+ * Decides a request: the caller, or the error to answer.
+ *
+ * Secrets are hashed only when there is something to compare them with: in open mode without an admin token nothing
+ * is hashed at all. Without an admin token, the open admin API of open mode answers loopback clients only (a LAN
+ * bind must not open `/admin` to the network silently).
+ * @param remoteAddress the client's IP address (`server.requestIP(request)`); absent: the request did not come over
+ *   the network (`app.handle`), as good as loopback.
+ * @returns a {@link Caller}, or an {@link OpenAIError}: 401, or 403 `admin_loopback_only` for the admin API from
+ *   another host without an admin token.
+ */
+export function createAuthenticator(options: AuthOptions): Authenticator {
+  const keyDigests = options.apiKeys.map(digest);
+  const adminDigest = options.adminToken ? [digest(options.adminToken)] : [];
+  const openMode = keyDigests.length === 0;
+  const presentedDigest = (request: Request): Buffer | undefined => {
+    const secret = presentedSecret(request);
+    return secret === undefined ? undefined : digest(secret);
+  };
+
+  return (request, remoteAddress) => {
+    const path = requestPath(request);
+    if (isPublic(path)) return { role: "open", scope: "open" };
+    if (path === "/admin" || path.startsWith("/admin/")) {
+      if (adminDigest.length > 0) {
+        const presented = presentedDigest(request);
+        return presented !== undefined && matchesAny(presented, adminDigest)
+          ? { role: "admin", scope: "admin" }
+          : unauthorized("Missing or invalid admin token.", "invalid_admin_token");
+      }
+      if (!openMode) {
+        return unauthorized(
+          "The admin API is disabled: no admin token is configured (ITHACA_ADMIN_TOKEN).",
+          "admin_disabled",
+        );
+      }
+      if (remoteAddress !== undefined && !isLoopbackAddress(remoteAddress)) {
+        return new OpenAIError(
+          403,
+          "The admin API answers only this machine while no admin token is configured; set ITHACA_ADMIN_TOKEN to use it from another host.",
+          { code: "admin_loopback_only" },
+        );
+      }
+      return { role: "open", scope: "open" };
+    }
+    if (openMode && adminDigest.length === 0) return { role: "open", scope: "open" };
+    const presented = presentedDigest(request);
+    if (presented !== undefined && matchesAny(presented, adminDigest)) return { role: "admin", scope: "admin" };
+    if (openMode) return { role: "open", scope: "open" };
+    if (presented === undefined) {
+      return unauthorized(
+        "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
+        "missing_api_key",
+      );
+    }
+    return matchesAny(presented, keyDigests)
+      ? { role: "client", scope: `key:${presented.toString("hex", 0, 8)}` }
+      : unauthorized("Incorrect API key provided.", "invalid_api_key");
+  };
+}
+
+/**
+ * The auth plugin (see the module comment). Applies to every route of the app that uses it. Each request is decided
+ * once, in `onRequest`; `derive` hands that decision on as `caller`.
+ */
