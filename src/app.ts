@@ -37,7 +37,7 @@ import { CountTokensRequestSchema, MessagesRequestSchema, type MessagesRequest }
 import { errorResponseFor, requestPath } from "./protocol/dialect.ts";
 import { toOpenAIError } from "./protocol/errors.ts";
 import { isJsonMediaType, mediaType, readJsonBody, requireJsonMediaType } from "./protocol/json-body.ts";
-import { ChatCompletionRequestSchema } from "./protocol/openai.ts";
+import { ChatCompletionRequestSchema } from "./protocol/openai-request.ts";
 import { ResponsesRequestSchema } from "./protocol/responses.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { embeddings, EmbeddingsRequestSchema } from "./routes/embeddings.ts";

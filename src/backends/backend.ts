@@ -9,7 +9,7 @@
  * stream started is thrown by the chunk iterator, or framed in-band by the byte relay. Routes render the HTTP answer
  * once (src/routes/render.ts); nothing is written as SSE and parsed back inside the process.
  */
-import type { ChatCompletion, OpenAIStreamItem } from "../protocol/openai-wire.ts";
+import type { ChatCompletion, OpenAIStreamItem } from "../protocol/openai-response.ts";
 
 /** A finished chat completion in canonical (OpenAI) form. */
 export interface CompletionAnswer {

@@ -8,7 +8,7 @@
 import type { GenerationEvent } from "../engine/client.ts";
 import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { ChatCompletion, ChatCompletionChunk } from "../protocol/openai-wire.ts";
+import type { ChatCompletion, ChatCompletionChunk } from "../protocol/openai-response.ts";
 
 /** `id`, `created` and `model` shared by every object of one answer. */
 export interface CompletionMeta {

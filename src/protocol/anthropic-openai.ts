@@ -11,7 +11,7 @@
  * (`prompt_tokens_details.cached_tokens`). OpenAI engines report no cache writes: `cache_creation_input_tokens` is 0.
  */
 import type { AnthropicStopReason, AnthropicUsage } from "./anthropic.ts";
-import type { OpenAIFinishReason, OpenAIUsage } from "./openai-wire.ts";
+import type { OpenAIFinishReason, OpenAIUsage } from "./openai-response.ts";
 
 /** The Anthropic message id of a completion id: `chatcmpl-abc` → `msg_abc`, any other id `x` → `msg_x`. */
 export function messageIdOf(completionId: string): string {

@@ -6,7 +6,7 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { OpenAIError } from "./errors.ts";
-import type { OpenAIStreamItem } from "./openai-wire.ts";
+import type { OpenAIStreamItem } from "./openai-response.ts";
 
 /** Response headers of an OpenAI event stream. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {

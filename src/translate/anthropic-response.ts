@@ -8,7 +8,7 @@
  */
 import type { AnthropicContentBlock, AnthropicMessage } from "../protocol/anthropic.ts";
 import { anthropicStopReason, anthropicUsage, messageIdOf } from "../protocol/anthropic-openai.ts";
-import type { ChatCompletion } from "../protocol/openai-wire.ts";
+import type { ChatCompletion } from "../protocol/openai-response.ts";
 
 /** OpenAI `arguments` as a `tool_use` input: a JSON object, else `{}` (Anthropic requires an object). */
 function toolInput(args: string): Record<string, unknown> {

@@ -12,7 +12,7 @@ import { anthropicStreamError } from "../protocol/anthropic-errors.ts";
 import type { AnthropicContentBlock, AnthropicStreamEvent } from "../protocol/anthropic.ts";
 import { anthropicStopReason, anthropicUsage, messageIdOf } from "../protocol/anthropic-openai.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { OpenAIDelta, OpenAIFinishReason, OpenAIStreamItem, OpenAIUsage } from "../protocol/openai-wire.ts";
+import type { OpenAIDelta, OpenAIFinishReason, OpenAIStreamItem, OpenAIUsage } from "../protocol/openai-response.ts";
 import type { NamedEvent } from "../protocol/sse.ts";
 
 /** Options of {@link chunksToAnthropicEvents}. */

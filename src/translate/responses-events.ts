@@ -8,7 +8,7 @@
  * item's events: `output_item.added`, its part's `added`, deltas, the text's `done`, the part's `done`,
  * `output_item.done` (function calls: `added`, `function_call_arguments.delta`…, `.done`, `output_item.done`).
  */
-import type { OpenAIToolCallDelta } from "../protocol/openai-wire.ts";
+import type { OpenAIToolCallDelta } from "../protocol/openai-response.ts";
 import type { NamedEvent } from "../protocol/sse.ts";
 import type {
   ResponseError,

@@ -3,7 +3,7 @@
  * stream share: ids, the echo of the request's parameters, the outcome of a finish reason, usage and errors.
  */
 import { OpenAIError } from "../protocol/errors.ts";
-import type { OpenAIFinishReason, OpenAIStreamError, OpenAIUsage } from "../protocol/openai-wire.ts";
+import type { OpenAIFinishReason, OpenAIStreamError, OpenAIUsage } from "../protocol/openai-response.ts";
 import type {
   ResponseError,
   ResponseItemStatus,

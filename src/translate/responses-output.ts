@@ -6,7 +6,7 @@
  * item for the text, one `function_call` item per tool call. `finish_reason: "length"` makes the Response
  * `incomplete` (`incomplete_details.reason: "max_output_tokens"`).
  */
-import type { ChatCompletion, OpenAIFinishReason, OpenAIStreamItem, OpenAIUsage } from "../protocol/openai-wire.ts";
+import type { ChatCompletion, OpenAIFinishReason, OpenAIStreamItem, OpenAIUsage } from "../protocol/openai-response.ts";
 import type { ResponseObject, ResponseOutputItem, ResponsesRequest } from "../protocol/responses.ts";
 import type { NamedEvent } from "../protocol/sse.ts";
 import { ResponseEventWriter } from "./responses-events.ts";

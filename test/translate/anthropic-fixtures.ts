@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { MessagesRequestSchema } from "../../src/protocol/anthropic.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
-import type { ChatCompletionChunk, OpenAIDelta } from "../../src/protocol/openai-wire.ts";
+import type { ChatCompletionChunk, OpenAIDelta } from "../../src/protocol/openai-response.ts";
 
 /** An Anthropic request body validated as the route does. */
 export const parse = (body: Record<string, unknown>) => v.parse(MessagesRequestSchema, body);

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import type { AnthropicMessage } from "../../src/protocol/anthropic.ts";
-import type { ChatCompletion } from "../../src/protocol/openai-wire.ts";
+import type { ChatCompletion } from "../../src/protocol/openai-response.ts";
 import { chatCompletionToMessage } from "../../src/translate/anthropic-response.ts";
 
 const completion = (

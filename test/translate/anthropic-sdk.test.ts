@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { anthropicStreamError } from "../../src/protocol/anthropic-errors.ts";
-import type { ChatCompletion, OpenAIStreamItem } from "../../src/protocol/openai-wire.ts";
+import type { ChatCompletion, OpenAIStreamItem } from "../../src/protocol/openai-response.ts";
 import { namedSseResponse } from "../../src/protocol/sse.ts";
 import { chatCompletionToMessage } from "../../src/translate/anthropic-response.ts";
 import { chunksToAnthropicEvents } from "../../src/translate/anthropic-stream.ts";

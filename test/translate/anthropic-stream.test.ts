@@ -4,7 +4,7 @@
  * direction is in test/backends/anthropic/stream.test.ts.
  */
 import { describe, expect, test } from "bun:test";
-import type { OpenAIStreamItem } from "../../src/protocol/openai-wire.ts";
+import type { OpenAIStreamItem } from "../../src/protocol/openai-response.ts";
 import { chunksToAnthropicEvents } from "../../src/translate/anthropic-stream.ts";
 import { chunk, collect, from, usageChunk } from "./anthropic-fixtures.ts";
 

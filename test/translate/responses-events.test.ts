@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { upstreamBroken } from "../../src/protocol/errors.ts";
-import type { OpenAIStreamItem } from "../../src/protocol/openai-wire.ts";
+import type { OpenAIStreamItem } from "../../src/protocol/openai-response.ts";
 import type { NamedEvent } from "../../src/protocol/sse.ts";
 import { chunksToResponseEvents } from "../../src/translate/responses-output.ts";
 import {

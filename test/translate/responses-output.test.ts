@@ -3,7 +3,7 @@
  * the Response object, with its output items, outcome, usage and the echo of the request's parameters.
  */
 import { describe, expect, test } from "bun:test";
-import type { ChatCompletion } from "../../src/protocol/openai-wire.ts";
+import type { ChatCompletion } from "../../src/protocol/openai-response.ts";
 import type { ResponseObject } from "../../src/protocol/responses.ts";
 import { chatCompletionToResponse } from "../../src/translate/responses-output.ts";
 import { BASE, BODY, ID, completion, functionCall, message, parse, reasoningItem } from "./responses-fixtures.ts";

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { OpenAIError } from "../../src/protocol/errors.ts";
-import type { OpenAIStreamItem } from "../../src/protocol/openai-wire.ts";
+import type { OpenAIStreamItem } from "../../src/protocol/openai-response.ts";
 import { namedSseResponse, type NamedEvent } from "../../src/protocol/sse.ts";
 import {
   chatCompletionToResponse,

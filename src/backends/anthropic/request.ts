@@ -31,7 +31,7 @@ import * as v from "valibot";
 import type { ContentBlockParam, MessageParam, MessagesRequest } from "../../protocol/anthropic.ts";
 import { THINKING_BUDGET_TOKENS } from "../../protocol/anthropic-openai.ts";
 import { OpenAIError, validationError } from "../../protocol/errors.ts";
-import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../../protocol/openai.ts";
+import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../../protocol/openai-request.ts";
 import type { CanonicalChatRequest } from "../backend.ts";
 
 /** Anthropic's smallest `budget_tokens`. */

@@ -8,7 +8,7 @@
  */
 import type { AnthropicMessage } from "../../protocol/anthropic.ts";
 import { completionIdOf, openAIFinishReason, openAIUsage } from "../../protocol/anthropic-openai.ts";
-import type { ChatCompletion, OpenAIAssistantMessage, OpenAIToolCall } from "../../protocol/openai-wire.ts";
+import type { ChatCompletion, OpenAIAssistantMessage, OpenAIToolCall } from "../../protocol/openai-response.ts";
 
 /** Options of {@link messageToChatCompletion}. */
 export interface ToCompletionOptions {

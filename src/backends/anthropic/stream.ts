@@ -16,7 +16,7 @@ import type {
   OpenAIDelta,
   OpenAIFinishReason,
   OpenAIStreamItem,
-} from "../../protocol/openai-wire.ts";
+} from "../../protocol/openai-response.ts";
 import { sseJsonPayloads } from "../../protocol/sse.ts";
 
 /** Options of {@link anthropicEventsToChunks}. */

@@ -5,7 +5,7 @@
  * a body that is not a `chat.completion`, a stream event that is neither a chunk nor an in-band error.
  */
 import { OpenAIError } from "../../protocol/errors.ts";
-import type { ChatCompletion, ChatCompletionChunk, OpenAIStreamItem } from "../../protocol/openai-wire.ts";
+import type { ChatCompletion, ChatCompletionChunk, OpenAIStreamItem } from "../../protocol/openai-response.ts";
 import { sseJsonPayloads } from "../../protocol/sse.ts";
 import type { BytesAnswer, ChatAnswer, ChunksAnswer, CompletionAnswer } from "../backend.ts";
 

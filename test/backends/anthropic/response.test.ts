@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { messageToChatCompletion } from "../../../src/backends/anthropic/response.ts";
 import type { AnthropicMessage } from "../../../src/protocol/anthropic.ts";
-import type { ChatCompletion } from "../../../src/protocol/openai-wire.ts";
+import type { ChatCompletion } from "../../../src/protocol/openai-response.ts";
 
 const anthropicMessage = (content: unknown[], stop: string, extra: Record<string, unknown> = {}): AnthropicMessage =>
   ({
