@@ -1,13 +1,15 @@
 /**
- * `/admin/sessions*`: the local engine's prefix cache (behind the admin token, see plugins/auth.ts;
+ * `/admin/sessions*`: the local engine's prefix cache (behind the admin token, see src/access/authenticate.ts;
  * reference/odyssai-x-wire.md §5.4 names the routes).
  *
- * - `GET /admin/sessions[?model=id]` — every kept KV cache of the loaded models: `data[]` of `{id, kind, model, scope,
- *   tokens, bytes, last_use}` (`id` is the session id, null for an unowned shared prefix; `kind` `session` or
- *   `shared`; `tokens` cached; `bytes` of KV buffers; `last_use` unix seconds), most recently used first; `models[]`
- *   the per-model totals against the configured limits.
- * - `POST /admin/sessions/clear` `{session_id?, model?}` — drops one session's cache (with `session_id`) or every
- *   kept cache (without), on one model (`model`) or all; an empty body clears everything. Answers `{cleared: N}`.
+ * - `GET /admin/sessions[?model=id]` — every kept KV cache of the loaded models: `data[]` of `{id, kind, model,
+ *   cache_scope, scope, tokens, bytes, last_use}` (`id` is the session id, null for an unowned shared prefix; `kind`
+ *   `session` or `shared`; `cache_scope` the caller scope it belongs to — `open`, `admin` or `key:<hex>`, only that
+ *   caller's requests reuse it —; `scope` the hash of its template options; `tokens` cached; `bytes` of KV buffers;
+ *   `last_use` unix seconds), most recently used first; `models[]` the per-model totals against the configured limits.
+ * - `POST /admin/sessions/clear` `{session_id?, model?}` — drops one session id's caches (with `session_id`, in every
+ *   caller scope) or every kept cache (without), on one model (`model`) or all; an empty body clears everything.
+ *   Answers `{cleared: N}`.
  *
  * Bad bodies get 400 in the OpenAI error shape naming the field; an unknown `model` 404 `model_not_found`.
  */
@@ -22,7 +24,7 @@ const NonEmpty = v.pipe(v.string(), v.minLength(1, "must be a non-empty string")
 /** Body of `POST /admin/sessions/clear` (absent or `{}`: everything). */
 export const ClearSessionsSchema = v.optional(
   v.strictObject({
-    /** The session whose cache to drop; absent: every entry. */
+    /** The session whose caches to drop (in every caller scope); absent: every entry. */
     session_id: v.optional(NonEmpty),
     /** Only this local model (id or alias); absent: every loaded model. */
     model: v.optional(NonEmpty),
@@ -62,6 +64,7 @@ export function adminSessionsRoutes(models: LocalModels | undefined) {
                 id: entry.session_id,
                 kind: entry.session_id === null ? "shared" : "session",
                 model,
+                cache_scope: entry.cache_scope,
                 scope: entry.scope,
                 tokens: entry.tokens,
                 bytes: entry.bytes,

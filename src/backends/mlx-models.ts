@@ -14,12 +14,12 @@
  * - **Idle TTL** (`engine.idle_ttl_s` > 0): a loaded model with no request in flight for that long is unloaded.
  * - **On demand** (`engine.load_on_demand`): a request for a known, unloaded model loads it first; off, it gets 404
  *   `model_not_loaded`.
- * - **Token counts** ({@link LocalModels.prompts}) read a model's tokenizer and chat template on the main thread and
- *   never load it; they are dropped when the model is unloaded.
+ * - **Token counts** ({@link LocalModels.prompts}) read a model's tokenizer and chat template in a token-count Worker
+ *   and never load the model; they are dropped when the model is unloaded, and the Worker ends on {@link close}.
  */
 import { EngineClient } from "../engine/client.ts";
 import type { EngineConfig } from "../config/schema.ts";
-import { TtlCache } from "../catalog/ttl-cache.ts";
+import { TtlCache } from "./ttl-cache.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { realpathSync } from "node:fs";
 import { defaultKvReserve, FactsCache, scanModelsDir, type ModelFacts } from "./mlx-inventory.ts";
@@ -83,7 +83,7 @@ const unloadable = (model: KnownModel, reason: string) =>
 
 export class LocalModels {
   readonly settings: EngineConfig;
-  /** Prompt token counts from the models' tokenizers and chat templates, on the main thread. */
+  /** Prompt token counts from the models' tokenizers and chat templates, in the token-count Worker. */
   readonly prompts = new PromptCounter();
   readonly #configured: LocalModelConfig[];
   readonly #facts = new FactsCache();
@@ -92,6 +92,7 @@ export class LocalModels {
   readonly #lastUsed = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  readonly #listeners = new Set<() => void>();
 
   /**
    * @param configured the `models:` entries (loaded by {@link loadConfigured})
@@ -106,6 +107,7 @@ export class LocalModels {
       ttlMs: INVENTORY_TTL_MS,
       retryMs: INVENTORY_TTL_MS,
       onError: (error) => console.warn(`[ithaca] listing local models failed:`, error),
+      onLoad: () => this.#changed(),
     });
     if (settings.idle_ttl_s > 0) {
       const every = Math.min(1000, Math.max(100, (settings.idle_ttl_s * 1000) / 2));
@@ -227,6 +229,7 @@ export class LocalModels {
       return { unloaded: false };
     }
     slot.state = "unloading";
+    this.#changed();
     slot.stop.abort();
     slot.unloading = (async () => {
       try {
@@ -237,6 +240,7 @@ export class LocalModels {
       } finally {
         this.#slots.delete(id);
         this.prompts.delete(id);
+        this.#changed();
       }
     })();
     await slot.unloading;
@@ -321,7 +325,7 @@ export class LocalModels {
     return out;
   }
 
-  /** Stops the idle timer and unloads every model (cancelling what still runs). */
+  /** Stops the idle timer, unloads every model (cancelling what still runs) and ends the token-count Worker. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
@@ -331,6 +335,7 @@ export class LocalModels {
         this.unload(id).catch((error) => console.warn(`[ithaca] unloading '${id}' failed:`, error)),
       ),
     );
+    this.prompts.close();
   }
 
   #configuredModel(config: LocalModelConfig): KnownModel {
@@ -393,10 +398,12 @@ export class LocalModels {
         slot.state = "loaded";
         slot.loadedAt = Date.now();
         this.#lastUsed.set(model.id, slot.loadedAt);
+        this.#changed();
         return slot;
       },
       (error: unknown) => {
         this.#slots.delete(model.id);
+        this.#changed();
         if (!enforceFit) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         throw new OpenAIError(500, reason, { param: "model", code: "model_load_failed" });
@@ -405,7 +412,22 @@ export class LocalModels {
     // A failed load is reported to whoever awaits it; keep an unobserved rejection from being fatal.
     slot.loading.catch(() => {});
     this.#slots.set(model.id, slot);
+    this.#changed();
     return slot;
+  }
+
+  /**
+   * Calls `listener` whenever what {@link known} and {@link view} report may have changed: a load started, finished
+   * or failed, an unload started or finished, the inventory re-scanned.
+   * @returns a function that stops the calls.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   /** Unloads loaded models idle (no request in flight) for `idle_ttl_s`. */

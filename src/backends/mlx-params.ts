@@ -8,7 +8,7 @@
 import type { PromptParams } from "../engine/prompt.ts";
 import type { GenerateParams } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { CanonicalChatRequest } from "./backend.ts";
+import type { BackendCallContext, CanonicalChatRequest } from "./backend.ts";
 
 /** Completion budget when the request names none (tokens), as OdyssAI-X and mlx-lm's server default. */
 export const DEFAULT_MAX_TOKENS = 512;
@@ -75,11 +75,16 @@ export function toPromptParams(body: CanonicalChatRequest): PromptParams {
 
 /**
  * Builds engine parameters from a request.
+ * @param caller the request's `sessionId` and `cacheScope` (whose prefix cache entries it may reuse; absent = open)
  * @param vocabSize the model's vocabulary size (checks `logit_bias` keys), when known
  * @throws OpenAIError 400 naming the field for values the local engine cannot honour (`n` > 1, a forced
  *   `tool_choice`, `response_format` other than text) or that are out of range.
  */
-export function toGenerateParams(body: CanonicalChatRequest, sessionId: string | undefined, vocabSize?: number): GenerateParams {
+export function toGenerateParams(
+  body: CanonicalChatRequest,
+  caller: Pick<BackendCallContext, "sessionId" | "cacheScope">,
+  vocabSize?: number,
+): GenerateParams {
   if (integer(body, "n", 1, 128, 1) !== 1) throw bad("n", "the local engine supports only n = 1");
   const format = (body.response_format as { type?: string } | null | undefined)?.type;
   if (format !== undefined && format !== "text") {
@@ -114,6 +119,7 @@ export function toGenerateParams(body: CanonicalChatRequest, sessionId: string |
     top_logprobs: topLogprobs,
     seed,
     stop: stop.filter((s) => s.length > 0),
-    session_id: sessionId,
+    session_id: caller.sessionId,
+    cache_scope: caller.cacheScope,
   };
 }

@@ -10,7 +10,7 @@ import { type EngineConfig, EngineSchema } from "../config/schema.ts";
 import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../engine/client.ts";
 import type { GenerateParams } from "../engine/protocol.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { ChatCompletionChunk } from "../protocol/openai-wire.ts";
+import type { ChatCompletionChunk } from "../protocol/openai-response.ts";
 import type {
   Backend,
   BackendCallContext,
@@ -109,7 +109,7 @@ export class MlxBackend implements Backend {
 
   /**
    * Exact prompt size of a request in tokens, without loading the model: the model's chat template and tokenizer,
-   * read on the main thread, render and encode the request as the engine does (`messages`, `tools` unless
+   * read in the token-count Worker, render and encode the request as the engine does (`messages`, `tools` unless
    * `tool_choice` is `none`, `enable_thinking`, `reasoning_effort`, generation prompt, BOS as the template writes
    * it), so the count equals the `usage.prompt_tokens` of the same request to {@link chatCompletions}.
    * @returns the number of prompt tokens
@@ -188,9 +188,13 @@ export class MlxBackend implements Backend {
     }
   }
 
+  onModelsChanged(listener: () => void): () => void {
+    return this.models.onChange(listener);
+  }
+
   /**
    * Counters for `/health`: `requests`, `errors`, `workers` (engine Workers running), `tokenizers` (models whose
-   * tokenizer and template the main thread holds for token counts) and each loaded model's Worker counters.
+   * tokenizer and template the token-count Worker holds) and each loaded model's Worker counters.
    */
   stats(): Record<string, unknown> {
     const { workers, prompts } = this.models;

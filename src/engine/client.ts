@@ -50,6 +50,44 @@ export class EngineBusyError extends Error {
   }
 }
 
+/**
+ * Requests sent to a Worker that each await the one answer the Worker posts back under the same `id` (the
+ * request/answer half of a Worker protocol; streamed answers are routed by their owner). Shared by the Worker handles
+ * of the main thread.
+ * @typeParam A the answer messages
+ */
+export class PendingReplies<A extends { id: number }> {
+  #nextId = 1;
+  readonly #waiting = new Map<number, { resolve: (answer: A) => void; reject: (error: Error) => void }>();
+
+  /**
+   * Sends a request under a fresh id and waits for its answer.
+   * @param post posts the request, carrying `id`, to the Worker
+   * @returns the answer later given to {@link settle} for that id
+   * @throws what {@link rejectAll} is given, when the Worker fails or stops first
+   */
+  ask(post: (id: number) => void): Promise<A> {
+    const id = this.#nextId++;
+    return new Promise<A>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      post(id);
+    });
+  }
+
+  /** Hands an answer to the request of its id (none waits for it any more: ignored). */
+  settle(answer: A): void {
+    this.#waiting.get(answer.id)?.resolve(answer);
+    this.#waiting.delete(answer.id);
+  }
+
+  /** Fails every request still waiting with `error` (the Worker failed or was stopped). */
+  rejectAll(error: Error): void {
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const { reject } of waiting) reject(error);
+  }
+}
+
 type Listener = (e: GenerationEvent) => void;
 
 export class EngineClient {
@@ -59,8 +97,8 @@ export class EngineClient {
   readonly #worker: Worker;
   readonly #capacity: number;
   readonly #listeners = new Map<number, Listener>();
-  /** Answers awaited from the Worker (`stats`, `sessions`, `clear_sessions`), by request id. */
-  readonly #replies = new Map<number, (m: FromEngine) => void>();
+  /** Answers awaited from the Worker (`stats`, `sessions`, `clear_sessions`). */
+  readonly #replies = new PendingReplies<Extract<FromEngine, { id: number }>>();
   #nextId = 1;
   #closed = false;
 
@@ -95,8 +133,7 @@ export class EngineClient {
 
   #dispatch(m: FromEngine): void {
     if (m.type === "stats" || m.type === "sessions" || m.type === "sessions_cleared") {
-      this.#replies.get(m.id)?.(m);
-      this.#replies.delete(m.id);
+      this.#replies.settle(m);
       return;
     }
     if (m.type === "loaded" || m.type === "load_error" || m.type === "unloaded") return;
@@ -163,12 +200,8 @@ export class EngineClient {
   }
 
   /** Sends a request that the Worker answers with one message of the same id. */
-  #ask<T extends FromEngine["type"]>(request: (id: number) => ToEngine, _answer: T): Promise<Extract<FromEngine, { type: T }>> {
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      this.#replies.set(id, (m) => resolve(m as Extract<FromEngine, { type: T }>));
-      this.#worker.postMessage(request(id));
-    });
+  async #ask<T extends FromEngine["type"]>(request: (id: number) => ToEngine, _answer: T): Promise<Extract<FromEngine, { type: T }>> {
+    return (await this.#replies.ask((id) => this.#worker.postMessage(request(id)))) as Extract<FromEngine, { type: T }>;
   }
 
   /** Counters and memory of the Worker. */

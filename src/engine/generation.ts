@@ -12,7 +12,7 @@ import { freeCaches, type KVCache } from "./kv-cache.ts";
 import { LogitsProcessors } from "./logits-processors.ts";
 import type { DecoderModel } from "./model/decoder.ts";
 import { type OutputFormat, OutputParser, promptOpensReasoning } from "./output/parser.ts";
-import { type PrefixCache, scopeOf } from "./prefix-cache.ts";
+import { type CacheOwner, OPEN_CACHE_SCOPE, type PrefixCache, scopeOf } from "./prefix-cache.ts";
 import { type PromptModel, renderPrompt } from "./prompt.ts";
 import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./protocol.ts";
 import { Sampler } from "./sampler.ts";
@@ -47,6 +47,8 @@ export class Generation {
   /** Generated token ids, in order (those fed back to the model are in the KV cache too). */
   #generated: number[] = [];
   #scope = "";
+  /** Caller scope and session: whose prefix cache entries the request may reuse, and who its own entry belongs to. */
+  readonly #owner: CacheOwner;
   #cached = 0;
   #caches: KVCache[] = [];
   #sampler: Sampler | undefined;
@@ -62,6 +64,7 @@ export class Generation {
   constructor(id: number, params: GenerateParams, loaded: LoadedModel, send: Send) {
     this.id = id;
     this.#params = params;
+    this.#owner = { cacheScope: params.cache_scope ?? OPEN_CACHE_SCOPE, sessionId: params.session_id };
     this.#m = loaded;
     this.#send = send;
   }
@@ -95,7 +98,7 @@ export class Generation {
     }
     try {
       this.#scope = scopeOf(p);
-      const reuse = this.#m.prefixCache.acquire(this.#prompt, this.#scope, p.session_id, model.config.numLayers);
+      const reuse = this.#m.prefixCache.acquire(this.#prompt, this.#scope, this.#owner, model.config.numLayers);
       this.#caches = reuse.caches;
       this.#cached = reuse.cached;
       this.#send({ type: "prompt", id: this.id, promptTokens: this.#prompt.length, cachedTokens: this.#cached });
@@ -198,7 +201,7 @@ export class Generation {
   #keepCaches(): void {
     this.#steps?.return();
     this.#steps = undefined;
-    this.#m.prefixCache.release([...this.#prompt, ...this.#generated], this.#caches, this.#scope, this.#params.session_id);
+    this.#m.prefixCache.release([...this.#prompt, ...this.#generated], this.#caches, this.#scope, this.#owner);
     this.#caches = [];
   }
 

@@ -39,7 +39,13 @@ export interface GenerateParams {
   seed?: number;
   /** Stop strings; the matched text is not returned. */
   stop: string[];
+  /** The conversation whose KV cache the request continues (within its `cache_scope`). */
   session_id?: string;
+  /**
+   * The caller's cache scope (`open`, `admin`, `key:<hex>`; absent = `open`): the prefix cache reuses, and reports as
+   * `cached_tokens`, only entries of the same scope.
+   */
+  cache_scope?: string;
 }
 
 export interface ModelInfo {

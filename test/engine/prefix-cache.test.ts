@@ -2,7 +2,8 @@
  * The prefix cache (issue 5, items 1, 2, 3 and 5), through the engine Worker: greedy output with a cache hit is
  * token-for-token what a fresh prefill gives — compared against a second Worker with the cache off, on the same model —
  * across multi-turn chats, edits, regenerations, branches, tool turns and concurrent sessions; shared prefixes
- * without a session; scope; byte, entry and TTL bounds; listing and clearing; no leaked arrays.
+ * without a session; template scope; caller scopes (no reuse, hence no `cached_tokens`, across callers); byte, entry
+ * and TTL bounds; listing and clearing; no leaked arrays.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineClient } from "../../src/engine/client.ts";
@@ -204,6 +205,45 @@ describe("shared prefixes and scope", () => {
     const stats = await cached.stats();
     expect(stats.prefixCache).toMatchObject({ entries: 0, bytes: 0, arrays: 0 });
     expect(stats.liveArrays).toBe(baseline);
+  });
+});
+
+describe("caller scopes", () => {
+  // Same prompt, same session id, three callers: each reuses only what its own requests stored.
+  const messages: Message[] = [SYSTEM, user("My PIN is 4821. What is the tide?")];
+
+  test("another caller's identical prompt and session reuse nothing; the same caller's do", async () => {
+    await both(messages, { session_id: "pin" });
+    expect((await both(messages)).usage.cached_tokens).toBeGreaterThan(0);
+    // The open scope (no cache_scope) holds the prompt as a session and as a shared prefix: invisible to keys.
+    const a1 = await both(messages, { session_id: "pin", cache_scope: "key:aaaa" });
+    expect(a1.usage.cached_tokens).toBe(0);
+    const b1 = await both(messages, { session_id: "pin", cache_scope: "key:bbbb" });
+    expect(b1.usage.cached_tokens).toBe(0);
+    const c = await both(messages, { cache_scope: "key:cccc" });
+    expect(c.usage.cached_tokens).toBe(0);
+    const a2 = await both(messages, { session_id: "pin", cache_scope: "key:aaaa" });
+    expect(a2.usage.cached_tokens).toBe(a2.usage.prompt_tokens - 1);
+    const b2 = await both(messages, { session_id: "pin", cache_scope: "key:bbbb" });
+    expect(b2.usage.cached_tokens).toBe(b2.usage.prompt_tokens - 1);
+    // Without a session, a caller's shared prefix is its own entries only.
+    const aShared = await both([SYSTEM, user("Another question entirely.")], { cache_scope: "key:aaaa" });
+    expect(aShared.usage.cached_tokens).toBeGreaterThanOrEqual(16);
+    const dShared = await both([SYSTEM, user("Another question entirely.")], { cache_scope: "key:dddd" });
+    expect(dShared.usage.cached_tokens).toBe(0);
+  });
+
+  test("the listing names each entry's caller scope; clearing a session id clears it in every scope", async () => {
+    const pins = (await cached.sessions()).filter((entry) => entry.session_id === "pin");
+    expect(pins.map((entry) => entry.cache_scope).sort()).toEqual(["key:aaaa", "key:bbbb", "open"]);
+    expect(await cached.clearSessions("pin")).toBe(3);
+    expect((await cached.sessions()).some((entry) => entry.session_id === "pin")).toBe(false);
+  });
+
+  test("block hashes are seeded with the caller scope", () => {
+    const tokens = [1, 2, 3, 4, 5, 6, 7, 8];
+    expect(blockHashes(tokens, 4, "key:aaaa")).not.toEqual(blockHashes(tokens, 4, "key:bbbb"));
+    expect(blockHashes(tokens, 4, "open")).toEqual(blockHashes(tokens, 4));
   });
 });
 

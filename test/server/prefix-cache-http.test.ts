@@ -3,7 +3,8 @@
  * .cached_tokens` (chat, stream and not, and Responses `input_tokens_details`), Anthropic `cache_read_input_tokens`
  * (`input_tokens` then excludes the reused tokens, as Anthropic counts them), the session id from the body, the
  * `X-Session-Id` header or Anthropic `metadata.user_id`; `GET /admin/sessions` and `POST /admin/sessions/clear` behind
- * the admin token; no cache survives a model unload.
+ * the admin token; no cache survives a model unload; with API keys, one key's requests never reuse — nor report as
+ * `cached_tokens` — what another key's requests cached.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -22,6 +23,7 @@ interface SessionRow {
   id: string | null;
   kind: string;
   model: string;
+  cache_scope: string;
   scope: string;
   tokens: number;
   bytes: number;
@@ -143,6 +145,7 @@ describe("admin", () => {
     const row = data.find((entry) => entry.id === "oa-body")!;
     expect(row.kind).toBe("session");
     expect(row.model).toBe("sea");
+    expect(row.cache_scope).toBe("open");
     expect(row.tokens).toBeGreaterThan(50);
     expect(row.bytes).toBeGreaterThan(0);
     expect(Math.abs(row.last_use - Date.now() / 1000)).toBeLessThan(600);
@@ -186,5 +189,54 @@ describe("admin", () => {
     expect(await sessions()).toEqual({ object: "list", data: [], models: [] });
     const [first] = await twoTurns({ body: "before-unload" });
     expect(first.usage!.prompt_tokens_details?.cached_tokens).toBe(0);
+  });
+});
+
+describe("API keys: cached_tokens is no oracle across callers", () => {
+  let keyed: RunningIthaca;
+  const client = (apiKey: string) => new OpenAI({ baseURL: keyed.baseURL, apiKey, maxRetries: 0 });
+  /** A prompt holding a secret, as a victim sends it; an attacker guesses it exactly. */
+  const SECRET: OpenAI.ChatCompletionMessageParam[] = [
+    { role: "system", content: SYSTEM },
+    { role: "user", content: "My card PIN is 4821. Remind me of it tomorrow." },
+  ];
+  const cachedTokens = async (apiKey: string, session?: string) => {
+    const completion = await client(apiKey).chat.completions.create({
+      model: "sea",
+      messages: SECRET,
+      max_tokens: 4,
+      temperature: 0,
+      ...(session ? { session_id: session } : {}),
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    return completion.usage!.prompt_tokens_details!.cached_tokens!;
+  };
+
+  beforeAll(async () => {
+    keyed = await startIthaca(
+      {
+        models: [{ id: "sea", path: makeModel("qwen3", { seed: 5, size: "small" }) }],
+        auth: { api_keys: ["key-alice", "key-bob", "key-carol"] },
+        engine: { prefix_cache: { shared: true, block_size: 16 } },
+      },
+      { env: { ITHACA_ADMIN_TOKEN: ADMIN } },
+    );
+  }, 60_000);
+  afterAll(() => keyed?.close());
+
+  test("another key sending key A's exact prompt (with A's session id, or none) gets cached_tokens 0; A repeating it hits", async () => {
+    expect(await cachedTokens("key-alice")).toBe(0);
+    expect(await cachedTokens("key-alice", "alice-chat")).toBeGreaterThan(0);
+    expect(await cachedTokens("key-bob", "alice-chat")).toBe(0);
+    expect(await cachedTokens("key-carol")).toBe(0);
+    expect(await cachedTokens("key-alice")).toBeGreaterThan(0);
+    expect(await cachedTokens("key-alice", "alice-chat")).toBeGreaterThan(0);
+  });
+
+  test("/admin/sessions names each entry's caller scope", async () => {
+    const response = await fetch(`${keyed.url}/admin/sessions`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const rows = ((await response.json()) as SessionsList).data.filter((row) => row.id === "alice-chat");
+    expect(rows).toHaveLength(2);
+    expect(new Set(rows.map((row) => row.cache_scope)).size).toBe(2);
+    for (const row of rows) expect(row.cache_scope).toMatch(/^key:[0-9a-f]+$/);
   });
 });
