@@ -15,7 +15,7 @@ export function authPlugin(options: AuthOptions) {
   const callers = new WeakMap<Request, Caller>();
   return new Elysia({ name: "ithaca:auth" })
     .onRequest(({ request, server }) => {
-      const decision = authenticate(request, server?.requestIP(request)?.address);
+      const decision = authenticate(request, () => server?.requestIP(request)?.address);
       if (decision instanceof OpenAIError) return errorResponseFor(request, decision);
       callers.set(request, decision);
     })

@@ -60,7 +60,7 @@ function unauthorized(message: string, code: string): OpenAIError {
 }
 
 /** A decision function: see {@link createAuthenticator}. */
-export type Authenticator = (request: Request, remoteAddress?: string) => Caller | OpenAIError;
+export type Authenticator = (request: Request, remoteAddress?: () => string | undefined) => Caller | OpenAIError;
 
 /**
  * Decides a request: the caller, or the error to answer.
@@ -68,8 +68,8 @@ export type Authenticator = (request: Request, remoteAddress?: string) => Caller
  * Secrets are hashed only when there is something to compare them with: in open mode without an admin token nothing
  * is hashed at all. Without an admin token, the open admin API of open mode answers loopback clients only (a LAN
  * bind must not open `/admin` to the network silently).
- * @param remoteAddress the client's IP address (`server.requestIP(request)`); absent: the request did not come over
- *   the network (`app.handle`), as good as loopback.
+ * @param remoteAddress gives the client's IP address (`server.requestIP(request)`), asked only for the admin API;
+ *   absent or undefined: the request did not come over the network (`app.handle`), as good as loopback.
  * @returns a {@link Caller}, or an {@link OpenAIError}: 401, or 403 `admin_loopback_only` for the admin API from
  *   another host without an admin token.
  */
@@ -98,7 +98,8 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
           "admin_disabled",
         );
       }
-      if (remoteAddress !== undefined && !isLoopbackAddress(remoteAddress)) {
+      const address = remoteAddress?.();
+      if (address !== undefined && !isLoopbackAddress(address)) {
         return new OpenAIError(
           403,
           "The admin API answers only this machine while no admin token is configured; set ITHACA_ADMIN_TOKEN to use it from another host.",

@@ -313,20 +313,20 @@ describe("admin API without an admin token", () => {
   test("open mode: loopback clients pass, other hosts get 403 naming ITHACA_ADMIN_TOKEN", () => {
     const authenticate = createAuthenticator({ apiKeys: [] });
     for (const address of ["127.0.0.1", "127.8.0.1", "::1", "::ffff:127.0.0.1", undefined]) {
-      expect({ address, decision: authenticate(admin, address) }).toEqual({
+      expect({ address, decision: authenticate(admin, () => address) }).toEqual({
         address,
         decision: { role: "open", scope: "open" },
       });
     }
     for (const address of ["192.168.1.20", "10.0.0.1", "::ffff:192.168.1.20", "fe80::1"]) {
-      const decision = authenticate(admin, address);
+      const decision = authenticate(admin, () => address);
       expect(decision).toBeInstanceOf(OpenAIError);
       expect((decision as OpenAIError).status).toBe(403);
       expect((decision as OpenAIError).code).toBe("admin_loopback_only");
       expect((decision as OpenAIError).message).toContain("ITHACA_ADMIN_TOKEN");
     }
     // /v1 stays open to everyone in open mode: only the admin API is restricted.
-    expect(authenticate(new Request("http://192.168.1.5:8000/v1/models"), "192.168.1.20")).toEqual({
+    expect(authenticate(new Request("http://192.168.1.5:8000/v1/models"), () => "192.168.1.20")).toEqual({
       role: "open",
       scope: "open",
     });
@@ -335,8 +335,8 @@ describe("admin API without an admin token", () => {
   test("with an admin token, remote clients use it like local ones", () => {
     const authenticate = createAuthenticator({ apiKeys: [], adminToken: "adm" });
     const withToken = new Request(admin.url, { headers: { authorization: "Bearer adm" } });
-    expect(authenticate(withToken, "192.168.1.20")).toEqual({ role: "admin", scope: "admin" });
-    expect((authenticate(admin, "192.168.1.20") as OpenAIError).status).toBe(401);
+    expect(authenticate(withToken, () => "192.168.1.20")).toEqual({ role: "admin", scope: "admin" });
+    expect((authenticate(admin, () => "192.168.1.20") as OpenAIError).status).toBe(401);
   });
 
   test("over HTTP from loopback the admin API answers", async () => {

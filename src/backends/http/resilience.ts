@@ -99,18 +99,24 @@ export class UpstreamResilience {
    * @throws whatever `attempt` throws, and cockatiel's `TaskCancelledError` when `signal` aborts during a backoff.
    */
   async run<T>(attempt: () => Promise<AttemptOutcome<T>>, signal: AbortSignal): Promise<AttemptOutcome<T> | "cooling"> {
-    // cockatiel 4.0.0 waits a backoff out even when the signal aborts: race the abort, and make an attempt that
-    // would start after it a no-op.
+    // cockatiel 4.0.0 waits a backoff out even when the signal aborts: once an attempt failed in a way that will be
+    // retried, race the abort against the wait; an attempt that would start after the abort does nothing.
+    let cancel!: (error: unknown) => void;
+    const cancelled = new Promise<never>((_, reject) => (cancel = reject));
+    cancelled.catch(() => {});
     let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new TaskCancelledError());
-      if (signal.aborted) onAbort();
-      else signal.addEventListener("abort", onAbort, { once: true });
-    });
-    aborted.catch(() => {});
-    const guarded = () => (signal.aborted ? Promise.reject(new TaskCancelledError()) : attempt());
+    const guarded = async (): Promise<AttemptOutcome<T>> => {
+      if (signal.aborted) throw new TaskCancelledError();
+      const outcome = await attempt();
+      if (outcome.kind === "failed" && outcome.retryable && onAbort === undefined) {
+        onAbort = () => cancel(new TaskCancelledError());
+        signal.addEventListener("abort", onAbort, { once: true });
+        if (signal.aborted) onAbort();
+      }
+      return outcome;
+    };
     try {
-      return await Promise.race([this.policy.execute(guarded, signal), aborted]);
+      return await Promise.race([this.policy.execute(guarded, signal), cancelled]);
     } catch (error) {
       if (isBrokenCircuitError(error)) return "cooling";
       throw error;
