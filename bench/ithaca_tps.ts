@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { memoryStats, mlxVersion } from "bun-ffi-mlx-bindings";
-import { generateTokens, PREFILL_STEP_SIZE } from "../src/engine/generate.ts";
+import { generateTokens, PREFILL_STEP_SIZE } from "../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../src/engine/kv-cache.ts";
 import type { DecoderModel } from "../src/engine/model/decoder.ts";
 import { loadModel } from "../src/engine/model/loader.ts";

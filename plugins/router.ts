@@ -17,7 +17,7 @@
  * policy. See plugins/README.md.
  */
 import { Elysia, type AnyElysia } from "elysia";
-import type { CanonicalChatRequest } from "../src/backends/backend.ts";
+import type { CanonicalChatRequest } from "../src/protocol/canonical.ts";
 import type { CatalogEntry } from "../src/catalog/catalog.ts";
 import { OpenAIError } from "../src/protocol/errors.ts";
 import { Router, type RoutingPolicy } from "../src/routing/router.ts";

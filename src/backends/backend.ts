@@ -9,6 +9,7 @@
  * stream started is thrown by the chunk iterator, or framed in-band by the byte relay. Routes render the HTTP answer
  * once (src/routes/render.ts); nothing is written as SSE and parsed back inside the process.
  */
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import type { ChatCompletion, OpenAIStreamItem } from "../protocol/openai-response.ts";
 
 /** A finished chat completion in canonical (OpenAI) form. */
@@ -94,12 +95,6 @@ export interface BackendCallContext {
   rawBody?: Uint8Array;
 }
 
-/** A chat-completions request body in canonical form (OpenAI shape plus `session_id`, `enable_thinking`, `reasoning_effort`). */
-export type CanonicalChatRequest = Record<string, unknown> & {
-  model: string;
-  messages: unknown[];
-  stream?: boolean;
-};
 
 export interface Backend {
   /** Stable id, unique in the app (`local`, `upstream:telemak1`). */

@@ -2,7 +2,7 @@
  * How the local engine's models are described: what the registry knows about a model, and the view of it that
  * `GET /admin/models` returns (sizes in bytes, times as ISO 8601).
  */
-import type { ModelInfo } from "../engine/protocol.ts";
+import type { ModelInfo } from "../engine/worker-messages.ts";
 import type { ModelFacts } from "./mlx-inventory.ts";
 
 /** A model the registry knows about, loaded or not. */

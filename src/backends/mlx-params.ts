@@ -6,9 +6,10 @@
  * `repetition_penalty`, `repetition_context_size` are mlx-lm server extensions).
  */
 import type { PromptParams } from "../engine/prompt.ts";
-import type { GenerateParams } from "../engine/protocol.ts";
+import type { GenerateParams } from "../engine/worker-messages.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { BackendCallContext, CanonicalChatRequest } from "./backend.ts";
+import type { BackendCallContext } from "./backend.ts";
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 
 /** Completion budget when the request names none (tokens), as OdyssAI-X and mlx-lm's server default. */
 export const DEFAULT_MAX_TOKENS = 512;

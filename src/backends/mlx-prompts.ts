@@ -1,6 +1,6 @@
 /**
  * Prompt token counts of local models without their weights, off the main thread (DESIGN §1): one token-count Worker
- * (src/backends/mlx-token-count-worker.ts), shared by every model and started on the first count, renders and encodes
+ * (src/engine/token-count-worker.ts), shared by every model and started on the first count, renders and encodes
  * the requests. It keeps the tokenizer and chat template (pure JavaScript: `@huggingface/tokenizers`,
  * `@huggingface/jinja`; no MLX) of the few most recently counted models, re-reads them when their files change and
  * drops them when the model is unloaded; which models it holds is decided here. Rendering and encoding are the engine
@@ -12,7 +12,7 @@ import { OpenAIError } from "../protocol/errors.ts";
 import { fileStamp } from "./mlx-inventory.ts";
 import type { KnownModel } from "./mlx-model-view.ts";
 import { engineError } from "./mlx-render.ts";
-import type { FromTokenCounter, ToTokenCounter } from "./mlx-token-count-worker.ts";
+import type { FromTokenCounter, ToTokenCounter } from "../engine/token-count-worker.ts";
 
 /** How many models keep their tokenizer and template (the least recently counted one is dropped first). */
 export const PROMPT_CACHE_MODELS = 4;
@@ -85,7 +85,7 @@ export class PromptCounter {
   /** The Worker, started now if none runs. */
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./mlx-token-count-worker.ts", import.meta.url).href);
+    const worker = new Worker(new URL("../engine/token-count-worker.ts", import.meta.url).href);
     worker.onmessage = (event: MessageEvent<FromTokenCounter>) => this.#replies.settle(event.data);
     worker.onerror = (event) => this.#stop(engineError({ message: `the token-count worker failed: ${event.message}`, status: 500 }));
     this.#worker = worker;

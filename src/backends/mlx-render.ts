@@ -6,7 +6,7 @@
  * request's stop string that ended the answer (`finish_reason: "stop"`), else null.
  */
 import type { GenerationEvent } from "../engine/client.ts";
-import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/protocol.ts";
+import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/worker-messages.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { ChatCompletion, ChatCompletionChunk } from "../protocol/openai-response.ts";
 

@@ -8,17 +8,11 @@ import { randomBytes } from "node:crypto";
 import * as v from "valibot";
 import { type EngineConfig, EngineSchema } from "../config/schema.ts";
 import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../engine/client.ts";
-import type { GenerateParams } from "../engine/protocol.ts";
+import type { GenerateParams } from "../engine/worker-messages.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { ChatCompletionChunk } from "../protocol/openai-response.ts";
-import type {
-  Backend,
-  BackendCallContext,
-  BackendModel,
-  CanonicalChatRequest,
-  ChunksAnswer,
-  CompletionAnswer,
-} from "./backend.ts";
+import type { Backend, BackendCallContext, BackendModel, ChunksAnswer, CompletionAnswer } from "./backend.ts";
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import { LocalModels, type KnownModel, type LocalModelConfig, type ModelLease } from "./mlx-models.ts";
 import { toGenerateParams, toPromptParams } from "./mlx-params.ts";
 import { engineError, renderChunks, renderCompletion } from "./mlx-render.ts";

@@ -13,7 +13,7 @@ import type {
   ToEngine,
   TokenLogprob,
   Usage,
-} from "./protocol.ts";
+} from "./worker-messages.ts";
 import type { PrefixCacheEntryInfo, PrefixCacheOptions } from "./prefix-cache.ts";
 
 /**

@@ -7,14 +7,14 @@
  * however it ends.
  */
 import { ChatTemplateError } from "./chat-template.ts";
-import { generateSteps, type GenerationStep } from "./generate.ts";
+import { generateSteps, type GenerationStep } from "./generate-step.ts";
 import { freeCaches, type KVCache } from "./kv-cache.ts";
 import { LogitsProcessors } from "./logits-processors.ts";
 import type { DecoderModel } from "./model/decoder.ts";
 import { type OutputFormat, OutputParser, promptOpensReasoning } from "./output/parser.ts";
 import { type CacheOwner, OPEN_CACHE_SCOPE, type PrefixCache, scopeOf } from "./prefix-cache.ts";
 import { type PromptModel, renderPrompt } from "./prompt.ts";
-import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./protocol.ts";
+import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./worker-messages.ts";
 import { Sampler } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
 import { StreamingDetokenizer } from "./tokenizer.ts";

@@ -8,7 +8,7 @@
  */
 import { ChatTemplate, ChatTemplateError } from "./chat-template.ts";
 import { normalizeMessages } from "./messages.ts";
-import type { GenerateParams } from "./protocol.ts";
+import type { GenerateParams } from "./worker-messages.ts";
 import { ModelTokenizer } from "./tokenizer.ts";
 
 /** The request fields that shape the prompt (OpenAI `messages` and `tools`, the template options). */

@@ -11,7 +11,7 @@ import { loadModel } from "./model/loader.ts";
 import { detectOutputFormat, outputCapabilities } from "./output/parser.ts";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 import { loadPromptModel } from "./prompt.ts";
-import type { EngineStats, FromEngine, GenerateParams, MemoryLimits, ModelInfo, ToEngine } from "./protocol.ts";
+import type { EngineStats, FromEngine, GenerateParams, MemoryLimits, ModelInfo, ToEngine } from "./worker-messages.ts";
 import { Scheduler } from "./scheduler.ts";
 
 let loaded: LoadedModel | undefined;

@@ -2,7 +2,7 @@
  * `POST /v1/chat/completions` (OpenAI dialect). The canonical form itself: every backend answers it, an
  * Anthropic-dialect upstream through translation inside its backend (src/backends/anthropic/backend.ts).
  */
-import type { CanonicalChatRequest } from "../backends/backend.ts";
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import { rawJsonBody } from "../protocol/json-body.ts";
 import { dispatch, labels, type RoutedRequest } from "./dispatch.ts";
 import { renderChat } from "./render.ts";

@@ -10,7 +10,7 @@
  * The app registers one policy by default, session affinity (./session-affinity.ts). Policies are plain objects;
  * plugins/router.ts wraps them as Elysia plugins for users' routing plugins.
  */
-import type { CanonicalChatRequest } from "../backends/backend.ts";
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import type { Catalog, CatalogEntry } from "../catalog/catalog.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 

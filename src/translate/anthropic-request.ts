@@ -26,7 +26,7 @@
  *   `metadata`, `container`, `mcp_servers`, `context_management`) are dropped; every other field (`session_id`, `min_p`, `enable_thinking`...) is carried unchanged.
  */
 import { OpenAIError } from "../protocol/errors.ts";
-import type { CanonicalChatRequest } from "../backends/backend.ts";
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import type { ContentBlockParam, CountTokensRequest, MessageParam, MessagesRequest } from "../protocol/anthropic.ts";
 import { THINKING_BUDGET_TOKENS } from "../protocol/anthropic-openai.ts";
 

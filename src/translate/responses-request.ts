@@ -7,7 +7,7 @@
  * accepted and not sent on. Every other field the client sent reaches the backend (renamed where chat completions
  * names it differently).
  */
-import type { CanonicalChatRequest } from "../backends/backend.ts";
+import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { ResponsesRequest } from "../protocol/responses.ts";
 

@@ -9,9 +9,9 @@ import {
   toGenerateParams,
   toPromptParams,
 } from "../../src/backends/mlx-params.ts";
-import type { CanonicalChatRequest } from "../../src/backends/backend.ts";
+import type { CanonicalChatRequest } from "../../src/protocol/canonical.ts";
 import type { PromptParams } from "../../src/engine/prompt.ts";
-import type { GenerateParams } from "../../src/engine/protocol.ts";
+import type { GenerateParams } from "../../src/engine/worker-messages.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
 
 const MESSAGES = [{ role: "user", content: "Hi" }];

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { ChatTemplate, ChatTemplateError } from "../../src/engine/chat-template.ts";
 import { normalizeMessages } from "../../src/engine/messages.ts";
 import { detectOutputFormat, OutputParser } from "../../src/engine/output/parser.ts";
-import type { OutputDelta } from "../../src/engine/protocol.ts";
+import type { OutputDelta } from "../../src/engine/worker-messages.ts";
 import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
 import { makeModel, REPO, tempDir } from "../helpers/paths.ts";
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { liveArrays } from "bun-ffi-mlx-bindings";
 import type { Arch } from "../../scripts/make-model/architectures.ts";
 import { ChatTemplate } from "../../src/engine/chat-template.ts";
-import { generateTokens } from "../../src/engine/generate.ts";
+import { generateTokens } from "../../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import type { ModelConfig } from "../../src/engine/model/config.ts";
 import type { RopeScaling } from "../../src/engine/model/rope.ts";

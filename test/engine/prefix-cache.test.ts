@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineClient } from "../../src/engine/client.ts";
 import { blockHashes, commonPrefixLength, scopeOf } from "../../src/engine/prefix-cache.ts";
-import type { GenerateParams, Usage } from "../../src/engine/protocol.ts";
+import type { GenerateParams, Usage } from "../../src/engine/worker-messages.ts";
 import { arraysInUse, generateParams } from "../helpers/engine.ts";
 import { makeModel, WEATHER, WEATHER_SCRIPTS } from "../helpers/paths.ts";
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { liveArrays, type MxArray, ops } from "bun-ffi-mlx-bindings";
 import { ChatTemplate } from "../../src/engine/chat-template.ts";
-import { generateSteps, type GenerationStep } from "../../src/engine/generate.ts";
+import { generateSteps, type GenerationStep } from "../../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import { LogitsProcessors, type PenaltyParams } from "../../src/engine/logits-processors.ts";
 import type { DecoderModel } from "../../src/engine/model/decoder.ts";

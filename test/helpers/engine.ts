@@ -3,7 +3,7 @@
  * request — with the fields a test cares about overridden.
  */
 import type { EngineClient } from "../../src/engine/client.ts";
-import type { GenerateParams } from "../../src/engine/protocol.ts";
+import type { GenerateParams } from "../../src/engine/worker-messages.ts";
 
 export function generateParams(over: Partial<GenerateParams> = {}): GenerateParams {
   return {

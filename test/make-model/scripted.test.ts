@@ -11,7 +11,7 @@ import { liveArrays } from "bun-ffi-mlx-bindings";
 import { makeModel as generateModel } from "../../scripts/make-model/model.ts";
 import { ScriptConflictError, parseScriptArg, parseScriptFile } from "../../scripts/make-model/scripted.ts";
 import { ChatTemplate } from "../../src/engine/chat-template.ts";
-import { generateTokens } from "../../src/engine/generate.ts";
+import { generateTokens } from "../../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import { normalizeMessages } from "../../src/engine/messages.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";

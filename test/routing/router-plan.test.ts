@@ -5,7 +5,8 @@
  * router inside a running app: test/dialects/reliability.test.ts, test/routing/session-affinity.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
-import type { Backend, BackendModel, CanonicalChatRequest } from "../../src/backends/backend.ts";
+import type { Backend, BackendModel } from "../../src/backends/backend.ts";
+import type { CanonicalChatRequest } from "../../src/protocol/canonical.ts";
 import { BackendRegistry } from "../../src/backends/registry.ts";
 import { Catalog, type CatalogEntry } from "../../src/catalog/catalog.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackendCallContext, CanonicalChatRequest } from "../../src/backends/backend.ts";
+import type { BackendCallContext } from "../../src/backends/backend.ts";
+import type { CanonicalChatRequest } from "../../src/protocol/canonical.ts";
 import { createMlxBackend, DEFAULT_ENGINE, type MlxBackend } from "../../src/backends/mlx.ts";
 import { PromptCounter } from "../../src/backends/mlx-prompts.ts";
 import type { EngineConfig } from "../../src/config/schema.ts";

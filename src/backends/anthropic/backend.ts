@@ -18,15 +18,8 @@ import type { UpstreamConfig } from "../../config/schema.ts";
 import { anthropicStreamError, upstreamAnthropicError } from "../../protocol/anthropic-errors.ts";
 import type { AnthropicMessage } from "../../protocol/anthropic.ts";
 import { sseNamed } from "../../protocol/sse.ts";
-import type {
-  Backend,
-  BackendCallContext,
-  BackendModel,
-  BytesAnswer,
-  CanonicalChatRequest,
-  ChunksAnswer,
-  CompletionAnswer,
-} from "../backend.ts";
+import type { Backend, BackendCallContext, BackendModel, BytesAnswer, ChunksAnswer, CompletionAnswer } from "../backend.ts";
+import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { upstreamEndpoint } from "../http/endpoint.ts";
 import { UpstreamProbe } from "../http/probe.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";

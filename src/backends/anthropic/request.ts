@@ -32,7 +32,7 @@ import type { ContentBlockParam, MessageParam, MessagesRequest } from "../../pro
 import { THINKING_BUDGET_TOKENS } from "../../protocol/anthropic-openai.ts";
 import { OpenAIError, validationError } from "../../protocol/errors.ts";
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from "../../protocol/openai-request.ts";
-import type { CanonicalChatRequest } from "../backend.ts";
+import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 
 /** Anthropic's smallest `budget_tokens`. */
 const MIN_THINKING_BUDGET = 1024;

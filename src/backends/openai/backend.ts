@@ -15,7 +15,8 @@
 import type { UpstreamConfig } from "../../config/schema.ts";
 import { upstreamHttpError } from "../../protocol/errors.ts";
 import { sseError } from "../../protocol/sse.ts";
-import type { Backend, BackendCallContext, BackendModel, BytesAnswer, CanonicalChatRequest } from "../backend.ts";
+import type { Backend, BackendCallContext, BackendModel, BytesAnswer } from "../backend.ts";
+import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { upstreamEndpoint } from "../http/endpoint.ts";
 import { UpstreamProbe } from "../http/probe.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";

@@ -2,7 +2,7 @@
  * Building lists of {@link OutputDelta}s: each delta carries exactly one kind (`content`, `reasoning_content` or
  * `tool_calls`), empty ones are never emitted, and adjacent deltas of the same kind are merged.
  */
-import type { OutputDelta, ToolCallDelta } from "../protocol.ts";
+import type { OutputDelta, ToolCallDelta } from "../worker-messages.ts";
 
 /** Appends text of one kind to `out`, merging with the last delta when it is of the same kind. */
 export function appendText(out: OutputDelta[], kind: "content" | "reasoning_content", text: string): void {

@@ -13,7 +13,7 @@
  * for (const d of parser.flush()) send(d); // at the end; parser.toolCallCount > 0 → finish_reason "tool_calls"
  * ```
  */
-import type { OutputDelta } from "../protocol.ts";
+import type { OutputDelta } from "../worker-messages.ts";
 import { appendAll } from "./deltas.ts";
 import { ReasoningParser, type ReasoningMarkers } from "./reasoning.ts";
 import { ToolCallParser, TOOL_CALL_START, type ToolCallFormat } from "./tool-calls.ts";

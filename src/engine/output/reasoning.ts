@@ -17,7 +17,7 @@
  * - A marker split across pieces (`"<th"`, `"ink>"`) is held back, never leaked as text; text that merely starts
  *   like a marker is released as soon as the next piece shows it is not one.
  */
-import type { OutputDelta } from "../protocol.ts";
+import type { OutputDelta } from "../worker-messages.ts";
 import { appendText } from "./deltas.ts";
 import { NEWLINE, WHITESPACE, partialMarkerLength, stripLeading, trailingRunStart } from "./markers.ts";
 

@@ -19,7 +19,7 @@
  * - A tag split across pieces is held back; text that only starts like `<tool_call>` is released once it cannot be
  *   one.
  */
-import type { OutputDelta, ToolCallDelta } from "../protocol.ts";
+import type { OutputDelta, ToolCallDelta } from "../worker-messages.ts";
 import { appendText, appendToolCalls } from "./deltas.ts";
 import { parseHermesCalls, type ParsedToolCall } from "./hermes.ts";
 import { WHITESPACE, partialMarkerLength, stripLeading, trailingRunStart } from "./markers.ts";

@@ -3,7 +3,7 @@
  * comparable list, and check that every way of cutting the text gives the same result as the whole text at once.
  */
 import { expect } from "bun:test";
-import type { OutputDelta } from "../../../src/engine/protocol.ts";
+import type { OutputDelta } from "../../../src/engine/worker-messages.ts";
 
 export interface StreamingParser {
   push(text: string): OutputDelta[];

@@ -9,8 +9,8 @@
  */
 declare const self: Worker;
 
-import { ChatTemplateError } from "../engine/chat-template.ts";
-import { loadPromptModel, type PromptModel, type PromptParams, renderPrompt } from "../engine/prompt.ts";
+import { ChatTemplateError } from "./chat-template.ts";
+import { loadPromptModel, type PromptModel, type PromptParams, renderPrompt } from "./prompt.ts";
 
 /** A model as the Worker reads it: `stamp` changes when its tokenizer or template files change (then re-read). */
 export interface CountedModel {
