@@ -2,14 +2,16 @@
  * Who may reach Ithaca by which name (DESIGN §5: loopback by default, no silent exposure).
  *
  * - DNS rebinding: a web page whose name an attacker re-points at 127.0.0.1 reaches a local server with its own name
- *   in `Host`. Ithaca answers only names that cannot be rebound — IP literals, `localhost` and `*.localhost` — and
- *   the names the operator lists in `server.allowed_hosts`; any other `Host` gets 421. A request without `Host`
- *   (HTTP/1.0) came by address and passes.
+ *   in `Host`. Ithaca answers only names that cannot be rebound — IP literals, `localhost` and `*.localhost`, the
+ *   machine's own host name and its mDNS name (`<hostname>.local`, as LAN clients reach a Mac) — and the names the
+ *   operator lists in `server.allowed_hosts`; any other `Host` gets 421. A request without `Host` (HTTP/1.0) came by
+ *   address and passes.
  * - Cross-site requests: in open mode (no API keys) nothing stops a page on another site from POSTing to a local
  *   Ithaca, so a request whose `Origin` names a host outside the same rule gets 403 (`Origin: null` included).
  * - Exposure: binding to a non-loopback address with the API or the admin API open is announced loudly at start.
  */
 import { BlockList, isIP } from "node:net";
+import { hostname } from "node:os";
 import { OpenAIError } from "../protocol/errors.ts";
 
 const LOOPBACK = new BlockList();
@@ -56,7 +58,8 @@ export interface HostCheckOptions {
  *   `misdirected_request` for a `Host` that is not allowed, 403 `cross_origin_refused` for such an `Origin`.
  */
 export function createHostCheck(options: HostCheckOptions): (request: Request) => OpenAIError | undefined {
-  const allowed = new Set(options.allowedHosts.map((host) => hostnameOf(host) ?? host));
+  const own = hostname().toLowerCase();
+  const allowed = new Set([own, `${own}.local`, ...options.allowedHosts.map((host) => hostnameOf(host) ?? host)]);
   const allowedName = (name: string | undefined): boolean => {
     if (name === undefined || name === "") return false;
     if (name.startsWith("[")) return isIP(name.slice(1, -1)) === 6;

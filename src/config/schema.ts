@@ -304,8 +304,6 @@ export const ConfigSchema = v.strictObject({
   engine: v.optional(EngineSchema, {}),
 });
 
-/** What the config file may contain (every key optional). */
-export type ConfigInput = v.InferInput<typeof ConfigSchema>;
 export type LocalModelConfig = v.InferOutput<typeof LocalModelSchema>;
 
 /** The `engine:` section as the app gets it: `models_dir` absolute, `memory.budget_bytes` resolved. */

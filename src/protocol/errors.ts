@@ -60,20 +60,6 @@ export class OpenAIError extends Error {
   }
 }
 
-/**
- * Builds an OpenAI error `Response` (`application/json`). For backends that answer without throwing.
- * @param status HTTP status (4xx client error, 5xx server or upstream failure).
- * @param type OpenAI error type (`invalid_request_error`, `server_error`...); defaults from the status.
- */
-export function openAIErrorResponse(
-  status: number,
-  message: string,
-  type?: string,
-  param?: string | null,
-  code?: string | null,
-): Response {
-  return new OpenAIError(status, message, { type, param, code }).toResponse();
-}
 
 /**
  * Turns the issues of a failed valibot validation into a 400 naming the first offending field by its dot path
@@ -247,19 +233,4 @@ export function toOpenAIError(code: string | number, error: unknown, method: str
   const message = error instanceof Error ? error.message : String(error);
   const detail = message && !disclosesInternals(message) ? `: ${message}` : "";
   return new OpenAIError(500, `Internal error${detail}`, { code: "internal_error" });
-}
-
-/**
- * Reads an error `Response` in the OpenAI shape (what backends answer before a stream starts) back into an
- * {@link OpenAIError}, keeping its status, fields and `retry-after`, so a route can re-render it in its own dialect.
- */
-export async function openAIErrorFromResponse(response: Response): Promise<OpenAIError> {
-  const detail = errorDetail(await response.text().catch(() => ""), `HTTP ${response.status}`);
-  const retryAfter = response.headers.get("retry-after");
-  return new OpenAIError(response.status, detail.message, {
-    type: detail.type,
-    param: detail.param,
-    code: detail.code,
-    headers: retryAfter ? { "retry-after": retryAfter } : {},
-  });
 }

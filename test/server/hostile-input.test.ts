@@ -4,6 +4,7 @@
  * a file path, and the server keeps serving. Real HTTP on 127.0.0.1; raw `node:net` sockets where fetch cannot send
  * the request.
  */
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import * as crypto from "node:crypto";
 import { connect } from "node:net";
@@ -304,6 +305,15 @@ describe("Host and Origin", () => {
     const crossSite = new Request("http://127.0.0.1/v1/models", { headers: { origin: "https://attacker.example" } });
     expect(keyed(crossSite)).toBeUndefined();
     expect(open(crossSite)?.status).toBe(403);
+  });
+
+  test("the machine's own name and its mDNS name are answered; a look-alike is not", () => {
+    const check = createHostCheck({ allowedHosts: [], checkOrigin: true });
+    const own = hostname().toLowerCase();
+    const at = (host: string) => new Request(`http://${host}:8000/health`, { headers: { host: `${host}:8000` } });
+    expect(check(at(own))).toBeUndefined();
+    expect(check(at(`${own}.local`))).toBeUndefined();
+    expect(check(at(`${own}.attacker.example`))?.status).toBe(421);
   });
 });
 
