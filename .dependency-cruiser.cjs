@@ -53,8 +53,21 @@ const KNOWN_SRC = anyOf([
   "src/(config|protocol|translate|routing|catalog|routes|backends|engine|fleet|access|store|admin|dashboard)/",
 ]);
 
-/** The engine modules the main thread may use: the Worker's handle and the message types it speaks. */
-const ENGINE_PUBLIC = anyOf(["src/engine/client\\.ts$", "src/engine/protocol\\.ts$"]);
+/**
+ * The engine modules the main thread may use: the Worker's handle and the message types it speaks, plus a few pure
+ * modules the inventory and the prompt counter of src/backends/mlx/ read on the main thread. The pure ones never call
+ * MLX: they load nothing from ffi/, directly or through their runtime imports (their only way towards ffi/ is a
+ * type-only import of worker-messages.ts, erased at runtime). A module that imports ffi/ (model/loader.ts,
+ * model/weights.ts, model/config.ts) does not belong here.
+ */
+const ENGINE_PUBLIC = anyOf([
+  "src/engine/client\\.ts$", // the Worker handle (EngineClient, PendingReplies)
+  "src/engine/worker-messages\\.ts$", // the messages and parameter types of the engine Worker
+  // Pure, never call MLX:
+  "src/engine/chat-template\\.ts$", // reading a model's chat template source (the inventory's capabilities)
+  "src/engine/output/parser\\.ts$", // output-format detection from the chat template (capabilities)
+  "src/engine/prompt\\.ts$", // prompt rendering types (PromptParams) of the prompt counter and params
+]);
 
 /** Code of the product: what ships in the binary (tests, benchmarks and scripts do not). */
 const PRODUCT = anyOf(["src/", "plugins/", "ffi/src/"]);
@@ -183,9 +196,10 @@ module.exports = {
     {
       name: "engine-internals-imported",
       comment:
-        "From the main thread, src/backends/mlx/ uses only the engine's public surface: client.ts (the Worker handle) " +
-        "and protocol.ts (the message and parameter types). Importing other engine modules loads Worker code on the " +
-        "main thread; if something there is needed on both sides, make it part of the public surface (ENGINE_PUBLIC).",
+        "From the main thread, src/backends/mlx/ uses only the engine's public surface: client.ts (the Worker " +
+        "handle), worker-messages.ts (the message and parameter types) and a few pure modules that never call MLX " +
+        "(ENGINE_PUBLIC). Importing other engine modules loads Worker code on the main thread; if something there is " +
+        "needed on both sides, make it part of the public surface (ENGINE_PUBLIC).",
       severity: "error",
       from: { path: "^src/backends/mlx/" },
       to: { path: "^src/engine/", pathNot: ENGINE_PUBLIC },

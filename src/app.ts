@@ -25,7 +25,7 @@ import { createHostCheck } from "./access/host-check.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
-import type { LocalModels } from "./backends/mlx-models.ts";
+import type { LocalModels } from "./backends/mlx/registry.ts";
 import { createAnthropicHttpBackend } from "./backends/anthropic/backend.ts";
 import { createOpenAIHttpBackend } from "./backends/openai/backend.ts";
 import { BackendRegistry } from "./backends/registry.ts";
@@ -64,7 +64,7 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
     upstream.kind === "anthropic-http" ? createAnthropicHttpBackend(upstream) : createOpenAIHttpBackend(upstream),
   );
   if (config.models.length === 0 && config.engine.models_dir === undefined) return { backends: upstreams };
-  const { createMlxBackend } = await import("./backends/mlx.ts");
+  const { createMlxBackend } = await import("./backends/mlx/backend.ts");
   const local = await createMlxBackend({ models: config.models, engine: config.engine });
   return { backends: [local, ...upstreams], local: local.models };
 }

@@ -16,7 +16,7 @@
  */
 import type { AnyElysia } from "elysia";
 import * as v from "valibot";
-import type { LocalModels } from "../backends/mlx-models.ts";
+import type { LocalModels } from "../backends/mlx/registry.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 
 /** Body of the load and unload requests. */

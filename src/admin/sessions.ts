@@ -15,8 +15,7 @@
  */
 import type { AnyElysia } from "elysia";
 import * as v from "valibot";
-import type { LocalModels } from "../backends/mlx-models.ts";
-import type { EngineClient } from "../engine/client.ts";
+import type { EngineClient, LocalModels } from "../backends/mlx/registry.ts";
 import { noEngine } from "./models.ts";
 
 const NonEmpty = v.pipe(v.string(), v.minLength(1, "must be a non-empty string"));

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { createMlxBackend } from "../../src/backends/mlx.ts";
+import { createMlxBackend } from "../../src/backends/mlx/backend.ts";
 import { resolveUpstream } from "../../src/config/load.ts";
 import { createOpenAIHttpBackend } from "../../src/backends/openai/backend.ts";
 import { makeModel } from "../helpers/paths.ts";

@@ -5,10 +5,10 @@
  * with `choices: []`. The choice of the completion and of the finish chunk also carries vLLM's `stop_reason`: the
  * request's stop string that ended the answer (`finish_reason: "stop"`), else null.
  */
-import type { GenerationEvent } from "../engine/client.ts";
-import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../engine/worker-messages.ts";
-import { OpenAIError } from "../protocol/errors.ts";
-import type { ChatCompletion, ChatCompletionChunk } from "../protocol/openai-response.ts";
+import type { GenerationEvent } from "../../engine/client.ts";
+import type { FinishReason, TokenLogprob, ToolCallDelta, Usage } from "../../engine/worker-messages.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import type { ChatCompletion, ChatCompletionChunk } from "../../protocol/openai-response.ts";
 
 /** `id`, `created` and `model` shared by every object of one answer. */
 export interface CompletionMeta {

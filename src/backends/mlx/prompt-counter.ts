@@ -6,13 +6,13 @@
  * drops them when the model is unloaded; which models it holds is decided here. Rendering and encoding are the engine
  * Worker's own, so a count equals the `usage.prompt_tokens` the same request gets from the engine.
  */
-import type { PromptParams } from "../engine/prompt.ts";
-import { PendingReplies } from "../engine/client.ts";
-import { OpenAIError } from "../protocol/errors.ts";
-import { fileStamp } from "./mlx-inventory.ts";
-import type { KnownModel } from "./mlx-model-view.ts";
-import { engineError } from "./mlx-render.ts";
-import type { FromTokenCounter, ToTokenCounter } from "../engine/token-count-worker.ts";
+import type { PromptParams } from "../../engine/prompt.ts";
+import { PendingReplies } from "../../engine/client.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import { fileStamp } from "./inventory.ts";
+import type { KnownModel } from "./model-view.ts";
+import { engineError } from "./render.ts";
+import type { FromTokenCounter, ToTokenCounter } from "../../engine/token-count-worker.ts";
 
 /** How many models keep their tokenizer and template (the least recently counted one is dropped first). */
 export const PROMPT_CACHE_MODELS = 4;
@@ -85,7 +85,7 @@ export class PromptCounter {
   /** The Worker, started now if none runs. */
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("../engine/token-count-worker.ts", import.meta.url).href);
+    const worker = new Worker(new URL("../../engine/token-count-worker.ts", import.meta.url).href);
     worker.onmessage = (event: MessageEvent<FromTokenCounter>) => this.#replies.settle(event.data);
     worker.onerror = (event) => this.#stop(engineError({ message: `the token-count worker failed: ${event.message}`, status: 500 }));
     this.#worker = worker;

@@ -12,10 +12,10 @@ import { existsSync, statSync } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readSafetensorsHeader } from "bun-ffi-mlx-bindings";
-import { readModelConfig } from "../engine/model/loader.ts";
-import { weightFiles } from "../engine/model/weights.ts";
-import { readChatTemplateSource } from "../engine/chat-template.ts";
-import { detectOutputFormat, outputCapabilities } from "../engine/output/parser.ts";
+import { readModelConfig } from "../../engine/model/loader.ts";
+import { weightFiles } from "../../engine/model/weights.ts";
+import { readChatTemplateSource } from "../../engine/chat-template.ts";
+import { detectOutputFormat, outputCapabilities } from "../../engine/output/parser.ts";
 
 /** Context the default KV reserve covers per concurrent generation, in tokens (capped by the model's context). */
 export const DEFAULT_KV_RESERVE_TOKENS = 4096;

@@ -2,8 +2,8 @@
  * How the local engine's models are described: what the registry knows about a model, and the view of it that
  * `GET /admin/models` returns (sizes in bytes, times as ISO 8601).
  */
-import type { ModelInfo } from "../engine/worker-messages.ts";
-import type { ModelFacts } from "./mlx-inventory.ts";
+import type { ModelInfo } from "../../engine/worker-messages.ts";
+import type { ModelFacts } from "./inventory.ts";
 
 /** A model the registry knows about, loaded or not. */
 export interface KnownModel {

@@ -5,25 +5,22 @@
  * `choices: []`, `[DONE]`).
  */
 import { randomBytes } from "node:crypto";
-import * as v from "valibot";
-import { type EngineConfig, EngineSchema } from "../config/schema.ts";
-import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../engine/client.ts";
-import type { GenerateParams } from "../engine/worker-messages.ts";
-import { OpenAIError } from "../protocol/errors.ts";
-import type { ChatCompletionChunk } from "../protocol/openai-response.ts";
-import type { Backend, BackendCallContext, BackendModel, ChunksAnswer, CompletionAnswer } from "./backend.ts";
-import type { CanonicalChatRequest } from "../protocol/canonical.ts";
-import { LocalModels, type KnownModel, type LocalModelConfig, type ModelLease } from "./mlx-models.ts";
-import { toGenerateParams, toPromptParams } from "./mlx-params.ts";
-import { engineError, renderChunks, renderCompletion } from "./mlx-render.ts";
+import type { EngineConfig } from "../../config/schema.ts";
+import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../../engine/client.ts";
+import type { GenerateParams } from "../../engine/worker-messages.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import type { ChatCompletionChunk } from "../../protocol/openai-response.ts";
+import type { Backend, BackendCallContext, BackendModel, ChunksAnswer, CompletionAnswer } from "../backend.ts";
+import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
+import { DEFAULT_ENGINE, withLimits } from "./engine-settings.ts";
+import type { ModelLease } from "./leases.ts";
+import type { LocalModelConfig } from "./listing.ts";
+import type { KnownModel } from "./model-view.ts";
+import { LocalModels } from "./registry.ts";
+import { toGenerateParams, toPromptParams } from "./params.ts";
+import { engineError, renderChunks, renderCompletion } from "./render.ts";
 
-export type { LocalModelConfig } from "./mlx-models.ts";
-
-/** Engine settings when the caller gives none (the `engine:` defaults of the config schema, budget unlimited). */
-export const DEFAULT_ENGINE: EngineConfig = {
-  ...v.parse(EngineSchema, {}),
-  memory: { budget_bytes: Number.MAX_SAFE_INTEGER },
-};
+export type { LocalModelConfig } from "./listing.ts";
 
 const completionId = () => `chatcmpl-${randomBytes(12).toString("hex")}`;
 
@@ -39,6 +36,7 @@ const unloadedError = (id: string) =>
 export class MlxBackend implements Backend {
   readonly id = "local";
   readonly kind = "mlx" as const;
+  /** The model registry (shared with the admin API). */
   readonly models: LocalModels;
   readonly #counters = { requests: 0, errors: 0 };
 
@@ -81,6 +79,16 @@ export class MlxBackend implements Backend {
     };
   }
 
+  /**
+   * Answers a chat request with the local model `ctx.model` names, loading it first when `engine.load_on_demand`
+   * allows; the model is held until the answer (or the stream) ends.
+   * @returns a `chat.completion`, or the chunks of a stream (`body.stream: true`)
+   * @throws OpenAIError 400 naming a field the local engine cannot honour or a value out of range, what
+   *   {@link LocalModels.acquire} throws (404 `model_not_found` / `model_not_loaded`, 400 `model_too_large` /
+   *   `model_unloadable`, 500 `model_load_failed`, 503 `model_unloaded` / `shutting_down`), 503 `engine_overloaded`
+   *   (with `Retry-After`) when the model's queue is full, 400 `invalid_prompt` when the prompt is refused, 503
+   *   `model_unloaded` when the model is unloaded before the answer starts.
+   */
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<CompletionAnswer | ChunksAnswer> {
     this.#counters.requests++;
     const model = await this.models.resolve(ctx.model.upstreamId);
@@ -182,6 +190,10 @@ export class MlxBackend implements Backend {
     }
   }
 
+  /**
+   * Calls `listener` at every load, unload and inventory rescan ({@link LocalModels.onChange}).
+   * @returns a function that stops the calls
+   */
   onModelsChanged(listener: () => void): () => void {
     return this.models.onChange(listener);
   }
@@ -195,6 +207,7 @@ export class MlxBackend implements Backend {
     return { ...this.#counters, workers, tokenizers: prompts.size, models: this.models.counters() };
   }
 
+  /** Unloads every model (cancelling what still runs) and ends the Workers. */
   async close(): Promise<void> {
     await this.models.close();
   }
@@ -204,9 +217,10 @@ export class MlxBackend implements Backend {
  * Creates the local backend and loads the configured models, one engine Worker each; the inventory under
  * `engine.models_dir` is listed but loaded only on request.
  * @param opts.models the `models:` entries, loaded now
- * @param opts.engine the `engine:` section (default: on-demand loading, no idle unload, 4 active + 16 queued per model,
- *   no memory budget)
- * @param opts.limits overrides `max_active`, `max_queue` and the MLX memory limits of `opts.engine`
+ * @param opts.engine the `engine:` section (default {@link DEFAULT_ENGINE}: the config schema's defaults, no memory
+ *   budget)
+ * @param opts.limits overrides `max_active`, `max_queue` and the MLX memory limits of `opts.engine` (see
+ *   {@link withLimits})
  * @throws Error naming the model and directory when a configured model cannot be loaded; already started Workers are
  *   stopped.
  */
@@ -215,19 +229,7 @@ export async function createMlxBackend(opts: {
   engine?: EngineConfig;
   limits?: EngineLimits;
 }): Promise<MlxBackend> {
-  const base = opts.engine ?? DEFAULT_ENGINE;
-  const limits = opts.limits ?? {};
-  const engine: EngineConfig = {
-    ...base,
-    max_active: limits.maxActive ?? base.max_active,
-    max_queue: limits.maxQueue ?? base.max_queue,
-    memory: {
-      ...base.memory,
-      cache_limit_bytes: limits.memory?.cacheLimitBytes ?? base.memory.cache_limit_bytes,
-      wired_limit_bytes: limits.memory?.wiredLimitBytes ?? base.memory.wired_limit_bytes,
-    },
-  };
-  const models = new LocalModels(opts.models, engine);
+  const models = new LocalModels(opts.models, withLimits(opts.engine ?? DEFAULT_ENGINE, opts.limits));
   await models.loadConfigured();
   return new MlxBackend(models);
 }

@@ -5,11 +5,11 @@
  * dropped). Field names and defaults follow the OpenAI API reference and mlx-lm's server (`top_k`, `min_p`,
  * `repetition_penalty`, `repetition_context_size` are mlx-lm server extensions).
  */
-import type { PromptParams } from "../engine/prompt.ts";
-import type { GenerateParams } from "../engine/worker-messages.ts";
-import { OpenAIError } from "../protocol/errors.ts";
-import type { BackendCallContext } from "./backend.ts";
-import type { CanonicalChatRequest } from "../protocol/canonical.ts";
+import type { PromptParams } from "../../engine/prompt.ts";
+import type { GenerateParams } from "../../engine/worker-messages.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import type { BackendCallContext } from "../backend.ts";
+import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 
 /** Completion budget when the request names none (tokens), as OdyssAI-X and mlx-lm's server default. */
 export const DEFAULT_MAX_TOKENS = 512;

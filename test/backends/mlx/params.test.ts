@@ -1,5 +1,5 @@
 /**
- * Request parameters for the local engine (src/backends/mlx-params.ts): every sampling field of a canonical chat
+ * Request parameters for the local engine (src/backends/mlx/params.ts): every sampling field of a canonical chat
  * request reaches the engine's GenerateParams (renamed, defaulted) or is refused with a 400 naming it.
  */
 import { describe, expect, test } from "bun:test";
@@ -8,11 +8,11 @@ import {
   DEFAULT_REPETITION_CONTEXT,
   toGenerateParams,
   toPromptParams,
-} from "../../src/backends/mlx-params.ts";
-import type { CanonicalChatRequest } from "../../src/protocol/canonical.ts";
-import type { PromptParams } from "../../src/engine/prompt.ts";
-import type { GenerateParams } from "../../src/engine/worker-messages.ts";
-import { OpenAIError } from "../../src/protocol/errors.ts";
+} from "../../../src/backends/mlx/params.ts";
+import type { CanonicalChatRequest } from "../../../src/protocol/canonical.ts";
+import type { PromptParams } from "../../../src/engine/prompt.ts";
+import type { GenerateParams } from "../../../src/engine/worker-messages.ts";
+import { OpenAIError } from "../../../src/protocol/errors.ts";
 
 const MESSAGES = [{ role: "user", content: "Hi" }];
 const TOOLS = [{ type: "function", function: { name: "clock", parameters: { type: "object", properties: {} } } }];
