@@ -67,6 +67,8 @@ const ENGINE_PUBLIC = anyOf([
   "src/engine/chat-template\\.ts$", // reading a model's chat template source (the inventory's capabilities)
   "src/engine/output/parser\\.ts$", // output-format detection from the chat template (capabilities)
   "src/engine/prompt\\.ts$", // prompt rendering types (PromptParams) of the prompt counter and params
+  "src/engine/model/files\\.ts$", // config.json and safetensors file listing (the inventory)
+  "src/engine/token-count-messages\\.ts$", // the messages of the token-count Worker
 ]);
 
 /** Code of the product: what ships in the binary (tests, benchmarks and scripts do not). */

@@ -10,29 +10,8 @@
 declare const self: Worker;
 
 import { ChatTemplateError } from "./chat-template.ts";
-import { loadPromptModel, type PromptModel, type PromptParams, renderPrompt } from "./prompt.ts";
-
-/** A model as the Worker reads it: `stamp` changes when its tokenizer or template files change (then re-read). */
-export interface CountedModel {
-  id: string;
-  path: string;
-  stamp: string;
-}
-
-/** Main thread → Worker: count a request's prompt tokens; forget a model's tokenizer and template. */
-export type ToTokenCounter =
-  | { type: "count"; id: number; model: CountedModel; params: PromptParams }
-  | { type: "drop"; model: string };
-
-/**
- * Worker → main thread, one answer per `count`: the token count, or why there is none — `load` (the tokenizer or
- * template files cannot be read; the model is not held) or `render` (`status` 400 when the template rejects the
- * messages, 500 otherwise).
- */
-export type FromTokenCounter =
-  | { type: "counted"; id: number; tokens: number }
-  | { type: "count_failed"; id: number; stage: "load"; message: string }
-  | { type: "count_failed"; id: number; stage: "render"; message: string; status: number };
+import { loadPromptModel, type PromptModel, renderPrompt } from "./prompt.ts";
+import type { CountedModel, FromTokenCounter, ToTokenCounter } from "./token-count-messages.ts";
 
 /** Held tokenizers and templates, by model id. */
 const held = new Map<string, CountedModel & { prompt: PromptModel }>();

@@ -10,7 +10,8 @@ import { liveArrays, ops } from "bun-ffi-mlx-bindings";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import { parseModelConfig } from "../../src/engine/model/config.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
-import { parseRopeScaling, Rope } from "../../src/engine/model/rope.ts";
+import { Rope } from "../../src/engine/model/rope.ts";
+import { parseRopeScaling } from "../../src/engine/model/rope-scaling.ts";
 import { makeModel, runPython, tempDir } from "../helpers/paths.ts";
 
 const BASE = {

@@ -13,7 +13,7 @@ import { ChatTemplate } from "../../src/engine/chat-template.ts";
 import { generateTokens } from "../../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import type { ModelConfig } from "../../src/engine/model/config.ts";
-import type { RopeScaling } from "../../src/engine/model/rope.ts";
+import type { RopeScaling } from "../../src/engine/model/rope-scaling.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
 import { Sampler } from "../../src/engine/sampler.ts";
 import { ModelTokenizer } from "../../src/engine/tokenizer.ts";

@@ -12,8 +12,7 @@ import { existsSync, statSync } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { readSafetensorsHeader } from "bun-ffi-mlx-bindings";
-import { readModelConfig } from "../../engine/model/loader.ts";
-import { weightFiles } from "../../engine/model/weights.ts";
+import { readModelConfig, weightFiles } from "../../engine/model/files.ts";
 import { readChatTemplateSource } from "../../engine/chat-template.ts";
 import { detectOutputFormat, outputCapabilities } from "../../engine/output/parser.ts";
 

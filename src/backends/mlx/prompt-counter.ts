@@ -12,7 +12,7 @@ import { OpenAIError } from "../../protocol/errors.ts";
 import { fileStamp } from "./inventory.ts";
 import type { KnownModel } from "./model-view.ts";
 import { engineError } from "./render.ts";
-import type { FromTokenCounter, ToTokenCounter } from "../../engine/token-count-worker.ts";
+import type { FromTokenCounter, ToTokenCounter } from "../../engine/token-count-messages.ts";
 
 /** How many models keep their tokenizer and template (the least recently counted one is dropped first). */
 export const PROMPT_CACHE_MODELS = 4;

@@ -5,41 +5,18 @@
  */
 import * as v from "valibot";
 import { ARCHITECTURES, MODEL_TYPES, type ModelType } from "./architectures/index.ts";
-import { configError as fail } from "./architectures/architecture.ts";
-import { parseRopeScaling, type RopeScaling } from "./rope.ts";
+import { configError as fail, RawConfigFields } from "./config-schema.ts";
+import { parseRopeScaling, type RopeScaling } from "./rope-scaling.ts";
+
+/** The validated `config.json`: its fields, with `model_type` one of the architectures. */
+const RawConfig = v.looseObject({
+  ...RawConfigFields.entries,
+  model_type: v.picklist(MODEL_TYPES, `model_type must be one of ${MODEL_TYPES.join(", ")}`),
+});
 
 /** Bit widths and group sizes of MLX's affine quantization (`mx.quantize`, mode "affine"). */
 export const QUANT_BITS = [1, 2, 3, 4, 5, 6, 8] as const;
 export const QUANT_GROUP_SIZES = [32, 64, 128] as const;
-
-const Int = v.pipe(v.number(), v.integer(), v.minValue(1));
-
-const RawConfig = v.looseObject({
-  model_type: v.picklist(MODEL_TYPES, `model_type must be one of ${MODEL_TYPES.join(", ")}`),
-  hidden_size: Int,
-  num_hidden_layers: Int,
-  intermediate_size: Int,
-  num_attention_heads: Int,
-  num_key_value_heads: v.optional(v.nullable(Int)),
-  head_dim: v.optional(v.nullable(Int)),
-  rms_norm_eps: v.number(),
-  vocab_size: Int,
-  rope_theta: v.optional(v.nullable(v.number())),
-  rope_traditional: v.optional(v.boolean(), false),
-  rope_scaling: v.optional(v.nullable(v.looseObject({}))),
-  rope_parameters: v.optional(v.nullable(v.looseObject({}))),
-  max_position_embeddings: v.optional(v.nullable(Int)),
-  tie_word_embeddings: v.optional(v.boolean()),
-  attention_bias: v.optional(v.boolean(), false),
-  mlp_bias: v.optional(v.boolean(), false),
-  layer_types: v.optional(v.nullable(v.array(v.string()))),
-  quantization: v.optional(v.nullable(v.looseObject({}))),
-  quantization_config: v.optional(v.nullable(v.looseObject({}))),
-  eos_token_id: v.optional(v.nullable(v.union([v.number(), v.array(v.number())]))),
-});
-
-/** `config.json` after validation, before the architecture's defaults. */
-export type RawModelConfig = v.InferOutput<typeof RawConfig>;
 
 /** Affine quantization parameters of one module (`to_quantized(group_size, bits)`). */
 export interface QuantParams {

@@ -4,25 +4,27 @@
  * `Model.sanitize` drops from the weights. The decoder itself is shared (decoder.ts); generic validation and the
  * `quantization` block are config.ts's.
  */
-import type { ModelConfig, RawModelConfig } from "../config.ts";
+import { configError, type RawModelConfig } from "../config-schema.ts";
 
-/** The fields of {@link ModelConfig} that depend on the architecture. */
-export type ArchitectureConfig = Pick<
-  ModelConfig,
-  | "numKvHeads"
-  | "headDim"
-  | "ropeTheta"
-  | "ropeTraditional"
-  | "maxPositionEmbeddings"
-  | "tieWordEmbeddings"
-  | "attentionBias"
-  | "outputBias"
-  | "mlpBias"
-  | "qkNorm"
-> & {
-  /** The `rope_scaling` block the architecture reads (validated afterwards by rope.ts `parseRopeScaling`). */
+/** The fields of the model config (config.ts `ModelConfig`) that depend on the architecture. */
+export interface ArchitectureConfig {
+  numKvHeads: number;
+  headDim: number;
+  ropeTheta: number;
+  ropeTraditional: boolean;
+  maxPositionEmbeddings?: number;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections carry a bias. */
+  attentionBias: boolean;
+  /** o_proj carries a bias. */
+  outputBias: boolean;
+  /** gate/up/down projections carry a bias. */
+  mlpBias: boolean;
+  /** Per-head RMSNorm of q and k before RoPE. */
+  qkNorm: boolean;
+  /** The `rope_scaling` block the architecture reads (validated afterwards by rope-scaling.ts `parseRopeScaling`). */
   rawRopeScaling: unknown;
-};
+}
 
 /** One architecture: a `model_type` of config.json. */
 export interface Architecture<T extends string = string> {
@@ -33,13 +35,9 @@ export interface Architecture<T extends string = string> {
    */
   readonly config: (raw: RawModelConfig) => ArchitectureConfig;
   /** Whether the architecture's `sanitize` drops the tensor `name` before the weights are loaded. */
-  readonly dropsWeight: (name: string, config: ModelConfig) => boolean;
+  readonly dropsWeight: (name: string, config: Pick<ArchitectureConfig, "tieWordEmbeddings">) => boolean;
 }
 
-/** @throws Error `config.json: <field>: <message>`. */
-export function configError(field: string, message: string): never {
-  throw new Error(`config.json: ${field}: ${message}`);
-}
 
 /** `config[field]`, which the architecture `modelType` requires. @throws Error naming the field when absent. */
 export function required<K extends keyof RawModelConfig & string>(
@@ -66,6 +64,6 @@ export function isRotaryInvFreq(name: string): boolean {
  * `lm_head.weight` of a model with tied embeddings (the embedding table is the output projection). Only the float
  * weight is dropped: a quantized lm_head's scales and biases stay, and are then unexpected, as in mlx-lm.
  */
-export function isTiedLmHead(name: string, config: ModelConfig): boolean {
+export function isTiedLmHead(name: string, config: Pick<ArchitectureConfig, "tieWordEmbeddings">): boolean {
   return config.tieWordEmbeddings && name === "lm_head.weight";
 }

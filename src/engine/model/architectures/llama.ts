@@ -4,7 +4,8 @@
  * `attention_bias` on q/k/v/o, `mlp_bias` on gate/up/down, full attention only (no sliding-window `layer_types`).
  * `sanitize` drops `rotary_emb.inv_freq` and a tied `lm_head.weight`.
  */
-import { type Architecture, configError, derivedHeadDim, isRotaryInvFreq, isTiedLmHead } from "./architecture.ts";
+import { configError } from "../config-schema.ts";
+import { type Architecture, derivedHeadDim, isRotaryInvFreq, isTiedLmHead } from "./architecture.ts";
 
 export const llama: Architecture<"llama"> = {
   modelType: "llama",

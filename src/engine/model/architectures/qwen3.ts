@@ -5,7 +5,8 @@
  * `sanitize` drops a tied `lm_head.weight`; `rotary_emb.inv_freq` is dropped too, as for the other architectures
  * (qwen3.py would refuse it as an unexpected parameter).
  */
-import { type Architecture, configError, isRotaryInvFreq, isTiedLmHead, required } from "./architecture.ts";
+import { configError } from "../config-schema.ts";
+import { type Architecture, isRotaryInvFreq, isTiedLmHead, required } from "./architecture.ts";
 
 export const qwen3: Architecture<"qwen3"> = {
   modelType: "qwen3",
