@@ -9,8 +9,8 @@ import { createOpenAIHttpBackend } from "../../src/backends/openai/backend.ts";
 import { BackendRegistry } from "../../src/backends/registry.ts";
 import { REPO_ROOT, resolveConfig } from "../../src/config/load.ts";
 import type { UpstreamConfig } from "../../src/config/schema.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
 
 const MODEL = "org/shared-model";
 let one: FakeUpstream;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import OpenAI from "openai";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 import { BUN, makeModel, REPO } from "../helpers/paths.ts";
 import { freePort, startServerProcess, type ServerProcess } from "../helpers/processes.ts";
 

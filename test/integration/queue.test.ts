@@ -9,8 +9,8 @@ import { createMlxBackend } from "../../src/backends/mlx/backend.ts";
 import { resolveUpstream } from "../../src/config/load.ts";
 import { createOpenAIHttpBackend } from "../../src/backends/openai/backend.ts";
 import { makeModel } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
 
 let server: RunningIthaca;
 let client: OpenAI;

@@ -17,7 +17,7 @@ import { ChatTemplate } from "../../src/engine/chat-template.ts";
 import { normalizeMessages } from "../../src/engine/messages.ts";
 import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
 import { WEATHER, WEATHER_CALL_TEXT, WEATHER_SCRIPTS, makeModel } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 const MODEL = "weather";
 const USER: ChatCompletionMessageParam = { role: "user", content: "What is the weather in Paris?" };

@@ -1,8 +1,8 @@
 /**
  * `Router.plan` (src/routing/router.ts) over a real `Catalog` (src/catalog/catalog.ts) of fake in-memory backends:
  * resolution by id and alias, the 404 / 400 / 503 refusals, alias glob patterns, fallbacks, cooling-down backends
- * moved last, and routing policies. The catalog's resolution rules alone: test/server/routing-plugin.test.ts; the
- * router inside a running app: test/dialects/reliability.test.ts, test/routing/session-affinity.test.ts.
+ * moved last, and routing policies. The catalog's resolution rules alone: test/plugins/routing-plugin.test.ts; the
+ * router inside a running app: test/integration/reliability.test.ts, test/routing/session-affinity.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
 import type { Backend, BackendModel } from "../../src/backends/backend.ts";

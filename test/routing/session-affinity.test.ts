@@ -11,8 +11,8 @@ import OpenAI from "openai";
 import { sessionAffinity, rendezvousOrder } from "../../src/routing/session-affinity.ts";
 import type { Backend } from "../../src/backends/backend.ts";
 import type { CatalogEntry } from "../../src/catalog/catalog.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
 
 const MODEL = "org/Qwen3-4B";
 

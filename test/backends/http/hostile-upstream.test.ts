@@ -4,7 +4,7 @@
  * credentials in its `base_url` go out as Basic auth but never show in `/v1/models`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startIthaca, type RunningIthaca } from "../../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../../helpers/start.ts";
 
 const MiB = 1024 * 1024;
 let upstream: ReturnType<typeof Bun.serve>;

@@ -2,7 +2,7 @@
  * Upstream resilience (src/backends/http/resilience.ts): which statuses are retried, `Retry-After` parsing, the retry
  * count, backoff delays (exponential with full jitter, capped; a `Retry-After` honoured as sent), the cool-down that
  * opens after consecutive failed requests and closes after its duration, and aborts during a backoff. Tiny delays
- * throughout. The HTTP client that uses it, against real servers: test/dialects/reliability.test.ts.
+ * throughout. The HTTP client that uses it, against real servers: test/integration/reliability.test.ts.
  */
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { TaskCancelledError } from "cockatiel";

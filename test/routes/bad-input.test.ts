@@ -3,8 +3,8 @@
  * Real HTTP on 127.0.0.1 against a real (fake-upstream-backed) Ithaca.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 const LIMIT = 4096;
 let upstream: FakeUpstream;

@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import { AnthropicFixture } from "../fixtures/cloud/anthropic.ts";
 import { OpenAIFixture } from "../fixtures/cloud/openai.ts";
 import { OpenRouterFixture } from "../fixtures/cloud/openrouter.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 const KEYS = { ANTHROPIC_KEY: "sk-ant-secret-1", OPENAI_KEY: "sk-openai-secret-2", OPENROUTER_KEY: "sk-or-secret-3" };
 let anthropic: AnthropicFixture;

@@ -14,8 +14,8 @@ import { createAuthenticator } from "../../src/access/authenticate.ts";
 import { createHostCheck, exposureWarnings, isLoopbackAddress } from "../../src/access/host-check.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
 import { requestPath } from "../../src/protocol/dialect.ts";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 const LIMIT = 64 * 1024;
 let upstream: FakeUpstream;

@@ -8,15 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackendCallContext } from "../../src/backends/backend.ts";
-import type { CanonicalChatRequest } from "../../src/protocol/canonical.ts";
-import { createMlxBackend, type MlxBackend } from "../../src/backends/mlx/backend.ts";
-import { DEFAULT_ENGINE } from "../../src/backends/mlx/engine-settings.ts";
-import { PromptCounter } from "../../src/backends/mlx/prompt-counter.ts";
-import type { EngineConfig } from "../../src/config/schema.ts";
-import { OpenAIError } from "../../src/protocol/errors.ts";
-import { WEATHER, WEATHER_SCRIPTS, makeModel, tempDir } from "../helpers/paths.ts";
-import { startIthaca } from "./start.ts";
+import type { BackendCallContext } from "../../../src/backends/backend.ts";
+import type { CanonicalChatRequest } from "../../../src/protocol/canonical.ts";
+import { createMlxBackend, type MlxBackend } from "../../../src/backends/mlx/backend.ts";
+import { DEFAULT_ENGINE } from "../../../src/backends/mlx/engine-settings.ts";
+import { PromptCounter } from "../../../src/backends/mlx/prompt-counter.ts";
+import type { EngineConfig } from "../../../src/config/schema.ts";
+import { OpenAIError } from "../../../src/protocol/errors.ts";
+import { WEATHER, WEATHER_SCRIPTS, makeModel, tempDir } from "../../helpers/paths.ts";
+import { startIthaca } from "../../helpers/start.ts";
 
 const USER = { role: "user", content: "What is the weather in Paris?" };
 const PARTS = { role: "user", content: [{ type: "text", text: "What is" }, { type: "text", text: " the weather?" }] };

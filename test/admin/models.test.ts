@@ -9,7 +9,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { parseSSE } from "../../src/protocol/sse.ts";
 import { makeModel, tempDir } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 const MESSAGES = [{ role: "user" as const, content: "Name three colours of the sea." }];
 const MiB = 2 ** 20;

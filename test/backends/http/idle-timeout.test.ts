@@ -5,10 +5,10 @@
  * instead of sharing it.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createApp } from "../../src/app.ts";
-import { REPO_ROOT, resolveConfig } from "../../src/config/load.ts";
-import { startIthaca } from "../server/start.ts";
-import { FakeUpstream } from "./fake-upstream.ts";
+import { createApp } from "../../../src/app.ts";
+import { REPO_ROOT, resolveConfig } from "../../../src/config/load.ts";
+import { startIthaca } from "../../helpers/start.ts";
+import { FakeUpstream } from "../../helpers/fake-upstream.ts";
 
 let upstream: FakeUpstream;
 

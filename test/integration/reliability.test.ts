@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { AnthropicFixture } from "../fixtures/cloud/anthropic.ts";
 import { OpenAIFixture } from "../fixtures/cloud/openai.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
-import { closedPort } from "../upstream/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
+import { closedPort } from "../helpers/fake-upstream.ts";
 
 let flaky: OpenAIFixture;
 let backup: OpenAIFixture;

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { WEATHER, WEATHER_SCRIPTS, makeModel } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 import { DIALECTS } from "./clients.ts";
 
 let ithaca: RunningIthaca;

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 let upstream: FakeUpstream;
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, REPO_ROOT, resolveConfig } from "../../src/config/load.ts";
+import { ConfigError, loadConfig, REPO_ROOT, resolveConfig } from "../../../src/config/load.ts";
 
 let dir: string;
 beforeAll(async () => {

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
-import { closedPort, FakeUpstream } from "./fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../../helpers/start.ts";
+import { closedPort, FakeUpstream } from "../../helpers/fake-upstream.ts";
 
 const MODEL = "mlx-community/Qwen3-0.6B-4bit";
 let upstream: FakeUpstream;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   server = await startIthaca(
     {
       upstreams: [
-        // Single upstream answers pass through here; retries and cool-down: test/dialects/reliability.test.ts.
+        // Single upstream answers pass through here; retries and cool-down: test/integration/reliability.test.ts.
         {
           id: "telemak1",
           kind: "openai-http",

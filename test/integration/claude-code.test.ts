@@ -10,7 +10,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { parseSSE } from "../../src/protocol/sse.ts";
 import { WEATHER, WEATHER_SCRIPTS, makeModel } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 let ithaca: RunningIthaca;
 let client: Anthropic;

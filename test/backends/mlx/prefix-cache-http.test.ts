@@ -9,8 +9,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { makeModel } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { makeModel } from "../../helpers/paths.ts";
+import { startIthaca, type RunningIthaca } from "../../helpers/start.ts";
 
 const ADMIN = "admin-secret";
 const SYSTEM = "You are a concise assistant for sailors. Answer in one sentence. ".repeat(6);

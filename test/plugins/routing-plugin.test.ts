@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Backend, BackendModel } from "../../src/backends/backend.ts";
 import { resolveCandidates, type CatalogEntry } from "../../src/catalog/catalog.ts";
 import { OpenAIError } from "../../src/protocol/errors.ts";
-import { FakeUpstream } from "../upstream/fake-upstream.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { FakeUpstream } from "../helpers/fake-upstream.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 
 function entry(backendId: string, model: Partial<BackendModel> & { id: string }): CatalogEntry {
   const backend = { id: backendId, kind: "openai-http" } as Backend;

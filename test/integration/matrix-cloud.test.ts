@@ -11,7 +11,7 @@ import { AnthropicFixture } from "../fixtures/cloud/anthropic.ts";
 import { OpenAIFixture } from "../fixtures/cloud/openai.ts";
 import { OpenRouterFixture } from "../fixtures/cloud/openrouter.ts";
 import type { RecordedCall, ScriptedReply } from "../fixtures/cloud/script.ts";
-import { startIthaca, type RunningIthaca } from "../server/start.ts";
+import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
 import { DIALECTS, type Outcome } from "./clients.ts";
 
 const THINK = "The user wants the weather in Paris; I will call the tool.";

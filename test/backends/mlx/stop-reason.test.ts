@@ -10,9 +10,9 @@ import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
-import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
-import { WEATHER, WEATHER_SCRIPTS, makeModel, tempDir } from "../helpers/paths.ts";
-import { startIthaca, type RunningIthaca } from "./start.ts";
+import { ModelTokenizer } from "../../../src/engine/tokenizer.ts";
+import { WEATHER, WEATHER_SCRIPTS, makeModel, tempDir } from "../../helpers/paths.ts";
+import { startIthaca, type RunningIthaca } from "../../helpers/start.ts";
 
 const MODEL = "weather";
 /** The model with `clean_up_tokenization_spaces: true`: streamed text is held back until a clean-up cut is safe. */
