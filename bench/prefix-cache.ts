@@ -62,7 +62,13 @@ interface Measured {
 }
 
 /** Builds the conversation on `server` and runs the setup and `runs` rounds of cold and hit (order alternating). */
-async function measure(server: BenchServer, modelDir: string, historyTokens: number, runs: number, maxTokens: number): Promise<Measured> {
+async function measure(
+  server: BenchServer,
+  modelDir: string,
+  historyTokens: number,
+  runs: number,
+  maxTokens: number,
+): Promise<Measured> {
   const api = client(server.url);
   const turn = (messages: Message[], session: string) => timedTurn(api, server.model, messages, session, maxTokens);
   // History = turn N-1's prompt and its answer of up to maxTokens.
@@ -73,7 +79,13 @@ async function measure(server: BenchServer, modelDir: string, historyTokens: num
   const messages = turnMessages(conversation, previous.content);
   const next = await turn(messages, "bench-setup"); // a hit: the first hit run
   // previous = system, (user, assistant) × (N-2), user
-  const m: Measured = { turn: (conversation.previous.length - 2) / 2 + 2, setup: { previous, next }, cold: [], hit: [], prime: [] };
+  const m: Measured = {
+    turn: (conversation.previous.length - 2) / 2 + 2,
+    setup: { previous, next },
+    cold: [],
+    hit: [],
+    prime: [],
+  };
   console.error(
     `setup: N = ${m.turn}; turn N-1 ${previous.prompt_tokens} prompt tokens, ttft ${ms(previous.ttft_ms)}; ` +
       `turn N ${next.prompt_tokens} prompt tokens (${next.cached_tokens} cached), ttft ${ms(next.ttft_ms)}`,
@@ -163,7 +175,10 @@ async function run(o: Options): Promise<void> {
 
   const rows = summarize(METRICS, hit, cold);
   const labelled = (side: string, rs: TurnResult[]) => rs.map((r, i) => ({ ...r, label: `${side} run ${i + 1}` }));
-  const answers = tokenAgreement([{ ...setup.next, label: "setup" }, ...labelled("cold", cold), ...labelled("hit", hit)], (r) => r.label);
+  const answers = tokenAgreement(
+    [{ ...setup.next, label: "setup" }, ...labelled("cold", cold), ...labelled("hit", hit)],
+    (r) => r.label,
+  );
   const primes = tokenAgreement([{ ...setup.previous, label: "setup" }, ...labelled("hit", prime)], (r) => r.label);
   const header = [
     `## Prefix cache: time to first token of turn N, cache hit vs cold`,

@@ -122,7 +122,15 @@ function main(argv: string[]): void {
   console.log([...header, "", markdownTable(rows, ["Ithaca", "mlx-lm"]), "", verdict].join("\n"));
 
   if (values.json) {
-    const report = { machine, loadBefore, modelDir, options: { ...opts, promptTokens, runs }, wallS, rows, runs: results };
+    const report = {
+      machine,
+      loadBefore,
+      modelDir,
+      options: { ...opts, promptTokens, runs },
+      wallS,
+      rows,
+      runs: results,
+    };
     writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
     console.error(`wrote ${values.json}`);
   }

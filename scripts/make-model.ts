@@ -18,7 +18,14 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
-  ARCHES, MODEL_DTYPES, ROPE_KINDS, SIZE_NAMES, type Arch, type ModelDtype, type RopeKind, type SizeName,
+  ARCHES,
+  MODEL_DTYPES,
+  ROPE_KINDS,
+  SIZE_NAMES,
+  type Arch,
+  type ModelDtype,
+  type RopeKind,
+  type SizeName,
 } from "./make-model/architectures.ts";
 import { makeModel } from "./make-model/model.ts";
 import { QUANT_BITS, QUANT_GROUP_SIZES, parseQuantOverride, type QuantOptions } from "./make-model/quantize.ts";
@@ -71,11 +78,15 @@ function main(argv: string[]): void {
     return;
   }
   const arch = values.arch;
-  if (arch === undefined || !(ARCHES as readonly string[]).includes(arch)) fail(`--arch must be one of ${ARCHES.join(", ")}`);
+  if (arch === undefined || !(ARCHES as readonly string[]).includes(arch))
+    fail(`--arch must be one of ${ARCHES.join(", ")}`);
   if (values.out === undefined || values.out === "") fail("--out is required");
-  if (values.size !== undefined && !(SIZE_NAMES as readonly string[]).includes(values.size)) fail(`--size must be one of ${SIZE_NAMES.join(", ")}`);
-  if (!(MODEL_DTYPES as readonly string[]).includes(values.dtype)) fail(`--dtype must be one of ${MODEL_DTYPES.join(", ")}`);
-  if (values.rope !== undefined && !(ROPE_KINDS as readonly string[]).includes(values.rope)) fail(`--rope must be one of ${ROPE_KINDS.join(", ")}`);
+  if (values.size !== undefined && !(SIZE_NAMES as readonly string[]).includes(values.size))
+    fail(`--size must be one of ${SIZE_NAMES.join(", ")}`);
+  if (!(MODEL_DTYPES as readonly string[]).includes(values.dtype))
+    fail(`--dtype must be one of ${MODEL_DTYPES.join(", ")}`);
+  if (values.rope !== undefined && !(ROPE_KINDS as readonly string[]).includes(values.rope))
+    fail(`--rope must be one of ${ROPE_KINDS.join(", ")}`);
   if (!isInt(values.seed)) fail("--seed must be an integer");
   if (!isInt(values.shards) || Number(values.shards) < 1) fail("--shards must be a positive integer");
 
@@ -101,13 +112,17 @@ function main(argv: string[]): void {
 
   let scripts: Script[] | undefined;
   try {
-    const fromFile = values["script-file"] === undefined ? [] : parseScriptFile(readFileSync(values["script-file"], "utf8"), values["script-file"]);
+    const fromFile =
+      values["script-file"] === undefined
+        ? []
+        : parseScriptFile(readFileSync(values["script-file"], "utf8"), values["script-file"]);
     const all = [...values.script.map(parseScriptArg), ...fromFile];
     if (all.length > 0) scripts = all;
   } catch (e) {
     fail((e as Error).message);
   }
-  if (values["script-order"] !== undefined && (!isInt(values["script-order"]) || scripts === undefined)) fail("--script-order must be an integer and needs --script or --script-file");
+  if (values["script-order"] !== undefined && (!isInt(values["script-order"]) || scripts === undefined))
+    fail("--script-order must be an integer and needs --script or --script-file");
 
   let result;
   try {
@@ -128,8 +143,12 @@ function main(argv: string[]): void {
   }
   const q = quantization ? `, ${quantization.bits}-bit g${quantization.groupSize}` : "";
   const size = values.size ?? (scripts ? "small" : "tiny");
-  const scripted = result.script ? `, scripted: ${result.script.plan.transitions.length} transitions, order ${result.script.plan.order}` : "";
-  console.log(`wrote ${arch} ${size} ${values.dtype}${q}${scripted} (seed ${values.seed}, vocab ${result.vocabSize}) to ${result.dir}`);
+  const scripted = result.script
+    ? `, scripted: ${result.script.plan.transitions.length} transitions, order ${result.script.plan.order}`
+    : "";
+  console.log(
+    `wrote ${arch} ${size} ${values.dtype}${q}${scripted} (seed ${values.seed}, vocab ${result.vocabSize}) to ${result.dir}`,
+  );
 }
 
 if (import.meta.main) main(process.argv.slice(2));

@@ -162,21 +162,32 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline
-    .post("/v1/chat/completions", ({ body, plan, sessionId, caller, request }) => chatCompletions(body, { plan, sessionId, cacheScope: caller.scope, request }), {
-      body: ChatCompletionRequestSchema,
-      parse: "json",
-      routed: true,
-      detail: { summary: "Create a chat completion (OpenAI dialect; stream or not)", tags: ["OpenAI"] },
-    })
-    .post("/v1/messages", ({ body, plan, sessionId, caller, request }) => messages(body, { plan, sessionId, cacheScope: caller.scope, request }), {
-      body: MessagesRequestSchema,
-      parse: "json",
-      routed: true,
-      detail: { summary: "Create a message (Anthropic dialect; stream or not)", tags: ["Anthropic"] },
-    })
+    .post(
+      "/v1/chat/completions",
+      ({ body, plan, sessionId, caller, request }) =>
+        chatCompletions(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      {
+        body: ChatCompletionRequestSchema,
+        parse: "json",
+        routed: true,
+        detail: { summary: "Create a chat completion (OpenAI dialect; stream or not)", tags: ["OpenAI"] },
+      },
+    )
+    .post(
+      "/v1/messages",
+      ({ body, plan, sessionId, caller, request }) =>
+        messages(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      {
+        body: MessagesRequestSchema,
+        parse: "json",
+        routed: true,
+        detail: { summary: "Create a message (Anthropic dialect; stream or not)", tags: ["Anthropic"] },
+      },
+    )
     .post(
       "/v1/messages/count_tokens",
-      ({ body, plan, sessionId, caller, request }) => countTokens(body as MessagesRequest, { plan, sessionId, cacheScope: caller.scope, request }),
+      ({ body, plan, sessionId, caller, request }) =>
+        countTokens(body as MessagesRequest, { plan, sessionId, cacheScope: caller.scope, request }),
       {
         body: CountTokensRequestSchema,
         parse: "json",
@@ -184,18 +195,28 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         detail: { summary: "Count the input tokens of a Messages request (Anthropic dialect)", tags: ["Anthropic"] },
       },
     )
-    .post("/v1/responses", ({ body, plan, sessionId, caller, request }) => responses(body, { plan, sessionId, cacheScope: caller.scope, request }), {
-      body: ResponsesRequestSchema,
-      parse: "json",
-      routed: true,
-      detail: { summary: "Create a model response (OpenAI Responses API, stateless)", tags: ["OpenAI"] },
-    })
-    .post("/v1/embeddings", ({ body, plan, sessionId, caller, request }) => embeddings(body, { plan, sessionId, cacheScope: caller.scope, request }), {
-      body: EmbeddingsRequestSchema,
-      parse: "json",
-      routed: true,
-      detail: { summary: "Create embeddings (passed through to upstreams that serve them)", tags: ["OpenAI"] },
-    })
+    .post(
+      "/v1/responses",
+      ({ body, plan, sessionId, caller, request }) =>
+        responses(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      {
+        body: ResponsesRequestSchema,
+        parse: "json",
+        routed: true,
+        detail: { summary: "Create a model response (OpenAI Responses API, stateless)", tags: ["OpenAI"] },
+      },
+    )
+    .post(
+      "/v1/embeddings",
+      ({ body, plan, sessionId, caller, request }) =>
+        embeddings(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      {
+        body: EmbeddingsRequestSchema,
+        parse: "json",
+        routed: true,
+        detail: { summary: "Create embeddings (passed through to upstreams that serve them)", tags: ["OpenAI"] },
+      },
+    )
     .get(
       "/v1/models",
       async ({ query }) => {

@@ -51,7 +51,8 @@ async function serve(options: { host?: string; port?: string; config?: string; m
   for (const warning of warnings) console.warn(`\n!!! ${warning}`);
   if (warnings.length > 0) console.warn("");
   void ithaca.catalog.entries().then((entries) => {
-    const ids = (ready: boolean) => entries.filter((entry) => entry.model.ready === ready).map((entry) => entry.model.id);
+    const ids = (ready: boolean) =>
+      entries.filter((entry) => entry.model.ready === ready).map((entry) => entry.model.id);
     console.log(`serving: ${ids(true).join(", ") || "(no models yet)"}`);
     if (ids(false).length > 0) console.log(`loadable on request: ${ids(false).join(", ")}`);
   });

@@ -24,11 +24,19 @@ const LISTENING = /listening on (http:\/\/\S+)/;
  * `ITHACA_*` variables are removed from its environment so that the configuration file alone decides.
  * @throws Error with the server's log when it exits or does not listen within `timeoutMs`.
  */
-export async function startServer(repo: string, modelDir: string, workDir: string, timeoutMs = 120_000): Promise<BenchServer> {
+export async function startServer(
+  repo: string,
+  modelDir: string,
+  workDir: string,
+  timeoutMs = 120_000,
+): Promise<BenchServer> {
   const model = "bench";
   const configFile = join(workDir, "ithaca.yaml");
   // JSON is YAML.
-  writeFileSync(configFile, JSON.stringify({ server: { host: "127.0.0.1", port: 0 }, models: [{ id: model, path: modelDir }] }));
+  writeFileSync(
+    configFile,
+    JSON.stringify({ server: { host: "127.0.0.1", port: 0 }, models: [{ id: model, path: modelDir }] }),
+  );
   const outFile = join(workDir, "server.out");
   const errFile = join(workDir, "server.err");
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ITHACA_")));

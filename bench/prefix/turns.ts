@@ -64,7 +64,10 @@ export async function buildConversation(
   const text = (start: number, n: number) => tokenizer.decode(ids.slice(start, start + n));
   const user = (turn: number) => `Turn ${turn}. What comes after this?\n${text((turn - 1) * exchange, USER_TOKENS)}`;
   const answer = (turn: number) => text((turn - 1) * exchange + USER_TOKENS, ANSWER_TOKENS);
-  const system: Message = { role: "system", content: "You are a patient assistant. Continue the texts the user reads to you." };
+  const system: Message = {
+    role: "system",
+    content: "You are a patient assistant. Continue the texts the user reads to you.",
+  };
   const previous: Message[] = [system, { role: "user", content: user(1) }];
   let below: { c: Conversation; tokens: number } | undefined;
   for (let turn = 1; ; turn++) {
@@ -78,7 +81,10 @@ export async function buildConversation(
 
 /** Exact prompt size of `messages` by the server's local engine (`POST /v1/messages/count_tokens`). @throws Error. */
 export async function countTokens(url: string, model: string, messages: Message[]): Promise<number> {
-  const system = messages.filter((m) => m.role === "system").map((m) => m.content).join("\n");
+  const system = messages
+    .filter((m) => m.role === "system")
+    .map((m) => m.content)
+    .join("\n");
   const rest = messages.filter((m) => m.role !== "system");
   const r = await fetch(`${url}/v1/messages/count_tokens`, {
     method: "POST",
@@ -86,7 +92,8 @@ export async function countTokens(url: string, model: string, messages: Message[
     body: JSON.stringify({ model, system, messages: rest }),
   });
   if (!r.ok) throw new Error(`count_tokens: ${r.status} ${await r.text()}`);
-  if (r.headers.get("x-ithaca-token-count") === "estimate") throw new Error("count_tokens answered an estimate, not the model's count");
+  if (r.headers.get("x-ithaca-token-count") === "estimate")
+    throw new Error("count_tokens answered an estimate, not the model's count");
   return ((await r.json()) as { input_tokens: number }).input_tokens;
 }
 
@@ -96,7 +103,11 @@ export async function countTokens(url: string, model: string, messages: Message[
  * @throws Error when the server has no such endpoint or refuses.
  */
 export async function clearPrefixCache(url: string): Promise<number> {
-  const r = await fetch(`${url}/admin/sessions/clear`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  const r = await fetch(`${url}/admin/sessions/clear`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
   if (!r.ok) throw new Error(`POST /admin/sessions/clear: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { cleared: number }).cleared;
 }
@@ -107,7 +118,13 @@ export async function clearPrefixCache(url: string): Promise<number> {
  * without a byte) is turned off with Bun's `timeout: false` request option.
  */
 export function client(url: string): OpenAI {
-  return new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 3_600_000, fetchOptions: { timeout: false } });
+  return new OpenAI({
+    baseURL: `${url}/v1`,
+    apiKey: "unused",
+    maxRetries: 0,
+    timeout: 3_600_000,
+    fetchOptions: { timeout: false },
+  });
 }
 
 /**
@@ -115,7 +132,13 @@ export function client(url: string): OpenAI {
  * @throws Error when the request or the stream fails (with the seconds it had run), or the answer carries neither
  *   content nor reasoning (no first token to time) or no usage.
  */
-export async function timedTurn(api: OpenAI, model: string, messages: Message[], sessionId: string, maxTokens: number): Promise<TurnResult> {
+export async function timedTurn(
+  api: OpenAI,
+  model: string,
+  messages: Message[],
+  sessionId: string,
+  maxTokens: number,
+): Promise<TurnResult> {
   const t0 = performance.now();
   let ttft: number | undefined;
   let content = "";
@@ -124,7 +147,15 @@ export async function timedTurn(api: OpenAI, model: string, messages: Message[],
   let usage: OpenAI.CompletionUsage | undefined;
   try {
     const stream = await api.chat.completions.create(
-      { model, messages, max_tokens: maxTokens, temperature: 0, logprobs: true, stream: true, stream_options: { include_usage: true } },
+      {
+        model,
+        messages,
+        max_tokens: maxTokens,
+        temperature: 0,
+        logprobs: true,
+        stream: true,
+        stream_options: { include_usage: true },
+      },
       { headers: { "x-session-id": sessionId } },
     );
     for await (const chunk of stream) {
@@ -137,10 +168,15 @@ export async function timedTurn(api: OpenAI, model: string, messages: Message[],
       usage = chunk.usage ?? usage;
     }
   } catch (err) {
-    throw new Error(`session ${sessionId}: the turn failed after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(err as Error).message}`);
+    throw new Error(
+      `session ${sessionId}: the turn failed after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(err as Error).message}`,
+    );
   }
   const total = performance.now() - t0;
-  if (ttft === undefined) throw new Error(`session ${sessionId}: the answer carried no content or reasoning (tokens ${JSON.stringify(tokens)})`);
+  if (ttft === undefined)
+    throw new Error(
+      `session ${sessionId}: the answer carried no content or reasoning (tokens ${JSON.stringify(tokens)})`,
+    );
   if (!usage) throw new Error(`session ${sessionId}: the stream had no usage chunk`);
   return {
     ttft_ms: ttft,

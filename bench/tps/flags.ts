@@ -16,7 +16,8 @@ export const MODEL_OPTIONS = {
 } as const;
 
 /** Usage text of {@link MODEL_OPTIONS}. */
-export const MODEL_USAGE = "[--size qwen3-0.6b] [--bits 4 (0 = unquantized)] [--arch qwen3] [--group-size 64] [--dtype D] [--seed 0] [--model DIR]";
+export const MODEL_USAGE =
+  "[--size qwen3-0.6b] [--bits 4 (0 = unquantized)] [--arch qwen3] [--group-size 64] [--dtype D] [--seed 0] [--model DIR]";
 
 /** The parsed values of {@link MODEL_OPTIONS}. */
 export interface ModelFlags {

@@ -32,7 +32,17 @@ export function modelCacheDir(repo: string, s: ModelSpec): string {
 export function ensureModel(repo: string, spec: ModelSpec): string {
   const dir = modelCacheDir(repo, spec);
   if (existsSync(join(dir, "config.json"))) return dir;
-  const args = ["scripts/make-model.ts", "--arch", spec.arch, "--size", spec.size, "--seed", String(spec.seed), "--out", dir];
+  const args = [
+    "scripts/make-model.ts",
+    "--arch",
+    spec.arch,
+    "--size",
+    spec.size,
+    "--seed",
+    String(spec.seed),
+    "--out",
+    dir,
+  ];
   if (spec.dtype) args.push("--dtype", spec.dtype);
   if (spec.bits !== undefined) args.push("--bits", String(spec.bits), "--group-size", String(spec.groupSize));
   console.error(`generating model: bun ${args.join(" ")}`);

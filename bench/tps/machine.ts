@@ -39,7 +39,8 @@ export function osName(): string {
 
 /** Versions of Python, MLX and mlx-lm as the venv's Python sees them. @throws Error if the venv cannot import them. */
 function pythonVersions(python: string): { python: string; mlx: string; mlxLm: string } {
-  const code = "import json, platform, mlx.core as mx, mlx_lm; print(json.dumps([platform.python_version(), mx.__version__, mlx_lm.__version__]))";
+  const code =
+    "import json, platform, mlx.core as mx, mlx_lm; print(json.dumps([platform.python_version(), mx.__version__, mlx_lm.__version__]))";
   const r = Bun.spawnSync([python, "-c", code], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${python} cannot import mlx / mlx_lm: ${r.stderr.toString()}`);
   const [py, mlx, mlxLm] = JSON.parse(r.stdout.toString()) as [string, string, string];
@@ -65,5 +66,8 @@ export function formatMachine(m: Machine): string {
 
 /** 1-, 5- and 15-minute load averages, formatted (other work on the machine skews the numbers). */
 export function loadAverage(): string {
-  return os.loadavg().map((x) => x.toFixed(2)).join(" / ");
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" / ");
 }

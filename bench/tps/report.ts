@@ -105,7 +105,10 @@ export function markdownTable(rows: Row[], columns: [string, string]): string {
  * Whether every run generated the same greedy tokens (ids, or token strings); names the first run that differs from
  * the first run, by `label`, otherwise.
  */
-export function tokenAgreement<R extends { tokens: readonly (number | string)[] }>(runs: R[], label: (r: R) => string): string {
+export function tokenAgreement<R extends { tokens: readonly (number | string)[] }>(
+  runs: R[],
+  label: (r: R) => string,
+): string {
   const ref = runs[0]!.tokens;
   for (const r of runs) {
     const i = r.tokens.findIndex((t, k) => t !== ref[k]);

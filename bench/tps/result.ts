@@ -42,11 +42,16 @@ export interface ChildOptions {
 /** Command-line flags of a child for `opts`. */
 export function childArgs(opts: ChildOptions): string[] {
   return [
-    "--model", opts.model,
-    "--prompt-file", opts.promptFile,
-    "--gen-tokens", String(opts.genTokens),
-    "--warmup-tokens", String(opts.warmupTokens),
-    "--prefill-step-size", String(opts.prefillStepSize),
+    "--model",
+    opts.model,
+    "--prompt-file",
+    opts.promptFile,
+    "--gen-tokens",
+    String(opts.genTokens),
+    "--warmup-tokens",
+    String(opts.warmupTokens),
+    "--prefill-step-size",
+    String(opts.prefillStepSize),
   ];
 }
 

@@ -114,9 +114,13 @@ export class MxArray implements Disposable {
     return new Uint32Array(this.#copyOut(Dtype.uint32, "mlx_array_data_uint32"));
   }
 
-  #copyOut(dtype: Dtype.float32 | Dtype.int32 | Dtype.uint32, getter: "mlx_array_data_float32" | "mlx_array_data_int32" | "mlx_array_data_uint32"): ArrayBuffer {
+  #copyOut(
+    dtype: Dtype.float32 | Dtype.int32 | Dtype.uint32,
+    getter: "mlx_array_data_float32" | "mlx_array_data_int32" | "mlx_array_data_uint32",
+  ): ArrayBuffer {
     const { S, stream } = mlx();
-    const src = this.dtype === dtype ? this : new MxArray(callOut("mlx_astype", S.mlx_astype, this.handle, dtype, stream));
+    const src =
+      this.dtype === dtype ? this : new MxArray(callOut("mlx_astype", S.mlx_astype, this.handle, dtype, stream));
     try {
       // A contiguous row-major copy: views produced by transpose/slice are strided.
       using c = new MxArray(callOut("mlx_contiguous", S.mlx_contiguous, src.handle, false, stream));

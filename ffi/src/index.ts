@@ -9,7 +9,15 @@ export { Dtype, DTYPE_SIZE, parseDtype, isFloating } from "./dtype.ts";
 export { MlxError } from "./errors.ts";
 export { loadSafetensors, saveSafetensors, readSafetensorsHeader, type SafetensorsEntry } from "./io.ts";
 export { candidateLibraries, openLibrary, COMPAT_LIBRARY, ERRORS_LIBRARY, type LibrarySource } from "./library.ts";
-export { memoryStats, resetPeakMemory, clearCache, setCacheLimit, setMemoryLimit, setWiredLimit, type MemoryStats } from "./memory.ts";
+export {
+  memoryStats,
+  resetPeakMemory,
+  clearCache,
+  setCacheLimit,
+  setMemoryLimit,
+  setWiredLimit,
+  type MemoryStats,
+} from "./memory.ts";
 export * as ops from "./ops.ts";
 export { mlx, type Runtime } from "./runtime.ts";
 export { optInt, optFloat, optDtype } from "./optional.ts";

@@ -24,7 +24,10 @@ export interface SafetensorsEntry {
  * @returns tensors by name (without `__metadata__`) and the metadata strings.
  * @throws Error naming the file when the header is truncated or not JSON.
  */
-export function readSafetensorsHeader(path: string): { tensors: Record<string, SafetensorsEntry>; metadata: Record<string, string> } {
+export function readSafetensorsHeader(path: string): {
+  tensors: Record<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+} {
   const fd = openSync(path, "r");
   try {
     const lenBuf = Buffer.alloc(8);
@@ -35,7 +38,10 @@ export function readSafetensorsHeader(path: string): { tensors: Record<string, S
     if (readSync(fd, json, 0, len, 8) !== len) throw new Error(`${path}: truncated safetensors header`);
     const parsed = JSON.parse(json.toString("utf8")) as Record<string, unknown>;
     const { __metadata__, ...tensors } = parsed;
-    return { tensors: tensors as Record<string, SafetensorsEntry>, metadata: (__metadata__ ?? {}) as Record<string, string> };
+    return {
+      tensors: tensors as Record<string, SafetensorsEntry>,
+      metadata: (__metadata__ ?? {}) as Record<string, string>,
+    };
   } finally {
     closeSync(fd);
   }
@@ -82,7 +88,8 @@ export function saveSafetensors(path: string, arrays: Map<string, MxArray>): voi
   const map = S.mlx_map_string_to_array_new() as Pointer;
   const meta = S.mlx_map_string_to_string_new() as Pointer;
   try {
-    for (const [name, a] of arrays) check(S.mlx_map_string_to_array_insert(map, cstr(name), a.handle), "mlx_map_string_to_array_insert");
+    for (const [name, a] of arrays)
+      check(S.mlx_map_string_to_array_insert(map, cstr(name), a.handle), "mlx_map_string_to_array_insert");
     check(S.mlx_save_safetensors(cstr(path), map, meta), "mlx_save_safetensors");
   } finally {
     S.mlx_map_string_to_array_free(map);

@@ -14,7 +14,8 @@ import { SYMBOLS, type SymbolTable } from "./symbols.ts";
  * binding's public surface (`ops.ts`, `array.ts`) rather than here: ints and sizes come back as numbers, handles as
  * pointers (`null` for an empty handle).
  */
-export type MlxSymbols = { [K in keyof SymbolTable]: (...args: any[]) => any };
+// biome-ignore lint/suspicious/noExplicitAny: the return type is any on purpose: the table's entries are widened to FFIFunction, so no per-symbol return type exists here, and each call site types its result (status int, size, or `as Pointer | null`).
+export type MlxSymbols = { [K in keyof SymbolTable]: (...args: unknown[]) => any };
 
 /** Where the library came from, for `/health` and error messages. */
 export type LibrarySource = "env" | "system" | "compat";
@@ -44,10 +45,18 @@ export function openErrorLibrary() {
   return dlopen(ERRORS_LIBRARY, ERROR_SYMBOLS).symbols;
 }
 
-const SYSTEM_DIRS = ["/opt/homebrew/lib", "/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"];
+const SYSTEM_DIRS = [
+  "/opt/homebrew/lib",
+  "/usr/local/lib",
+  "/usr/lib",
+  "/usr/lib/x86_64-linux-gnu",
+  "/usr/lib/aarch64-linux-gnu",
+];
 
 /** Candidate library paths in resolution order (existing files only). */
-export function candidateLibraries(env: Record<string, string | undefined> = process.env): { path: string; source: LibrarySource }[] {
+export function candidateLibraries(
+  env: Record<string, string | undefined> = process.env,
+): { path: string; source: LibrarySource }[] {
   const out: { path: string; source: LibrarySource }[] = [];
   if (env.MLX_C_LIBRARY) out.push({ path: env.MLX_C_LIBRARY, source: "env" });
   for (const dir of SYSTEM_DIRS) {
@@ -81,5 +90,7 @@ export function openLibrary(
     }
   }
   const tried = failures.length ? `tried:\n  ${failures.join("\n  ")}` : "no candidate found";
-  throw new Error(`cannot load the MLX C API library; ${tried}\nbuild the compatibility library with: bash scripts/setup.sh`);
+  throw new Error(
+    `cannot load the MLX C API library; ${tried}\nbuild the compatibility library with: bash scripts/setup.sh`,
+  );
 }

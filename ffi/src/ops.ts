@@ -106,22 +106,45 @@ export function astype(a: MxArray, dtype: Dtype): MxArray {
 }
 
 /** `a[start:stop:strides]`, one entry per axis. */
-export function slice(a: MxArray, start: readonly number[], stop: readonly number[], strides?: readonly number[]): MxArray {
+export function slice(
+  a: MxArray,
+  start: readonly number[],
+  stop: readonly number[],
+  strides?: readonly number[],
+): MxArray {
   const st = strides ?? start.map(() => 1);
   return op("mlx_slice", a.handle, i32(start), start.length, i32(stop), stop.length, i32(st), st.length);
 }
 
 /** `src` with `src[start:stop:strides] = update` (a new array; MLX donates `src`'s buffer when it is unshared). */
-export function sliceUpdate(src: MxArray, update: MxArray, start: readonly number[], stop: readonly number[], strides?: readonly number[]): MxArray {
+export function sliceUpdate(
+  src: MxArray,
+  update: MxArray,
+  start: readonly number[],
+  stop: readonly number[],
+  strides?: readonly number[],
+): MxArray {
   const st = strides ?? start.map(() => 1);
-  return op("mlx_slice_update", src.handle, update.handle, i32(start), start.length, i32(stop), stop.length, i32(st), st.length);
+  return op(
+    "mlx_slice_update",
+    src.handle,
+    update.handle,
+    i32(start),
+    start.length,
+    i32(stop),
+    stop.length,
+    i32(st),
+    st.length,
+  );
 }
 
 /** Builds a temporary `mlx_vector_array` of borrowed handles, runs `f`, and frees the vector. */
 export function withVector<T>(arrays: readonly MxArray[], f: (vec: Pointer) => T): T {
   const { S } = mlx();
   const handles = new BigUint64Array(new ArrayBuffer(8 * Math.max(arrays.length, 1)));
-  arrays.forEach((a, i) => (handles[i] = BigInt(a.handle)));
+  arrays.forEach((a, i) => {
+    handles[i] = BigInt(a.handle);
+  });
   const vec = S.mlx_vector_array_new_data(handles, arrays.length) as Pointer | null;
   if (!vec) throw new Error("mlx_vector_array_new_data failed");
   try {
@@ -175,7 +198,11 @@ export function scalarInt(value: number): MxArray {
 }
 
 /** Copies host data into a new array of `shape` (`data.length` must equal the product of `shape`). */
-export function fromArray(data: Float32Array | Int32Array | Uint32Array, shape: readonly number[], dtype?: Dtype): MxArray {
+export function fromArray(
+  data: Float32Array | Int32Array | Uint32Array,
+  shape: readonly number[],
+  dtype?: Dtype,
+): MxArray {
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length !== n) throw new Error(`fromArray: ${data.length} values for shape [${shape.join(", ")}]`);
   const own = data instanceof Float32Array ? Dtype.float32 : data instanceof Int32Array ? Dtype.int32 : Dtype.uint32;
@@ -204,14 +231,29 @@ export function rope(
   x: MxArray,
   opts: { dims: number; traditional: boolean; base?: number; scale: number; offset: number; freqs?: MxArray },
 ): MxArray {
-  return op("mlx_fast_rope", x.handle, opts.dims, opts.traditional, optFloat(opts.base), opts.scale, opts.offset, opts.freqs?.handle ?? null);
+  return op(
+    "mlx_fast_rope",
+    x.handle,
+    opts.dims,
+    opts.traditional,
+    optFloat(opts.base),
+    opts.scale,
+    opts.offset,
+    opts.freqs?.handle ?? null,
+  );
 }
 
 /**
  * Scaled dot-product attention `softmax(q·kᵀ·scale + mask)·v`. `q: [B, Hq, Lq, d]`, `k`/`v: [B, Hkv, Lk, d]`
  * (GQA when Hq is a multiple of Hkv). `mask`: `"causal"` (bottom-right aligned), an additive/boolean array, or none.
  */
-export function scaledDotProductAttention(q: MxArray, k: MxArray, v: MxArray, scale: number, mask?: "causal" | MxArray): MxArray {
+export function scaledDotProductAttention(
+  q: MxArray,
+  k: MxArray,
+  v: MxArray,
+  scale: number,
+  mask?: "causal" | MxArray,
+): MxArray {
   const mode = mask === undefined ? NO_MASK : mask === "causal" ? CAUSAL : ARRAY_MASK;
   const maskArr = mask instanceof MxArray ? mask.handle : null;
   return op("mlx_fast_scaled_dot_product_attention", q.handle, k.handle, v.handle, scale, mode, maskArr, null);
@@ -220,13 +262,48 @@ export function scaledDotProductAttention(q: MxArray, k: MxArray, v: MxArray, sc
 // ---------------------------------------------------------------- quantization (affine, mlx-community layout)
 
 /** `x @ dequantize(w)ᵀ` (transpose=true, as QuantizedLinear) without materialising the float weights. */
-export function quantizedMatmul(x: MxArray, w: MxArray, scales: MxArray, biases: MxArray | null, groupSize: number, bits: number, transpose = true): MxArray {
-  return op("mlx_quantized_matmul", x.handle, w.handle, scales.handle, biases?.handle ?? null, transpose, optInt(groupSize), optInt(bits), AFFINE);
+export function quantizedMatmul(
+  x: MxArray,
+  w: MxArray,
+  scales: MxArray,
+  biases: MxArray | null,
+  groupSize: number,
+  bits: number,
+  transpose = true,
+): MxArray {
+  return op(
+    "mlx_quantized_matmul",
+    x.handle,
+    w.handle,
+    scales.handle,
+    biases?.handle ?? null,
+    transpose,
+    optInt(groupSize),
+    optInt(bits),
+    AFFINE,
+  );
 }
 
 /** Float weights from packed `w` (uint32), `scales` and `biases`: `q·scale + bias` per group. */
-export function dequantize(w: MxArray, scales: MxArray, biases: MxArray, groupSize: number, bits: number, dtype?: Dtype): MxArray {
-  return op("mlx_dequantize", w.handle, scales.handle, biases.handle, optInt(groupSize), optInt(bits), AFFINE, null, optDtype(dtype));
+export function dequantize(
+  w: MxArray,
+  scales: MxArray,
+  biases: MxArray,
+  groupSize: number,
+  bits: number,
+  dtype?: Dtype,
+): MxArray {
+  return op(
+    "mlx_dequantize",
+    w.handle,
+    scales.handle,
+    biases.handle,
+    optInt(groupSize),
+    optInt(bits),
+    AFFINE,
+    null,
+    optDtype(dtype),
+  );
 }
 
 /** Affine-quantizes `w` along its last axis. Returns `[wq (uint32), scales, biases]`, all owned by the caller. */

@@ -59,14 +59,14 @@ export function check(rc: number, context: string): void {
  * handle. The slot is zeroed first, so mlx-c allocates a fresh object instead of assigning into a live one.
  * @throws MlxError carrying MLX's message when the call fails.
  */
-export function callOut(name: string, f: (...args: any[]) => number, ...args: unknown[]): Pointer {
+export function callOut(name: string, f: (...args: unknown[]) => number, ...args: unknown[]): Pointer {
   SLOTS[0] = 0n;
   check(f(SLOT_BASE, ...args), name);
   return read.ptr(SLOT_BASE, 0) as Pointer;
 }
 
 /** Like {@link callOut} for functions with two handle out-pointers (`mlx_random_split`, `mlx_load_safetensors`). */
-export function callOut2(name: string, f: (...args: any[]) => number, ...args: unknown[]): [Pointer, Pointer] {
+export function callOut2(name: string, f: (...args: unknown[]) => number, ...args: unknown[]): [Pointer, Pointer] {
   SLOTS[0] = 0n;
   SLOTS[1] = 0n;
   check(f(SLOT_BASE, SLOT_BASE + 8, ...args), name);
@@ -74,7 +74,7 @@ export function callOut2(name: string, f: (...args: any[]) => number, ...args: u
 }
 
 /** Reads a `size_t` written by an mlx-c getter such as `mlx_get_active_memory`. */
-export function callSize(name: string, f: (out: number, ...rest: any[]) => number, ...args: unknown[]): number {
+export function callSize(name: string, f: (out: number, ...rest: unknown[]) => number, ...args: unknown[]): number {
   SLOTS[2] = 0n;
   check(f(SLOT_BASE + 16, ...args), name);
   return Number(SLOTS[2]);

@@ -24,10 +24,38 @@ const binary = fn([P, P, P, P]);
 /** `int f(mlx_array* res, mlx_array a, int axis, bool keepdims, mlx_stream s)` */
 const reduceAxis = fn([P, P, I, B, P]);
 
-const UNARY = ["sigmoid", "exp", "log", "negative", "square", "sqrt", "rsqrt", "tanh", "abs", "logical_not", "copy", "stop_gradient", "zeros_like"] as const;
+const UNARY = [
+  "sigmoid",
+  "exp",
+  "log",
+  "negative",
+  "square",
+  "sqrt",
+  "rsqrt",
+  "tanh",
+  "abs",
+  "logical_not",
+  "copy",
+  "stop_gradient",
+  "zeros_like",
+] as const;
 const BINARY = [
-  "add", "subtract", "multiply", "divide", "maximum", "minimum", "power", "matmul",
-  "greater_equal", "greater", "less", "less_equal", "equal", "not_equal", "logical_and", "logical_or",
+  "add",
+  "subtract",
+  "multiply",
+  "divide",
+  "maximum",
+  "minimum",
+  "power",
+  "matmul",
+  "greater_equal",
+  "greater",
+  "less",
+  "less_equal",
+  "equal",
+  "not_equal",
+  "logical_and",
+  "logical_or",
 ] as const;
 const REDUCE_AXIS = ["argmax_axis", "max_axis", "min_axis", "sum_axis", "mean_axis", "logsumexp_axis"] as const;
 
@@ -35,7 +63,8 @@ export type UnaryOp = (typeof UNARY)[number];
 export type BinaryOp = (typeof BINARY)[number];
 export type ReduceAxisOp = (typeof REDUCE_AXIS)[number];
 
-const prefixed = (names: readonly string[], sig: FFIFunction) => Object.fromEntries(names.map((n) => [`mlx_${n}`, sig]));
+const prefixed = (names: readonly string[], sig: FFIFunction) =>
+  Object.fromEntries(names.map((n) => [`mlx_${n}`, sig]));
 
 /** Every symbol the binding resolves with `dlopen`; a missing one is a load error naming it. */
 export const SYMBOLS = {

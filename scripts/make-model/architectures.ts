@@ -4,7 +4,12 @@
  * weights.ts.
  */
 import type { AddedTokenSpec, PretokenizerFlavor } from "./bpe.ts";
-import { LLAMA3_CHAT_TEMPLATE, MISTRAL_CHAT_TEMPLATE, QWEN2_5_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE } from "./templates.ts";
+import {
+  LLAMA3_CHAT_TEMPLATE,
+  MISTRAL_CHAT_TEMPLATE,
+  QWEN2_5_CHAT_TEMPLATE,
+  QWEN3_CHAT_TEMPLATE,
+} from "./templates.ts";
 
 /** Supported architectures (mlx-lm `model_type`). */
 export type Arch = "llama" | "mistral" | "qwen2" | "qwen3";
@@ -35,16 +40,31 @@ export interface SizePreset {
  */
 export const SIZES = {
   tiny: {
-    hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
-    intermediate_size: 128, max_position_embeddings: 4096,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 16,
+    intermediate_size: 128,
+    max_position_embeddings: 4096,
   },
   small: {
-    hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4, head_dim: 32,
-    intermediate_size: 512, max_position_embeddings: 4096,
+    hidden_size: 256,
+    num_hidden_layers: 4,
+    num_attention_heads: 8,
+    num_key_value_heads: 4,
+    head_dim: 32,
+    intermediate_size: 512,
+    max_position_embeddings: 4096,
   },
   "qwen3-0.6b": {
-    hidden_size: 1024, num_hidden_layers: 28, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128,
-    intermediate_size: 3072, max_position_embeddings: 40960,
+    hidden_size: 1024,
+    num_hidden_layers: 28,
+    num_attention_heads: 16,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    intermediate_size: 3072,
+    max_position_embeddings: 40960,
   },
 } as const satisfies Record<string, SizePreset>;
 export type SizeName = keyof typeof SIZES;
@@ -97,9 +117,15 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = {
     flavor: "qwen2",
     // As in Qwen3: the think / tool markers are added tokens but not "special" (decode keeps them).
     addedTokens: [
-      special("<|endoftext|>"), special("<|im_start|>"), special("<|im_end|>"),
-      plain("<tool_call>"), plain("</tool_call>"), plain("<tool_response>"), plain("</tool_response>"),
-      plain("<think>"), plain("</think>"),
+      special("<|endoftext|>"),
+      special("<|im_start|>"),
+      special("<|im_end|>"),
+      plain("<tool_call>"),
+      plain("</tool_call>"),
+      plain("<tool_response>"),
+      plain("</tool_response>"),
+      plain("<think>"),
+      plain("</think>"),
     ],
     bosToken: null,
     eosToken: "<|im_end|>",
@@ -122,8 +148,12 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = {
     hfClass: "LlamaForCausalLM",
     flavor: "llama3",
     addedTokens: [
-      special("<|begin_of_text|>"), special("<|end_of_text|>"), special("<|start_header_id|>"),
-      special("<|end_header_id|>"), special("<|eot_id|>"), special("<|python_tag|>"),
+      special("<|begin_of_text|>"),
+      special("<|end_of_text|>"),
+      special("<|start_header_id|>"),
+      special("<|end_header_id|>"),
+      special("<|eot_id|>"),
+      special("<|python_tag|>"),
     ],
     bosToken: "<|begin_of_text|>",
     eosToken: "<|eot_id|>",
@@ -147,7 +177,11 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = {
     hfClass: "Qwen2ForCausalLM",
     flavor: "qwen2",
     addedTokens: [
-      special("<|endoftext|>"), special("<|im_start|>"), special("<|im_end|>"), plain("<tool_call>"), plain("</tool_call>"),
+      special("<|endoftext|>"),
+      special("<|im_start|>"),
+      special("<|im_end|>"),
+      plain("<tool_call>"),
+      plain("</tool_call>"),
     ],
     bosToken: null,
     eosToken: "<|im_end|>",
@@ -172,8 +206,15 @@ export const ARCH_SPECS: Readonly<Record<Arch, ArchSpec>> = {
     hfClass: "MistralForCausalLM",
     flavor: "llama3",
     addedTokens: [
-      special("<s>"), special("</s>"), special("[INST]"), special("[/INST]"), special("[TOOL_CALLS]"),
-      special("[AVAILABLE_TOOLS]"), special("[/AVAILABLE_TOOLS]"), special("[TOOL_RESULTS]"), special("[/TOOL_RESULTS]"),
+      special("<s>"),
+      special("</s>"),
+      special("[INST]"),
+      special("[/INST]"),
+      special("[TOOL_CALLS]"),
+      special("[AVAILABLE_TOOLS]"),
+      special("[/AVAILABLE_TOOLS]"),
+      special("[TOOL_RESULTS]"),
+      special("[/TOOL_RESULTS]"),
     ],
     bosToken: "<s>",
     eosToken: "</s>",
@@ -209,7 +250,13 @@ export function ropeScaling(spec: ArchSpec, kind: RopeKind, size: SizePreset): R
       return { factor: 2.0, [typeKey]: "linear" };
     case "llama3":
       // Llama-3.2-1B's block.
-      return { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, [typeKey]: "llama3" };
+      return {
+        factor: 32.0,
+        high_freq_factor: 4.0,
+        low_freq_factor: 1.0,
+        original_max_position_embeddings: 8192,
+        [typeKey]: "llama3",
+      };
     case "yarn":
       return { factor: 4.0, original_max_position_embeddings: size.max_position_embeddings, [typeKey]: "yarn" };
   }
@@ -231,7 +278,12 @@ export interface ConfigOptions {
  * config.json as the model's Hugging Face release has it (keys sorted, as transformers and mlx-lm write them).
  * @param tokenIds id of every added token, by content.
  */
-export function buildConfig(spec: ArchSpec, size: SizePreset, tokenIds: ReadonlyMap<string, number>, opts: ConfigOptions): Record<string, unknown> {
+export function buildConfig(
+  spec: ArchSpec,
+  size: SizePreset,
+  tokenIds: ReadonlyMap<string, number>,
+  opts: ConfigOptions,
+): Record<string, unknown> {
   const id = (t: string): number => {
     const v = tokenIds.get(t);
     if (v === undefined) throw new Error(`no id for ${t}`);
@@ -282,7 +334,12 @@ export function buildTokenizerConfig(spec: ArchSpec, tokenIds: ReadonlyMap<strin
   const decoder: Record<string, unknown> = {};
   for (const t of spec.addedTokens) {
     decoder[String(tokenIds.get(t.content))] = {
-      content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: t.special,
+      content: t.content,
+      lstrip: false,
+      normalized: false,
+      rstrip: false,
+      single_word: false,
+      special: t.special,
     };
   }
   const named = new Set([spec.bosToken, spec.eosToken, spec.padToken]);

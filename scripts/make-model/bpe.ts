@@ -25,8 +25,10 @@ export const SPLIT_PATTERNS: Readonly<Record<PretokenizerFlavor, string>> = {
 
 /** The same patterns as JavaScript regular expressions (the `(?i:…)` group spelled out), used for training. */
 const SPLIT_REGEXES: Readonly<Record<PretokenizerFlavor, RegExp>> = {
-  qwen2: /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu,
-  llama3: /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu,
+  qwen2:
+    /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu,
+  llama3:
+    /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu,
 };
 
 /**
@@ -111,7 +113,8 @@ export function trainBpe(corpus: string, vocabSize: number, flavor: Pretokenizer
         bestCount = c;
       }
     }
-    if (best === null) throw new Error(`corpus exhausted after ${merges.length} merges (vocab ${vocab.length} < ${vocabSize})`);
+    if (best === null)
+      throw new Error(`corpus exhausted after ${merges.length} merges (vocab ${vocab.length} < ${vocabSize})`);
     const [left, right] = best.split(SEP) as [string, string];
     const merged = left + right;
     merges.push([left, right]);

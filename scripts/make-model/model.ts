@@ -9,16 +9,39 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { basename, dirname, join, resolve } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import {
-  ARCH_SPECS, ROPE_KINDS, VOCAB_SIZE, SIZES, buildConfig, buildGenerationConfig, buildSpecialTokensMap, buildTokenizerConfig,
-  type Arch, type ArchSpec, type ModelDtype, type RopeKind, type SizeName,
+  ARCH_SPECS,
+  ROPE_KINDS,
+  VOCAB_SIZE,
+  SIZES,
+  buildConfig,
+  buildGenerationConfig,
+  buildSpecialTokensMap,
+  buildTokenizerConfig,
+  type Arch,
+  type ArchSpec,
+  type ModelDtype,
+  type RopeKind,
+  type SizeName,
 } from "./architectures.ts";
 import { addedTokenIds, buildTokenizerJson, trainBpe, type PretokenizerFlavor, type TrainedBpe } from "./bpe.ts";
 import { CORPUS } from "./corpus.ts";
 import { buildScriptedWeights } from "./scripted-weights.ts";
 import { DEFAULT_SCRIPT_ORDER, planScripts, type Script, type ScriptPlan } from "./scripted.ts";
-import { planQuantization, quantizeWeight, totalParameters, type QuantOptions, type QuantizedBytes } from "./quantize.ts";
+import {
+  planQuantization,
+  quantizeWeight,
+  totalParameters,
+  type QuantOptions,
+  type QuantizedBytes,
+} from "./quantize.ts";
 import { Rng } from "./random.ts";
-import { encodeFloats, tensorByteLength, writeSafetensorsFile, type FloatDtype, type TensorSpec } from "./safetensors.ts";
+import {
+  encodeFloats,
+  tensorByteLength,
+  writeSafetensorsFile,
+  type FloatDtype,
+  type TensorSpec,
+} from "./safetensors.ts";
 import { weightSpecs, type WeightSpec } from "./weights.ts";
 
 /** Options of {@link makeModel}. */
@@ -77,11 +100,18 @@ export function trainedBpe(flavor: PretokenizerFlavor, bpeVocabSize: number): Tr
 
 /** Serialises JSON the way Hugging Face tools write these files (2-space indent, trailing newline). */
 function jsonFile(value: unknown): string {
-  return JSON.stringify(value, null, 2) + "\n";
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** Builds the contents of every small file of the model (everything but the weights). */
-export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype, rope?: RopeKind, quantization?: Record<string, unknown>, spec: ArchSpec = ARCH_SPECS[arch]): {
+export function buildModelFiles(
+  arch: Arch,
+  size: SizeName,
+  dtype: ModelDtype,
+  rope?: RopeKind,
+  quantization?: Record<string, unknown>,
+  spec: ArchSpec = ARCH_SPECS[arch],
+): {
   files: Record<string, string>;
   tokenIds: Map<string, number>;
   eosTokenIds: number[];
@@ -91,10 +121,16 @@ export function buildModelFiles(arch: Arch, size: SizeName, dtype: ModelDtype, r
   const total = bpe.vocab.length + spec.addedTokens.length;
   if (total !== VOCAB_SIZE) throw new Error(`tokenizer has ${total} tokens, expected ${VOCAB_SIZE}`);
   const tokenizer = buildTokenizerJson({
-    bpe, flavor: spec.flavor, addedTokens: spec.addedTokens, bosToken: spec.bosToken ?? undefined, ignoreMerges: spec.ignoreMerges,
+    bpe,
+    flavor: spec.flavor,
+    addedTokens: spec.addedTokens,
+    bosToken: spec.bosToken ?? undefined,
+    ignoreMerges: spec.ignoreMerges,
   });
   const files: Record<string, string> = {
-    "config.json": jsonFile(buildConfig(spec, SIZES[size], tokenIds, { dtype, rope: rope ?? spec.defaultRope, quantization })),
+    "config.json": jsonFile(
+      buildConfig(spec, SIZES[size], tokenIds, { dtype, rope: rope ?? spec.defaultRope, quantization }),
+    ),
     "generation_config.json": jsonFile(buildGenerationConfig(spec, tokenIds)),
     "special_tokens_map.json": jsonFile(buildSpecialTokensMap(spec)),
     "tokenizer.json": jsonFile(tokenizer),
@@ -122,19 +158,26 @@ function sampleWeight(w: WeightSpec, seed: number): Float32Array {
  * @param fixed float32 contents of tensors that are not sampled (a scripted model's), by name
  */
 export function weightTensors(
-  arch: Arch, size: SizeName, dtype: ModelDtype, seed: number, quantization?: QuantOptions,
-  spec: ArchSpec = ARCH_SPECS[arch], fixed?: ReadonlyMap<string, Float32Array>,
+  arch: Arch,
+  size: SizeName,
+  dtype: ModelDtype,
+  seed: number,
+  quantization?: QuantOptions,
+  spec: ArchSpec = ARCH_SPECS[arch],
+  fixed?: ReadonlyMap<string, Float32Array>,
 ): TensorSpec[] {
   const st = SAFETENSORS_DTYPE[dtype];
   const specs = weightSpecs(spec, SIZES[size], VOCAB_SIZE);
   const plan = quantization ? planQuantization(specs, quantization).plan : new Map();
   const names = new Set(specs.map((w) => w.name));
-  for (const name of fixed?.keys() ?? []) if (!names.has(name)) throw new Error(`fixed tensor ${name} is not a weight of this model`);
+  for (const name of fixed?.keys() ?? [])
+    if (!names.has(name)) throw new Error(`fixed tensor ${name} is not a weight of this model`);
   const out: TensorSpec[] = [];
   for (const w of specs) {
     const q = w.module ? plan.get(w.module) : undefined;
     const given = fixed?.get(w.name);
-    if (given && given.length !== w.shape.reduce((a, b) => a * b, 1)) throw new Error(`${w.name}: fixed tensor has the wrong size`);
+    if (given && given.length !== w.shape.reduce((a, b) => a * b, 1))
+      throw new Error(`${w.name}: fixed tensor has the wrong size`);
     if (given && q) throw new Error(`${w.name}: fixed tensors cannot be quantized`);
     if (given) {
       out.push({ name: w.name, dtype: st, shape: w.shape, data: () => encodeFloats(given, st) });
@@ -166,13 +209,18 @@ export function weightTensors(
  * Splits tensors (sorted by name) into `count` contiguous shards of about equal bytes, named as mlx-lm's
  * `save_model` names them, with its index (`metadata.total_size`, `metadata.total_parameters`, sorted `weight_map`).
  */
-function shardTensors(tensors: readonly TensorSpec[], count: number, totalParams: number): { files: Map<string, TensorSpec[]>; index?: string } {
+function shardTensors(
+  tensors: readonly TensorSpec[],
+  count: number,
+  totalParams: number,
+): { files: Map<string, TensorSpec[]>; index?: string } {
   if (count === 1) return { files: new Map([["model.safetensors", [...tensors]]]) };
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   if (count > sorted.length) throw new Error(`cannot write ${count} shards of ${sorted.length} tensors`);
   const sizes = sorted.map((t) => tensorByteLength(t.dtype, t.shape));
   const total = sizes.reduce((a, b) => a + b, 0);
-  const name = (i: number) => `model-${String(i + 1).padStart(5, "0")}-of-${String(count).padStart(5, "0")}.safetensors`;
+  const name = (i: number) =>
+    `model-${String(i + 1).padStart(5, "0")}-of-${String(count).padStart(5, "0")}.safetensors`;
   const files = new Map<string, TensorSpec[]>();
   let shard = 0;
   let acc = 0;
@@ -190,7 +238,7 @@ function shardTensors(tensors: readonly TensorSpec[], count: number, totalParams
   const weightMap: Record<string, string> = {};
   for (const [file, list] of files) for (const t of list) weightMap[t.name] = file;
   const index = { metadata: { total_size: total, total_parameters: totalParams }, weight_map: weightMap };
-  return { files, index: JSON.stringify(index, null, 4) + "\n" };
+  return { files, index: `${JSON.stringify(index, null, 4)}\n` };
 }
 
 /**
@@ -221,7 +269,8 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
   if (scripted && opts.quantization) throw new Error("a scripted model cannot be quantized");
-  if (scripted && opts.rope !== undefined && opts.rope !== "default") throw new Error("a scripted model needs rope 'default' (unscaled RoPE)");
+  if (scripted && opts.rope !== undefined && opts.rope !== "default")
+    throw new Error("a scripted model needs rope 'default' (unscaled RoPE)");
   if (!scripted && opts.scriptOrder !== undefined) throw new Error("scriptOrder needs scripts");
   const spec: ArchSpec = scripted ? { ...ARCH_SPECS[arch], tieWordEmbeddings: false } : ARCH_SPECS[arch];
   const rope = scripted ? "default" : opts.rope;
@@ -233,7 +282,10 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
   if (scripted) {
     const tokenizer = new Tokenizer(JSON.parse(files["tokenizer.json"]!), JSON.parse(files["tokenizer_config.json"]!));
     const plan = planScripts(
-      { encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids, tokenText: (id) => tokenizer.decode([id]) },
+      {
+        encode: (text) => tokenizer.encode(text, { add_special_tokens: false }).ids,
+        tokenText: (id) => tokenizer.decode([id]),
+      },
       opts.scripts!,
       opts.scriptOrder ?? DEFAULT_SCRIPT_ORDER,
       eosTokenIds[0]!,
@@ -242,11 +294,16 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
     script = { plan, attentionMargin: built.attentionMargin, logitMargin: built.logitMargin };
     fixed = built.tensors;
   }
-  const weights = shardTensors(weightTensors(arch, size, dtype, seed, opts.quantization, spec, fixed), shards, totalParameters(specs));
+  const weights = shardTensors(
+    weightTensors(arch, size, dtype, seed, opts.quantization, spec, fixed),
+    shards,
+    totalParameters(specs),
+  );
   if (weights.index) files["model.safetensors.index.json"] = weights.index;
   mkdirSync(tmp);
   try {
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(tmp, name), text, { mode: 0o644, flush: true });
+    for (const [name, text] of Object.entries(files))
+      writeFileSync(join(tmp, name), text, { mode: 0o644, flush: true });
     for (const [name, tensors] of weights.files) writeSafetensorsFile(join(tmp, name), tensors, { format: "mlx" });
     if (existsSync(dir)) {
       const old = join(parent, `.${basename(dir)}.old-${tag}`);
@@ -260,5 +317,12 @@ export function makeModel(opts: MakeModelOptions): MakeModelResult {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { dir, vocabSize: VOCAB_SIZE, tokenIds, eosTokenIds, files: [...Object.keys(files), ...weights.files.keys()].sort(), script };
+  return {
+    dir,
+    vocabSize: VOCAB_SIZE,
+    tokenIds,
+    eosTokenIds,
+    files: [...Object.keys(files), ...weights.files.keys()].sort(),
+    script,
+  };
 }

@@ -26,8 +26,10 @@ export interface QuantOptions extends QuantParams {
 }
 
 function checkParams(p: QuantParams, what: string): void {
-  if (!QUANT_BITS.includes(p.bits)) throw new Error(`${what}: bits must be one of ${QUANT_BITS.join(", ")}, got ${p.bits}`);
-  if (!QUANT_GROUP_SIZES.includes(p.groupSize)) throw new Error(`${what}: group size must be one of ${QUANT_GROUP_SIZES.join(", ")}, got ${p.groupSize}`);
+  if (!QUANT_BITS.includes(p.bits))
+    throw new Error(`${what}: bits must be one of ${QUANT_BITS.join(", ")}, got ${p.bits}`);
+  if (!QUANT_GROUP_SIZES.includes(p.groupSize))
+    throw new Error(`${what}: group size must be one of ${QUANT_GROUP_SIZES.join(", ")}, got ${p.groupSize}`);
 }
 
 /**
@@ -36,12 +38,16 @@ function checkParams(p: QuantParams, what: string): void {
  * @throws Error for bad parameters, an override naming no quantizable module, or an override the module's input
  *   size cannot take.
  */
-export function planQuantization(specs: readonly WeightSpec[], q: QuantOptions): { plan: Map<string, QuantParams>; block: Record<string, unknown> } {
+export function planQuantization(
+  specs: readonly WeightSpec[],
+  q: QuantOptions,
+): { plan: Map<string, QuantParams>; block: Record<string, unknown> } {
   checkParams(q, "quantization");
   const overrides = q.overrides ?? {};
   const modules = new Map(specs.filter((w) => w.module).map((w) => [w.module!, w]));
   for (const [path, o] of Object.entries(overrides)) {
-    if (!modules.has(path)) throw new Error(`quantization override ${path}: no quantizable module of that name (Linear or Embedding)`);
+    if (!modules.has(path))
+      throw new Error(`quantization override ${path}: no quantizable module of that name (Linear or Embedding)`);
     if (o) checkParams(o, `quantization override ${path}`);
   }
   const plan = new Map<string, QuantParams>();
@@ -51,7 +57,10 @@ export function planQuantization(specs: readonly WeightSpec[], q: QuantOptions):
     const o = overrides[path];
     // mlx-lm's default predicate: only modules whose last weight dimension the group size divides.
     if (inDims % q.groupSize !== 0) {
-      if (o) throw new Error(`quantization override ${path}: mlx-lm leaves this module in float (${inDims} inputs, group size ${q.groupSize})`);
+      if (o)
+        throw new Error(
+          `quantization override ${path}: mlx-lm leaves this module in float (${inDims} inputs, group size ${q.groupSize})`,
+        );
       continue;
     }
     if (o === false) {
@@ -59,14 +68,21 @@ export function planQuantization(specs: readonly WeightSpec[], q: QuantOptions):
       continue;
     }
     const params = o ?? { bits: q.bits, groupSize: q.groupSize };
-    if (inDims % params.groupSize !== 0) throw new Error(`quantization override ${path}: ${inDims} inputs not divisible by group size ${params.groupSize}`);
+    if (inDims % params.groupSize !== 0)
+      throw new Error(
+        `quantization override ${path}: ${inDims} inputs not divisible by group size ${params.groupSize}`,
+      );
     if (o) block[path] = { group_size: o.groupSize, bits: o.bits, mode: "affine" };
     plan.set(path, params);
   }
   return { plan, block };
 }
 
-const MLX_DTYPE: Record<ModelDtype, Dtype> = { float32: Dtype.float32, float16: Dtype.float16, bfloat16: Dtype.bfloat16 };
+const MLX_DTYPE: Record<ModelDtype, Dtype> = {
+  float32: Dtype.float32,
+  float16: Dtype.float16,
+  bfloat16: Dtype.bfloat16,
+};
 
 /** The three tensors of a quantized module, as little-endian bytes. */
 export interface QuantizedBytes {
@@ -81,7 +97,13 @@ export interface QuantizedBytes {
  * Casts `values` (`[out, in]`, float32) to the model dtype and quantizes them with MLX (`mlx_quantize`, affine),
  * as mlx_lm.convert casts to `torch_dtype` and then calls `nn.quantize`.
  */
-export function quantizeWeight(values: Float32Array, shape: readonly [number, number], dtype: ModelDtype, st: FloatDtype, p: QuantParams): QuantizedBytes {
+export function quantizeWeight(
+  values: Float32Array,
+  shape: readonly [number, number],
+  dtype: ModelDtype,
+  st: FloatDtype,
+  p: QuantParams,
+): QuantizedBytes {
   using w = ops.fromArray(values, shape, MLX_DTYPE[dtype]);
   const [wq, scales, biases] = ops.quantize(w, p.groupSize, p.bits);
   try {
@@ -112,9 +134,13 @@ export function totalParameters(specs: readonly WeightSpec[]): number {
  * `PATH=BITS/GROUP_SIZE`, e.g. `lm_head=8`, `model.layers.0.mlp.down_proj=float`, `model.embed_tokens=6/32`.
  * @throws Error describing the expected form.
  */
-export function parseQuantOverride(text: string, defaultGroupSize: number): [path: string, params: QuantParams | false] {
+export function parseQuantOverride(
+  text: string,
+  defaultGroupSize: number,
+): [path: string, params: QuantParams | false] {
   const m = /^([A-Za-z0-9_.]+)=(?:(float)|(\d+)(?:\/(\d+))?)$/.exec(text);
-  if (!m) throw new Error(`--quant-override ${JSON.stringify(text)}: expected PATH=float, PATH=BITS or PATH=BITS/GROUP_SIZE`);
+  if (!m)
+    throw new Error(`--quant-override ${JSON.stringify(text)}: expected PATH=float, PATH=BITS or PATH=BITS/GROUP_SIZE`);
   if (m[2]) return [m[1]!, false];
   return [m[1]!, { bits: Number(m[3]), groupSize: m[4] ? Number(m[4]) : defaultGroupSize }];
 }

@@ -12,16 +12,34 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs
 
 /** Element types of the safetensors format (the subset of names it defines that MLX models use). */
 export type SafetensorsDtype =
-  | "F64" | "F32" | "F16" | "BF16"
-  | "I64" | "I32" | "I16" | "I8"
-  | "U64" | "U32" | "U16" | "U8"
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U64"
+  | "U32"
+  | "U16"
+  | "U8"
   | "BOOL";
 
 /** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1,
-  U64: 8, U32: 4, U16: 2, U8: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
   BOOL: 1,
 };
 
@@ -78,10 +96,12 @@ export function tensorByteLength(dtype: SafetensorsDtype, shape: readonly number
 }
 
 function validateSpec(t: { name: string; dtype: string; shape: readonly number[] }): void {
-  if (t.name.length === 0 || t.name === "__metadata__") throw new Error(`safetensors: invalid tensor name ${JSON.stringify(t.name)}`);
+  if (t.name.length === 0 || t.name === "__metadata__")
+    throw new Error(`safetensors: invalid tensor name ${JSON.stringify(t.name)}`);
   if (!(t.dtype in DTYPE_BYTES)) throw new Error(`safetensors: unknown dtype ${t.dtype} for ${t.name}`);
   for (const d of t.shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`safetensors: bad shape [${t.shape.join(", ")}] for ${t.name}`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new Error(`safetensors: bad shape [${t.shape.join(", ")}] for ${t.name}`);
   }
 }
 
@@ -127,13 +147,18 @@ function resolveData(t: TensorSpec): Uint8Array {
   const data = typeof t.data === "function" ? t.data() : t.data;
   const expected = tensorByteLength(t.dtype, t.shape);
   if (data.byteLength !== expected) {
-    throw new Error(`safetensors: ${t.name} has ${data.byteLength} bytes, expected ${expected} (${t.dtype} [${t.shape.join(", ")}])`);
+    throw new Error(
+      `safetensors: ${t.name} has ${data.byteLength} bytes, expected ${expected} (${t.dtype} [${t.shape.join(", ")}])`,
+    );
   }
   return data;
 }
 
 /** Serializes tensors into one in-memory safetensors file. */
-export function encodeSafetensors(tensors: readonly TensorSpec[], metadata: Record<string, string> = { format: "mlx" }): Uint8Array {
+export function encodeSafetensors(
+  tensors: readonly TensorSpec[],
+  metadata: Record<string, string> = { format: "mlx" },
+): Uint8Array {
   const { prefix, order, dataLength } = buildHeader(tensors, metadata);
   const out = new Uint8Array(prefix.length + dataLength);
   out.set(prefix, 0);
@@ -151,7 +176,11 @@ export function encodeSafetensors(tensors: readonly TensorSpec[], metadata: Reco
  * are written, so peak memory is one tensor. The file is fsync'ed before returning. Not atomic by itself: write
  * into a temporary location and rename.
  */
-export function writeSafetensorsFile(path: string, tensors: readonly TensorSpec[], metadata: Record<string, string> = { format: "mlx" }): void {
+export function writeSafetensorsFile(
+  path: string,
+  tensors: readonly TensorSpec[],
+  metadata: Record<string, string> = { format: "mlx" },
+): void {
   const { prefix, order } = buildHeader(tensors, metadata);
   const fd = openSync(path, "w", 0o644);
   try {
@@ -190,8 +219,10 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
       continue;
     }
     const e = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES)) throw new Error(`safetensors: ${name}: bad dtype ${String(e.dtype)}`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`safetensors: ${name}: bad shape`);
+    if (typeof e.dtype !== "string" || !(e.dtype in DTYPE_BYTES))
+      throw new Error(`safetensors: ${name}: bad dtype ${String(e.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw new Error(`safetensors: ${name}: bad shape`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       throw new Error(`safetensors: ${name}: bad data_offsets`);
@@ -203,12 +234,19 @@ export function parseSafetensors(bytes: Uint8Array): ParsedSafetensors {
       throw new Error(`safetensors: ${name}: ${end - begin} bytes for ${dtype} [${shape.join(", ")}]`);
     }
     if (dataStart + end > bytes.byteLength) throw new Error(`safetensors: ${name}: data beyond end of file`);
-    entries.push({ name, dtype, shape, dataOffsets: [begin, end], data: bytes.subarray(dataStart + begin, dataStart + end) });
+    entries.push({
+      name,
+      dtype,
+      shape,
+      dataOffsets: [begin, end],
+      data: bytes.subarray(dataStart + begin, dataStart + end),
+    });
   }
   const sorted = [...entries].sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0]);
   let expect = 0;
   for (const t of sorted) {
-    if (t.dataOffsets[0] !== expect) throw new Error(`safetensors: ${t.name}: data not contiguous (gap or overlap at ${expect})`);
+    if (t.dataOffsets[0] !== expect)
+      throw new Error(`safetensors: ${t.name}: data not contiguous (gap or overlap at ${expect})`);
     expect = t.dataOffsets[1];
   }
   if (dataStart + expect !== bytes.byteLength) throw new Error("safetensors: trailing bytes after the last tensor");

@@ -58,11 +58,23 @@ export function scriptLayout(spec: ArchSpec, size: SizePreset, order: number): S
   const D = headDim(spec, size);
   const kvHeads = size.num_key_value_heads;
   const kvPerOffset = order > 1 ? Math.floor(kvHeads / (order - 1)) : 0;
-  if (order > 1 && kvPerOffset === 0) throw new Error(`an order-${order} scripted model needs at least ${order - 1} kv heads, this size has ${kvHeads}`);
+  if (order > 1 && kvPerOffset === 0)
+    throw new Error(`an order-${order} scripted model needs at least ${order - 1} kv heads, this size has ${kvHeads}`);
   const m = Math.min(Math.floor((d - 1) / (order + 1)), order > 1 ? kvPerOffset * D : Infinity);
   const r = d - 1 - order * m;
   if (m < 2 || r < 2) throw new Error(`hidden size ${d} is too small for an order-${order} scripted model`);
-  return { order, d, m, c: order * m, rStart: order * m + 1, r, headDim: D, heads: size.num_attention_heads, kvHeads, kvPerOffset };
+  return {
+    order,
+    d,
+    m,
+    c: order * m,
+    rStart: order * m + 1,
+    r,
+    headDim: D,
+    heads: size.num_attention_heads,
+    kvHeads,
+    kvPerOffset,
+  };
 }
 
 /** `count` unit vectors of dimension `dim` (float64): orthonormal when count ≤ dim, else independent random ones. */
@@ -98,7 +110,12 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>, bOffset = 0, n = a.leng
  * margin min over offsets j and distances Δ ∈ [0, maxPositions), Δ ≠ j, of (S(j) - S(Δ)) / active, where
  * S(Δ) = Σ_{i<active} cos(θ_i (Δ - j)), θ_i = base^(-2i/D) (mlx `RoPE`, not traditional).
  */
-export function ropeCopyPlan(D: number, base: number, maxPositions: number, offsets: number[]): { active: number; fraction: number; theta: number[] } {
+export function ropeCopyPlan(
+  D: number,
+  base: number,
+  maxPositions: number,
+  offsets: number[],
+): { active: number; fraction: number; theta: number[] } {
   const theta = Array.from({ length: D / 2 }, (_, i) => base ** ((-2 * i) / D));
   const sums = offsets.map(() => new Float64Array(maxPositions));
   let best = { active: 0, fraction: -Infinity };
@@ -138,13 +155,22 @@ export interface ScriptedWeights {
  * @throws Error when the size cannot hold the plan (too many transitions for `intermediate_size`, too narrow) or a
  *   checked margin is below {@link MIN_LOGIT_MARGIN} / {@link ATTENTION_MARGIN}.
  */
-export function buildScriptedWeights(spec: ArchSpec, size: SizePreset, vocab: number, seed: number, plan: ScriptPlan): ScriptedWeights {
+export function buildScriptedWeights(
+  spec: ArchSpec,
+  size: SizePreset,
+  vocab: number,
+  seed: number,
+  plan: ScriptPlan,
+): ScriptedWeights {
   if (spec.tieWordEmbeddings) throw new Error("a scripted model needs untied embeddings");
   const L = scriptLayout(spec, size, plan.order);
   const { d, m, c, rStart, headDim: D, heads: H, kvHeads: Hkv } = L;
   const ff = size.intermediate_size;
   const k = plan.order;
-  if (plan.transitions.length > ff) throw new Error(`${plan.transitions.length} script transitions need ${plan.transitions.length} MLP units, this size has ${ff}`);
+  if (plan.transitions.length > ff)
+    throw new Error(
+      `${plan.transitions.length} script transitions need ${plan.transitions.length} MLP units, this size has ${ff}`,
+    );
   const rng = (name: string) => Rng.forTensor(seed, `script/${name}`);
   const tensors = new Map<string, Float32Array>();
   const put = (name: string, length: number, fill = 0) => {
@@ -177,7 +203,8 @@ export function buildScriptedWeights(spec: ArchSpec, size: SizePreset, vocab: nu
     const rope = ropeCopyPlan(D, spec.ropeTheta, size.max_position_embeddings, offsets);
     const gain = Math.sqrt(ATTENTION_MARGIN / (rope.fraction * Math.sqrt(D)));
     attentionMargin = gain * gain * Math.sqrt(D) * rope.fraction;
-    if (!(rope.fraction > 0.01)) throw new Error(`RoPE (head_dim ${D}, base ${spec.ropeTheta}) cannot single out the previous positions`);
+    if (!(rope.fraction > 0.01))
+      throw new Error(`RoPE (head_dim ${D}, base ${spec.ropeTheta}) cannot single out the previous positions`);
     const s = Math.sqrt(D / rope.active); // per-pair magnitude of a unit-RMS head vector
     const projGain = spec.qkNorm ? 1 : gain; // with q/k norms the gain is the norm weight instead
     const q = put(`${p}.self_attn.q_proj.weight`, H * D * d);
@@ -246,7 +273,9 @@ export function buildScriptedWeights(spec: ArchSpec, size: SizePreset, vocab: nu
 
   const logitMargin = simulate(plan, L, tensors, vocab, ff);
   if (logitMargin < MIN_LOGIT_MARGIN) {
-    throw new Error(`scripted model check failed: worst logit margin ${logitMargin.toFixed(2)} < ${MIN_LOGIT_MARGIN} (too many tokens for size ${d}; use a larger --size or fewer script tokens)`);
+    throw new Error(
+      `scripted model check failed: worst logit margin ${logitMargin.toFixed(2)} < ${MIN_LOGIT_MARGIN} (too many tokens for size ${d}; use a larger --size or fewer script tokens)`,
+    );
   }
   return { tensors, layout: L, attentionMargin, logitMargin };
 }
@@ -308,7 +337,10 @@ function simulate(plan: ScriptPlan, L: ScriptLayout, t: Map<string, Float32Array
       if (s === tr.next) target = logit;
       else if (logit > best) [best, bestTok] = [logit, s];
     }
-    if (target <= best) throw new Error(`scripted model check failed: context [${tr.context}] should give ${tr.next}, token ${bestTok} wins`);
+    if (target <= best)
+      throw new Error(
+        `scripted model check failed: context [${tr.context}] should give ${tr.next}, token ${bestTok} wins`,
+      );
     worst = Math.min(worst, target - best);
   }
   return worst;

@@ -65,7 +65,12 @@ export class ScriptConflictError extends Error {
  * @throws ScriptConflictError when one context has two successors, an `after` is shorter than `order` tokens, or a
  *   script is empty.
  */
-export function planScripts(tok: ScriptTokenizer, scripts: readonly Script[], order: number, eosId: number): ScriptPlan {
+export function planScripts(
+  tok: ScriptTokenizer,
+  scripts: readonly Script[],
+  order: number,
+  eosId: number,
+): ScriptPlan {
   if (!Number.isInteger(order) || order < 1 || order > MAX_SCRIPT_ORDER) {
     throw new Error(`script order must be an integer from 1 to ${MAX_SCRIPT_ORDER}, got ${order}`);
   }
@@ -80,7 +85,9 @@ export function planScripts(tok: ScriptTokenizer, scripts: readonly Script[], or
     if (!s.emit) throw new ScriptConflictError(`${name}: emit is empty`);
     const after = tok.encode(s.after);
     if (after.length < order) {
-      throw new ScriptConflictError(`${name}: 'after' is ${after.length} token(s) long, the order-${order} model needs at least ${order}`);
+      throw new ScriptConflictError(
+        `${name}: 'after' is ${after.length} token(s) long, the order-${order} model needs at least ${order}`,
+      );
     }
     const emit = [...tok.encode(s.emit), eosId];
     const chain = [...after.slice(-order), ...emit];
@@ -97,7 +104,7 @@ export function planScripts(tok: ScriptTokenizer, scripts: readonly Script[], or
         );
       }
       if (!seen) table.set(key, { t: { context: ctx, next: chain[j]! }, script: i });
-      ctx.forEach((t) => context.add(t));
+      for (const t of ctx) context.add(t);
       next.add(chain[j]!);
     }
   });

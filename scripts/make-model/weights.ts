@@ -57,15 +57,23 @@ export function weightSpecs(spec: ArchSpec, size: SizePreset, vocabSize: number)
   const { hidden_size: d, num_attention_heads: hq, num_key_value_heads: hkv, intermediate_size: ff } = size;
   const hd = headDim(spec, size);
   const linear = (name: string, out: number, inp: number, gain = 1): WeightSpec => ({
-    name, shape: [out, inp], init: { mean: 0, std: gain / Math.sqrt(inp) }, module: name.slice(0, -".weight".length),
+    name,
+    shape: [out, inp],
+    init: { mean: 0, std: gain / Math.sqrt(inp) },
+    module: name.slice(0, -".weight".length),
   });
   const bias = (name: string, out: number, std: number): WeightSpec => ({ name, shape: [out], init: { mean: 0, std } });
   const norm = (name: string, n: number, init = NORM_INIT): WeightSpec => ({ name, shape: [n], init });
   const qkGain = spec.qkNorm ? 1 : QK_GAIN;
-  const out: WeightSpec[] = [{
-    name: "model.embed_tokens.weight", shape: [vocabSize, d], init: { mean: 0, std: 1 }, module: "model.embed_tokens",
-    ...(spec.tieWordEmbeddings ? { scaleTailRows: tail } : {}),
-  }];
+  const out: WeightSpec[] = [
+    {
+      name: "model.embed_tokens.weight",
+      shape: [vocabSize, d],
+      init: { mean: 0, std: 1 },
+      module: "model.embed_tokens",
+      ...(spec.tieWordEmbeddings ? { scaleTailRows: tail } : {}),
+    },
+  ];
   for (let i = 0; i < size.num_hidden_layers; i++) {
     const p = `model.layers.${i}`;
     out.push(
@@ -83,7 +91,10 @@ export function weightSpecs(spec: ArchSpec, size: SizePreset, vocabSize: number)
       );
     }
     if (spec.qkNorm) {
-      out.push(norm(`${p}.self_attn.q_norm.weight`, hd, QK_NORM_INIT), norm(`${p}.self_attn.k_norm.weight`, hd, QK_NORM_INIT));
+      out.push(
+        norm(`${p}.self_attn.q_norm.weight`, hd, QK_NORM_INIT),
+        norm(`${p}.self_attn.k_norm.weight`, hd, QK_NORM_INIT),
+      );
     }
     out.push(
       norm(`${p}.post_attention_layernorm.weight`, d),
@@ -94,8 +105,13 @@ export function weightSpecs(spec: ArchSpec, size: SizePreset, vocabSize: number)
   }
   out.push(norm("model.norm.weight", d));
   if (!spec.tieWordEmbeddings) {
-    out.push({ name: "lm_head.weight", shape: [vocabSize, d], init: { mean: 0, std: 1 }, scaleTailRows: tail, module: "lm_head" });
+    out.push({
+      name: "lm_head.weight",
+      shape: [vocabSize, d],
+      init: { mean: 0, std: 1 },
+      scaleTailRows: tail,
+      module: "lm_head",
+    });
   }
   return out;
 }
-

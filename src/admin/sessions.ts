@@ -37,7 +37,10 @@ const SessionsQuerySchema = v.object({ model: v.optional(NonEmpty) });
  * The loaded engines to act on: all, or the one `model` names (a known but unloaded model has nothing cached).
  * @throws OpenAIError 404 `model_not_found` for an id no local model has
  */
-async function enginesOf(models: LocalModels | undefined, model: string | undefined): Promise<[string, EngineClient][]> {
+async function enginesOf(
+  models: LocalModels | undefined,
+  model: string | undefined,
+): Promise<[string, EngineClient][]> {
   const engines = [...(models?.engines() ?? [])];
   if (model === undefined) return engines;
   if (!models) throw noEngine(model);
@@ -56,7 +59,9 @@ export function adminSessionsRoutes(models: LocalModels | undefined) {
         "/admin/sessions",
         async ({ query }) => {
           const engines = await enginesOf(models, (query as v.InferOutput<typeof SessionsQuerySchema>).model);
-          const perModel = await Promise.all(engines.map(async ([model, engine]) => ({ model, entries: await engine.sessions() })));
+          const perModel = await Promise.all(
+            engines.map(async ([model, engine]) => ({ model, entries: await engine.sessions() })),
+          );
           const data = perModel
             .flatMap(({ model, entries }) =>
               entries.map((entry) => ({

@@ -95,7 +95,6 @@ export interface BackendCallContext {
   rawBody?: Uint8Array;
 }
 
-
 export interface Backend {
   /** Stable id, unique in the app (`local`, `upstream:telemak1`). */
   readonly id: string;

@@ -176,8 +176,7 @@ export function resolveConfig(
           : resolve(options.baseDir, expandHome(parsed.engine.models_dir)),
       memory: {
         ...parsed.engine.memory,
-        budget_bytes:
-          parsed.engine.memory.budget_bytes ?? Math.floor(totalmem() * DEFAULT_MEMORY_BUDGET_FRACTION),
+        budget_bytes: parsed.engine.memory.budget_bytes ?? Math.floor(totalmem() * DEFAULT_MEMORY_BUDGET_FRACTION),
       },
     },
   };

@@ -251,7 +251,10 @@ export const UpstreamSchema = v.strictObject({
    * Extra headers sent with every request, e.g. OpenRouter's attribution `HTTP-Referer` and `X-Title` (for an
    * `openrouter.ai` base URL, `X-Title: Ithaca` is sent unless set here).
    */
-  headers: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]+$/, "must be a header name")), v.string()), {}),
+  headers: v.optional(
+    v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]+$/, "must be a header name")), v.string()),
+    {},
+  ),
   /** `anthropic-http`: the `anthropic-version` header. */
   anthropic_version: v.optional(NonEmpty, "2023-06-01"),
   /** `anthropic-http`: `anthropic-beta` flags always sent (the client's own `anthropic-beta` is added). */

@@ -120,10 +120,17 @@ export class EngineClient {
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       worker.onmessage = (ev: MessageEvent<FromEngine>) => {
         if (ev.data.type === "loaded") resolve(ev.data.info);
-        else if (ev.data.type === "load_error") reject(new Error(`loading model '${model.id}' from ${model.path}: ${ev.data.message}`));
+        else if (ev.data.type === "load_error")
+          reject(new Error(`loading model '${model.id}' from ${model.path}: ${ev.data.message}`));
       };
       worker.onerror = (ev) => reject(new Error(`engine worker for '${model.id}' failed: ${ev.message}`));
-      worker.postMessage({ type: "load", model, maxActive, memory: limits.memory, prefixCache: limits.prefixCache } satisfies ToEngine);
+      worker.postMessage({
+        type: "load",
+        model,
+        maxActive,
+        memory: limits.memory,
+        prefixCache: limits.prefixCache,
+      } satisfies ToEngine);
     }).catch((err) => {
       worker.terminate();
       throw err;
@@ -174,7 +181,11 @@ export class EngineClient {
     return state;
   }
 
-  async *#events(id: number, state: { buffered: GenerationEvent[]; wake?: () => void }, signal?: AbortSignal): AsyncGenerator<GenerationEvent> {
+  async *#events(
+    id: number,
+    state: { buffered: GenerationEvent[]; wake?: () => void },
+    signal?: AbortSignal,
+  ): AsyncGenerator<GenerationEvent> {
     const buffered = state.buffered;
     let finished = false;
     const cancel = () => {
@@ -200,7 +211,10 @@ export class EngineClient {
   }
 
   /** Sends a request that the Worker answers with one message of the same id. */
-  async #ask<T extends FromEngine["type"]>(request: (id: number) => ToEngine, _answer: T): Promise<Extract<FromEngine, { type: T }>> {
+  async #ask<T extends FromEngine["type"]>(
+    request: (id: number) => ToEngine,
+    _answer: T,
+  ): Promise<Extract<FromEngine, { type: T }>> {
     return (await this.#replies.ask((id) => this.#worker.postMessage(request(id)))) as Extract<FromEngine, { type: T }>;
   }
 

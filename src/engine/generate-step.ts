@@ -56,7 +56,13 @@ const freeSampled = (s: Sampled | undefined) => {
 };
 
 /** Runs the model on `tokens: [1, L]` and samples the next token from the last position (all outputs lazy). */
-function step(model: DecoderModel, caches: KVCache[], sampler: Sampler, tokens: MxArray, opts: GenerateOptions): Sampled {
+function step(
+  model: DecoderModel,
+  caches: KVCache[],
+  sampler: Sampler,
+  tokens: MxArray,
+  opts: GenerateOptions,
+): Sampled {
   using logits = model.forward(tokens, caches);
   const [B, L, V] = logits.shape as [number, number, number];
   using last3 = ops.slice(logits, [0, L - 1, 0], [B, L, V]);
@@ -79,7 +85,8 @@ function step(model: DecoderModel, caches: KVCache[], sampler: Sampler, tokens: 
   return { token, logprob, topIds, topLogprobs };
 }
 
-const lazyArrays = (s: Sampled) => [s.token, s.logprob, s.topIds, s.topLogprobs].filter((a): a is MxArray => a !== undefined);
+const lazyArrays = (s: Sampled) =>
+  [s.token, s.logprob, s.topIds, s.topLogprobs].filter((a): a is MxArray => a !== undefined);
 
 /** Reads a step's results back (blocks until evaluated). */
 function readStep(s: Sampled): Extract<GenerationStep, { kind: "token" }> {

@@ -14,7 +14,14 @@ import type { DecoderModel } from "./model/decoder.ts";
 import { type OutputFormat, OutputParser, promptOpensReasoning } from "./output/parser.ts";
 import { type CacheOwner, OPEN_CACHE_SCOPE, type PrefixCache, scopeOf } from "./prefix-cache.ts";
 import { type PromptModel, renderPrompt } from "./prompt.ts";
-import type { FinishReason, FromEngine, GenerateParams, ModelInfo, OutputDelta, TokenLogprob } from "./worker-messages.ts";
+import type {
+  FinishReason,
+  FromEngine,
+  GenerateParams,
+  ModelInfo,
+  OutputDelta,
+  TokenLogprob,
+} from "./worker-messages.ts";
 import { Sampler } from "./sampler.ts";
 import { StopMatcher } from "./stop-strings.ts";
 import { StreamingDetokenizer } from "./tokenizer.ts";
@@ -151,12 +158,18 @@ export class Generation {
   /** Sends parsed deltas; a token's logprobs ride on its first delta (an empty one when its text is held back). */
   #emit(deltas: OutputDelta[], logprobs?: TokenLogprob[]): void {
     if (logprobs && deltas.length === 0) deltas = [{}];
-    deltas.forEach((delta, i) => this.#send({ type: "delta", id: this.id, delta, logprobs: i === 0 ? logprobs : undefined }));
+    deltas.forEach((delta, i) => {
+      this.#send({ type: "delta", id: this.id, delta, logprobs: i === 0 ? logprobs : undefined });
+    });
   }
 
   #tokenLogprob(s: Extract<GenerationStep, { kind: "token" }>): TokenLogprob {
     const tokenizer = this.#m.tokenizer;
-    const describe = (token: number, logprob: number) => ({ token: tokenizer.tokenText(token), logprob, bytes: tokenizer.tokenBytes(token) });
+    const describe = (token: number, logprob: number) => ({
+      token: tokenizer.tokenText(token),
+      logprob,
+      bytes: tokenizer.tokenBytes(token),
+    });
     return { ...describe(s.token, s.logprob!), top_logprobs: (s.top ?? []).map((t) => describe(t.token, t.logprob)) };
   }
 
@@ -181,7 +194,11 @@ export class Generation {
     }
     this.#keepCaches();
     this.#free();
-    const usage = { prompt_tokens: this.#prompt.length, completion_tokens: this.#completion, cached_tokens: this.#cached };
+    const usage = {
+      prompt_tokens: this.#prompt.length,
+      completion_tokens: this.#completion,
+      cached_tokens: this.#cached,
+    };
     if (reason !== "stop") stopString = undefined;
     this.#send({ type: "done", id: this.id, finishReason: reason, usage, stopString });
     this.#outcome = { finishReason: reason, promptTokens: this.#prompt.length, completionTokens: this.#completion };

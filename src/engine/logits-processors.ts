@@ -51,7 +51,11 @@ export class LogitsProcessors {
 
   get #penalised(): boolean {
     const p = this.#p;
-    return (p.repetition_penalty !== undefined && p.repetition_penalty !== 1) || p.presence_penalty !== 0 || p.frequency_penalty !== 0;
+    return (
+      (p.repetition_penalty !== undefined && p.repetition_penalty !== 1) ||
+      p.presence_penalty !== 0 ||
+      p.frequency_penalty !== 0
+    );
   }
 
   /** Whether any processor is active (a request without them skips this stage entirely). */

@@ -20,7 +20,9 @@ export function contentText(content: unknown): string {
   if (content == null) return "";
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
-    return content.map((part) => (isObject(part) && part.type === "text" && typeof part.text === "string" ? part.text : "")).join("");
+    return content
+      .map((part) => (isObject(part) && part.type === "text" && typeof part.text === "string" ? part.text : ""))
+      .join("");
   }
   return String(content);
 }
@@ -51,7 +53,12 @@ export function normalizeMessages(messages: unknown[]): Message[] {
       const calls = msg.tool_calls.map(normalizeToolCall);
       msg.tool_calls = calls;
       for (const call of calls) {
-        if (isObject(call) && typeof call.id === "string" && isObject(call.function) && typeof call.function.name === "string") {
+        if (
+          isObject(call) &&
+          typeof call.id === "string" &&
+          isObject(call.function) &&
+          typeof call.function.name === "string"
+        ) {
           callNames.set(call.id, call.function.name);
         }
       }

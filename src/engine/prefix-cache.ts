@@ -173,7 +173,11 @@ export class PrefixCache {
       const ownLength = own ? Math.min(limit, commonPrefixLength(own.tokens, prompt)) : 0;
       const shared = this.options.shared ? this.#longestShared(prompt, owner.cacheScope, limit) : undefined;
       if (own && ownLength > 0 && ownLength >= (shared?.length ?? 0)) {
-        return this.#count({ caches: this.#take(sessionKey(own), own, ownLength), cached: ownLength, source: "session" });
+        return this.#count({
+          caches: this.#take(sessionKey(own), own, ownLength),
+          cached: ownLength,
+          source: "session",
+        });
       }
       if (shared) {
         const { key, entry, length } = shared;
@@ -199,7 +203,11 @@ export class PrefixCache {
     const { cacheScope, sessionId } = owner;
     const cached = caches[0]?.offset ?? 0;
     const nbytes = cachesBytes(caches);
-    const keep = this.options.enabled && cached > 0 && nbytes <= this.options.maxBytes && (sessionId !== undefined || this.options.shared);
+    const keep =
+      this.options.enabled &&
+      cached > 0 &&
+      nbytes <= this.options.maxBytes &&
+      (sessionId !== undefined || this.options.shared);
     if (!keep) {
       freeCaches(caches);
       return;
@@ -207,7 +215,16 @@ export class PrefixCache {
     const kept = tokens.slice(0, cached);
     this.#dropCovered(kept, cacheScope);
     const key = sessionId === undefined ? `prefix:${this.#nextUnowned++}` : sessionKey(owner);
-    const entry: Entry = { cacheScope, sessionId, scope, tokens: kept, caches, nbytes, lastUse: Date.now(), blocks: [] };
+    const entry: Entry = {
+      cacheScope,
+      sessionId,
+      scope,
+      tokens: kept,
+      caches,
+      nbytes,
+      lastUse: Date.now(),
+      blocks: [],
+    };
     this.#entries.set(key, entry);
     if (this.#entries.get(key, { updateAgeOnGet: false }) !== entry) {
       freeCaches(caches); // not stored (lru-cache refused it)
@@ -217,7 +234,10 @@ export class PrefixCache {
       entry.blocks = blockHashes(kept, this.options.blockSize, cacheScope);
       for (const hash of entry.blocks) {
         let keys = this.#index.get(hash);
-        if (!keys) this.#index.set(hash, (keys = new Set()));
+        if (!keys) {
+          keys = new Set();
+          this.#index.set(hash, keys);
+        }
         keys.add(key);
       }
     }
@@ -290,7 +310,11 @@ export class PrefixCache {
    * The entry of caller scope `cacheScope` sharing the most leading tokens with `prompt` (at least one full block),
    * through the block index.
    */
-  #longestShared(prompt: readonly number[], cacheScope: string, limit: number): { key: string; entry: Entry; length: number } | undefined {
+  #longestShared(
+    prompt: readonly number[],
+    cacheScope: string,
+    limit: number,
+  ): { key: string; entry: Entry; length: number } | undefined {
     let deepest: Set<string> | undefined;
     for (const hash of blockHashes(prompt, this.options.blockSize, cacheScope)) {
       const keys = this.#index.get(hash);
@@ -314,7 +338,8 @@ export class PrefixCache {
   #dropCovered(tokens: readonly number[], cacheScope: string): void {
     for (const [key, entry] of this.#entries.entries()) {
       if (entry.sessionId !== undefined || entry.cacheScope !== cacheScope) continue;
-      const covered = entry.tokens.length <= tokens.length && commonPrefixLength(entry.tokens, tokens) === entry.tokens.length;
+      const covered =
+        entry.tokens.length <= tokens.length && commonPrefixLength(entry.tokens, tokens) === entry.tokens.length;
       if (covered) this.#entries.delete(key);
     }
   }
@@ -350,6 +375,10 @@ const sessionKey = (owner: CacheOwner) => `session:${JSON.stringify([owner.cache
  * `reasoning_effort`, tools).
  */
 export function scopeOf(options: { enable_thinking?: boolean; reasoning_effort?: string; tools?: unknown[] }): string {
-  const key = JSON.stringify([options.enable_thinking ?? null, options.reasoning_effort ?? null, options.tools ?? null]);
+  const key = JSON.stringify([
+    options.enable_thinking ?? null,
+    options.reasoning_effort ?? null,
+    options.tools ?? null,
+  ]);
   return Bun.hash.wyhash(key).toString(16).padStart(16, "0");
 }

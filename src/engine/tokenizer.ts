@@ -17,7 +17,8 @@ export interface TokenizerConfig {
   [key: string]: unknown;
 }
 
-const specialText = (t: TokenizerConfig["bos_token"]) => (t == null ? undefined : typeof t === "string" ? t : t.content);
+const specialText = (t: TokenizerConfig["bos_token"]) =>
+  t == null ? undefined : typeof t === "string" ? t : t.content;
 
 function readJson<T>(path: string): T {
   try {
@@ -35,7 +36,8 @@ function readJson<T>(path: string): T {
 export function readTokenizerConfig(dir: string): TokenizerConfig {
   const config = readJson<TokenizerConfig>(join(dir, "tokenizer_config.json"));
   const jinjaPath = join(dir, "chat_template.jinja");
-  if (config.chat_template === undefined && existsSync(jinjaPath)) config.chat_template = readFileSync(jinjaPath, "utf8");
+  if (config.chat_template === undefined && existsSync(jinjaPath))
+    config.chat_template = readFileSync(jinjaPath, "utf8");
   return config;
 }
 
@@ -89,15 +91,21 @@ interface DecoderJson {
 }
 
 /** Classifies `tokenizer.json`'s decoder; for `spm` also how many leading spaces `Strip` removes. */
-function decoderKind(decoder: DecoderJson | null | undefined, model: { end_of_word_suffix?: unknown }): [DecoderKind, number] {
+function decoderKind(
+  decoder: DecoderJson | null | undefined,
+  model: { end_of_word_suffix?: unknown },
+): [DecoderKind, number] {
   if (model.end_of_word_suffix) return ["other", 0];
   if (decoder?.type === "ByteLevel") return ["byte_level", 0];
   if (decoder?.type === "Metaspace" && (decoder.replacement ?? "▁") === "▁") return ["metaspace", 0];
-  const d = decoder?.type === "Sequence" ? decoder.decoders ?? [] : [];
+  const d = decoder?.type === "Sequence" ? (decoder.decoders ?? []) : [];
   const spm =
     (d.length === 3 || d.length === 4) &&
-    d[0]?.type === "Replace" && d[0].pattern?.String === "▁" && d[0].content === " " &&
-    d[1]?.type === "ByteFallback" && d[2]?.type === "Fuse";
+    d[0]?.type === "Replace" &&
+    d[0].pattern?.String === "▁" &&
+    d[0].content === " " &&
+    d[1]?.type === "ByteFallback" &&
+    d[2]?.type === "Fuse";
   if (!spm) return ["other", 0];
   if (d.length === 3) return ["spm", 0];
   const s = d[3]!;
@@ -125,7 +133,9 @@ export class ModelTokenizer {
    */
   constructor(dir: string, configEos: number[] = []) {
     this.config = readTokenizerConfig(dir);
-    const json = readJson<{ decoder?: DecoderJson; model?: object; added_tokens?: { content: string }[] }>(join(dir, "tokenizer.json"));
+    const json = readJson<{ decoder?: DecoderJson; model?: object; added_tokens?: { content: string }[] }>(
+      join(dir, "tokenizer.json"),
+    );
     this.#tok = new Tokenizer(json, this.config);
     [this.#kind, this.#stripLeading] = decoderKind(json.decoder, json.model ?? {});
     this.#cleanUp = this.config.clean_up_tokenization_spaces ?? true;
@@ -198,7 +208,13 @@ export class ModelTokenizer {
     else if (this.#kind === "byte_level") {
       if (this.#added.has(token)) piece = token;
       else piece = byteLevelBytes(token);
-    } else if (this.#kind === "spm" && token.length === 6 && token.startsWith("<0x") && token.endsWith(">") && !Number.isNaN(parseInt(token.slice(3, 5), 16))) {
+    } else if (
+      this.#kind === "spm" &&
+      token.length === 6 &&
+      token.startsWith("<0x") &&
+      token.endsWith(">") &&
+      !Number.isNaN(parseInt(token.slice(3, 5), 16))
+    ) {
       piece = Uint8Array.of(parseInt(token.slice(3, 5), 16));
     } else piece = token.replaceAll("▁", " ");
     if (id >= 0 && Number.isInteger(id)) this.#pieces[id] = piece;

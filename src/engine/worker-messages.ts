@@ -5,7 +5,6 @@
  */
 import type { PrefixCacheEntryInfo, PrefixCacheOptions, PrefixCacheStats } from "./prefix-cache.ts";
 
-
 /** A chat request as the engine needs it (already validated by the HTTP layer). */
 export interface GenerateParams {
   messages: unknown[];

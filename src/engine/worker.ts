@@ -61,7 +61,12 @@ function createScheduler(maxActive: number): Scheduler {
     cancelledWhileWaiting(id) {
       pending.delete(id);
       counters.cancelled++;
-      send({ type: "done", id, finishReason: "cancelled", usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 } });
+      send({
+        type: "done",
+        id,
+        finishReason: "cancelled",
+        usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 },
+      });
     },
     finished(outcome) {
       counters.promptTokens += outcome.promptTokens;

@@ -60,7 +60,6 @@ export class OpenAIError extends Error {
   }
 }
 
-
 /**
  * Turns the issues of a failed valibot validation into a 400 naming the first offending field by its dot path
  * (`messages.0.role`), e.g. `Invalid 'temperature': Invalid type: Expected number but received "hot"`; a missing
@@ -150,11 +149,12 @@ export function upstreamHttpError(
   headers: Record<string, string> = {},
 ): OpenAIError {
   const detail = errorDetail(bodyText, "(empty body)");
-  return new OpenAIError(
-    gatewayStatus(status),
-    `${upstreamName(upstreamId)} returned ${status}: ${detail.message}`,
-    { type: detail.type, param: detail.param, code: detail.code ?? "upstream_error", headers },
-  );
+  return new OpenAIError(gatewayStatus(status), `${upstreamName(upstreamId)} returned ${status}: ${detail.message}`, {
+    type: detail.type,
+    param: detail.param,
+    code: detail.code ?? "upstream_error",
+    headers,
+  });
 }
 
 /**

@@ -48,7 +48,11 @@ export function sseError(error: unknown): string {
  * @param signal usually the request's `AbortSignal` (aborted when the client goes away).
  * @param headers extra response headers.
  */
-export function sseResponse(chunks: AsyncIterable<object>, signal?: AbortSignal, headers?: Record<string, string>): Response {
+export function sseResponse(
+  chunks: AsyncIterable<object>,
+  signal?: AbortSignal,
+  headers?: Record<string, string>,
+): Response {
   return frameStream(chunks, { frame: sseData, end: SSE_DONE, onError: sseError, signal, headers });
 }
 
@@ -138,7 +142,9 @@ function frameStream<T>(source: AsyncIterable<T>, framing: Framing<T>): Response
     const read = pending;
     if (!heartbeat) return read.finally(() => (pending = undefined));
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const beat = new Promise<"heartbeat">((resolve) => (timer = setTimeout(() => resolve("heartbeat"), heartbeat.everyMs)));
+    const beat = new Promise<"heartbeat">(
+      (resolve) => (timer = setTimeout(() => resolve("heartbeat"), heartbeat.everyMs)),
+    );
     const winner = await Promise.race([read, beat]).finally(() => clearTimeout(timer));
     if (winner !== "heartbeat") pending = undefined;
     return winner;

@@ -11,12 +11,7 @@ import { bytesResponse } from "./render.ts";
 /** `POST /v1/embeddings` body: `model` and `input` checked, everything else (dimensions, encoding_format...) kept. */
 export const EmbeddingsRequestSchema = v.looseObject({
   model: v.pipe(v.string(), v.minLength(1)),
-  input: v.union([
-    v.string(),
-    v.array(v.string()),
-    v.array(v.number()),
-    v.array(v.array(v.number())),
-  ]),
+  input: v.union([v.string(), v.array(v.string()), v.array(v.number()), v.array(v.array(v.number()))]),
   encoding_format: v.nullish(v.picklist(["float", "base64"])),
   dimensions: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1))),
   user: v.nullish(v.string()),

@@ -75,5 +75,8 @@ export async function countTokens(body: MessagesRequest, routed: RoutedRequest):
   const canonical = messagesToChat({ ...body, stream: false });
   if (backend.countTokens) return Response.json({ input_tokens: await backend.countTokens(canonical, ctx) });
   const text = JSON.stringify([canonical.messages, canonical.tools ?? []]);
-  return Response.json({ input_tokens: Math.ceil(text.length / 4) }, { headers: { "x-ithaca-token-count": "estimate" } });
+  return Response.json(
+    { input_tokens: Math.ceil(text.length / 4) },
+    { headers: { "x-ithaca-token-count": "estimate" } },
+  );
 }

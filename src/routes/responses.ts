@@ -8,7 +8,11 @@ import { canonicalAnswer } from "../backends/openai/read-answer.ts";
 import type { ResponsesRequest } from "../protocol/responses.ts";
 import { namedSseResponse } from "../protocol/sse.ts";
 import { responsesToChat } from "../translate/responses-request.ts";
-import { chatCompletionToResponse, chunksToResponseEvents, responseStreamError } from "../translate/responses-output.ts";
+import {
+  chatCompletionToResponse,
+  chunksToResponseEvents,
+  responseStreamError,
+} from "../translate/responses-output.ts";
 import { dispatch, labels, type RoutedRequest } from "./dispatch.ts";
 
 /** Answers a Responses request along its routing plan. */
@@ -18,7 +22,8 @@ export async function responses(body: ResponsesRequest, routed: RoutedRequest): 
     canonicalAnswer(await entry.backend.chatCompletions(chat, ctx)),
   );
   const headers = labels(entry);
-  if (answer.kind === "completion") return Response.json(chatCompletionToResponse(answer.completion, body), { headers });
+  if (answer.kind === "completion")
+    return Response.json(chatCompletionToResponse(answer.completion, body), { headers });
   return namedSseResponse(chunksToResponseEvents(answer.chunks, body), {
     signal: routed.request.signal,
     onError: responseStreamError,

@@ -134,7 +134,8 @@ export class Router {
         const entries = await this.catalog.candidates(fallback);
         plan.push(...availableFirst(entries.filter((entry) => !plan.some((planned) => sameEntry(planned, entry)))));
       } catch {
-        if (!this.warned.has(fallback)) console.warn(`[ithaca] fallback '${fallback}' of '${request.model}' is not servable; skipped`);
+        if (!this.warned.has(fallback))
+          console.warn(`[ithaca] fallback '${fallback}' of '${request.model}' is not servable; skipped`);
         this.warned.add(fallback);
       }
     }

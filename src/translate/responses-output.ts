@@ -61,7 +61,9 @@ export function chatCompletionToResponse(
       status: "completed",
     });
   }
-  output.forEach((item, index) => (item.status = itemStatus(outcome.status, index, output.length)));
+  output.forEach((item, index) => {
+    item.status = itemStatus(outcome.status, index, output.length);
+  });
   return { ...response, ...outcome, output, usage: responseUsage(completion.usage) };
 }
 

@@ -156,9 +156,22 @@ describe("inventory and the admin API (load_on_demand off)", () => {
     const { data, memory } = await adminModels(server);
     expect(data.map((model) => model.id)).toEqual(["boot", "alpha", "beta", "broken"]);
     const [boot, alpha, , broken] = data;
-    expect(boot).toMatchObject({ source: "config", state: "loaded", ready: true, arch: "qwen3", in_flight: 0, error: null });
+    expect(boot).toMatchObject({
+      source: "config",
+      state: "loaded",
+      ready: true,
+      arch: "qwen3",
+      in_flight: 0,
+      error: null,
+    });
     expect(boot?.loaded_at).not.toBeNull();
-    expect(alpha).toMatchObject({ source: "inventory", state: "unloaded", ready: false, arch: "qwen3", loaded_at: null });
+    expect(alpha).toMatchObject({
+      source: "inventory",
+      state: "unloaded",
+      ready: false,
+      arch: "qwen3",
+      loaded_at: null,
+    });
     expect(alpha?.weight_bytes).toBe(tensorBytes(join(alphaDir, "model.safetensors")));
     // Default KV reserve: 2 × layers (2) × kv heads (2) × head dim (16) × 4 bytes (float32) × 4096 tokens × 4 active.
     expect(alpha?.kv_reserve_bytes).toBe(2 * 2 * 2 * 16 * 4 * 4096 * 4);
@@ -185,7 +198,12 @@ describe("inventory and the admin API (load_on_demand off)", () => {
     expect(await workers(server)).toBe(2);
 
     const client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
-    const answer = await client.chat.completions.create({ model: "alpha", messages: MESSAGES, max_tokens: 8, temperature: 0 });
+    const answer = await client.chat.completions.create({
+      model: "alpha",
+      messages: MESSAGES,
+      max_tokens: 8,
+      temperature: 0,
+    });
     expect(answer.model).toBe("alpha");
     expect(answer.usage?.completion_tokens).toBe(8);
     expect((await listModels(server)).map((model) => model.id)).toEqual(["boot", "alpha"]);
@@ -193,7 +211,12 @@ describe("inventory and the admin API (load_on_demand off)", () => {
 
     const unloaded = await post(server, "/admin/models/unload", { model: "alpha" });
     expect(unloaded.status).toBe(200);
-    expect(await json<ModelView>(unloaded)).toMatchObject({ id: "alpha", state: "unloaded", ready: false, was_loaded: true });
+    expect(await json<ModelView>(unloaded)).toMatchObject({
+      id: "alpha",
+      state: "unloaded",
+      ready: false,
+      was_loaded: true,
+    });
     expect(await workers(server)).toBe(1);
     await expectError(await chat(server, "alpha"), 404, "model", "model_not_loaded");
     const alpha = (await listModels(server, "?include_unloaded=true")).find((model) => model.id === "alpha");
@@ -205,10 +228,20 @@ describe("inventory and the admin API (load_on_demand off)", () => {
   });
 
   test("unknown ids are 404 model_not_found; an unloadable directory is 400 model_unloadable", async () => {
-    const error = await expectError(await post(server, "/admin/models/load", { model: "nope" }), 404, "model", "model_not_found");
+    const error = await expectError(
+      await post(server, "/admin/models/load", { model: "nope" }),
+      404,
+      "model",
+      "model_not_found",
+    );
     expect(error.message).toContain("alpha");
     await expectError(await post(server, "/admin/models/unload", { model: "nope" }), 404, "model", "model_not_found");
-    const broken = await expectError(await post(server, "/admin/models/load", { model: "broken" }), 400, "model", "model_unloadable");
+    const broken = await expectError(
+      await post(server, "/admin/models/load", { model: "broken" }),
+      400,
+      "model",
+      "model_unloadable",
+    );
     expect(broken.message).toContain("model_type");
     expect(await workers(server)).toBe(1);
   });
@@ -276,7 +309,9 @@ describe("memory fit and load on demand", () => {
       "model",
       "model_too_large",
     );
-    expect(error.message).toMatch(/^model 'alpha' needs [\d.]+ MiB .* but only [\d.]+ KiB of the 2\.00 MiB budget is free \(loaded: boot\)/);
+    expect(error.message).toMatch(
+      /^model 'alpha' needs [\d.]+ MiB .* but only [\d.]+ KiB of the 2\.00 MiB budget is free \(loaded: boot\)/,
+    );
     expect(await workers(server)).toBe(1);
     expect((await stateOf(server, "alpha")).state).toBe("unloaded");
     const { memory } = await adminModels(server);
@@ -374,7 +409,11 @@ describe("admin auth", () => {
   afterAll(() => server?.close());
 
   test("/admin/models* needs the admin token; an API key is not enough", async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer client-key" }, { authorization: "Bearer wrong" }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: "Bearer client-key" },
+      { authorization: "Bearer wrong" },
+    ];
     for (const headers of attempts) {
       expect((await fetch(`${server.url}/admin/models`, { headers })).status).toBe(401);
       const load = await post(server, "/admin/models/load", { model: "alpha" }, headers);
@@ -384,7 +423,12 @@ describe("admin auth", () => {
     }
     expect(await workers(server)).toBe(0);
     const admin = { authorization: "Bearer admin-secret" };
-    expect((await adminModels(server, admin)).data.map((model) => model.id)).toEqual(["alpha", "beta", "broken", "same-as-boot"]);
+    expect((await adminModels(server, admin)).data.map((model) => model.id)).toEqual([
+      "alpha",
+      "beta",
+      "broken",
+      "same-as-boot",
+    ]);
     const load = await post(server, "/admin/models/load", { model: "alpha" }, admin);
     expect(load.status).toBe(200);
     expect(await workers(server)).toBe(1);

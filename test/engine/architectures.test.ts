@@ -8,8 +8,13 @@ import { type ModelConfig, parseModelConfig } from "../../src/engine/model/confi
 
 /** Fields every architecture needs (qwen3's extra required fields are added per case). */
 const BASE = {
-  hidden_size: 64, num_hidden_layers: 2, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 2,
-  rms_norm_eps: 1e-5, vocab_size: 1024,
+  hidden_size: 64,
+  num_hidden_layers: 2,
+  intermediate_size: 128,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-5,
+  vocab_size: 1024,
 };
 const QWEN3_REQUIRED = { head_dim: 32, max_position_embeddings: 4096, tie_word_embeddings: true, rope_theta: 1e6 };
 
@@ -18,40 +23,111 @@ const DEFAULTS: Record<ModelType, { config: Record<string, unknown>; expected: P
   llama: {
     config: { ...BASE, model_type: "llama" },
     expected: {
-      headDim: 16, numKvHeads: 2, ropeTheta: 10_000, ropeTraditional: false, maxPositionEmbeddings: undefined, tieWordEmbeddings: true,
-      attentionBias: false, outputBias: false, mlpBias: false, qkNorm: false,
+      headDim: 16,
+      numKvHeads: 2,
+      ropeTheta: 10_000,
+      ropeTraditional: false,
+      maxPositionEmbeddings: undefined,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      outputBias: false,
+      mlpBias: false,
+      qkNorm: false,
     },
   },
   mistral: {
     config: { ...BASE, model_type: "mistral" },
     expected: {
-      headDim: 16, numKvHeads: 2, ropeTheta: 10_000, ropeTraditional: false, maxPositionEmbeddings: undefined, tieWordEmbeddings: true,
-      attentionBias: false, outputBias: false, mlpBias: false, qkNorm: false,
+      headDim: 16,
+      numKvHeads: 2,
+      ropeTheta: 10_000,
+      ropeTraditional: false,
+      maxPositionEmbeddings: undefined,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      outputBias: false,
+      mlpBias: false,
+      qkNorm: false,
     },
   },
   qwen2: {
     config: { ...BASE, model_type: "qwen2" },
     expected: {
-      headDim: 16, numKvHeads: 2, ropeTheta: 1e6, ropeTraditional: false, maxPositionEmbeddings: 32768, tieWordEmbeddings: true,
-      attentionBias: true, outputBias: false, mlpBias: false, qkNorm: false,
+      headDim: 16,
+      numKvHeads: 2,
+      ropeTheta: 1e6,
+      ropeTraditional: false,
+      maxPositionEmbeddings: 32768,
+      tieWordEmbeddings: true,
+      attentionBias: true,
+      outputBias: false,
+      mlpBias: false,
+      qkNorm: false,
     },
   },
   qwen3: {
     config: { ...BASE, ...QWEN3_REQUIRED, model_type: "qwen3" },
     expected: {
-      headDim: 32, numKvHeads: 2, ropeTheta: 1e6, ropeTraditional: false, maxPositionEmbeddings: 4096, tieWordEmbeddings: true,
-      attentionBias: false, outputBias: false, mlpBias: false, qkNorm: true,
+      headDim: 32,
+      numKvHeads: 2,
+      ropeTheta: 1e6,
+      ropeTraditional: false,
+      maxPositionEmbeddings: 4096,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      outputBias: false,
+      mlpBias: false,
+      qkNorm: true,
     },
   },
 };
 
 /** What each architecture makes of the config options it may honour or ignore. */
-const OPTIONS = { head_dim: 32, attention_bias: true, mlp_bias: true, rope_traditional: true, rope_theta: 5e5, max_position_embeddings: 2048 };
+const OPTIONS = {
+  head_dim: 32,
+  attention_bias: true,
+  mlp_bias: true,
+  rope_traditional: true,
+  rope_theta: 5e5,
+  max_position_embeddings: 2048,
+};
 const WITH_OPTIONS: Record<ModelType, Partial<ModelConfig>> = {
-  llama: { headDim: 32, attentionBias: true, outputBias: true, mlpBias: true, ropeTraditional: true, ropeTheta: 5e5, maxPositionEmbeddings: 2048 },
-  mistral: { headDim: 32, attentionBias: true, outputBias: true, mlpBias: true, ropeTraditional: true, ropeTheta: 5e5, maxPositionEmbeddings: 2048 },
-  qwen2: { headDim: 16, attentionBias: true, outputBias: false, mlpBias: false, ropeTraditional: true, ropeTheta: 5e5, maxPositionEmbeddings: 2048 },
-  qwen3: { headDim: 32, attentionBias: false, outputBias: false, mlpBias: false, ropeTraditional: false, ropeTheta: 5e5, maxPositionEmbeddings: 2048 },
+  llama: {
+    headDim: 32,
+    attentionBias: true,
+    outputBias: true,
+    mlpBias: true,
+    ropeTraditional: true,
+    ropeTheta: 5e5,
+    maxPositionEmbeddings: 2048,
+  },
+  mistral: {
+    headDim: 32,
+    attentionBias: true,
+    outputBias: true,
+    mlpBias: true,
+    ropeTraditional: true,
+    ropeTheta: 5e5,
+    maxPositionEmbeddings: 2048,
+  },
+  qwen2: {
+    headDim: 16,
+    attentionBias: true,
+    outputBias: false,
+    mlpBias: false,
+    ropeTraditional: true,
+    ropeTheta: 5e5,
+    maxPositionEmbeddings: 2048,
+  },
+  qwen3: {
+    headDim: 32,
+    attentionBias: false,
+    outputBias: false,
+    mlpBias: false,
+    ropeTraditional: false,
+    ropeTheta: 5e5,
+    maxPositionEmbeddings: 2048,
+  },
 };
 
 const WEIGHTS = [
@@ -71,7 +147,9 @@ describe("architecture table", () => {
   });
 
   test("an unsupported model_type names the supported ones", () => {
-    expect(() => parseModelConfig({ ...BASE, model_type: "gpt2" })).toThrow("config.json: model_type: model_type must be one of llama, mistral, qwen2, qwen3");
+    expect(() => parseModelConfig({ ...BASE, model_type: "gpt2" })).toThrow(
+      "config.json: model_type: model_type must be one of llama, mistral, qwen2, qwen3",
+    );
   });
 
   test("mistral is llama under another name (mlx-lm's MODEL_REMAPPING)", () => {
@@ -83,7 +161,11 @@ describe("architecture table", () => {
   for (const t of MODEL_TYPES) {
     describe(t, () => {
       test("defaults of a minimal config.json", () => {
-        expect(parseModelConfig(DEFAULTS[t].config)).toMatchObject({ arch: t, ropeScaling: { type: "default" }, ...DEFAULTS[t].expected });
+        expect(parseModelConfig(DEFAULTS[t].config)).toMatchObject({
+          arch: t,
+          ropeScaling: { type: "default" },
+          ...DEFAULTS[t].expected,
+        });
       });
 
       test("options it honours or ignores", () => {
@@ -106,17 +188,28 @@ describe("architecture table", () => {
     const { num_key_value_heads: _, ...noKv } = BASE;
     expect(parseModelConfig({ ...noKv, model_type: "llama" }).numKvHeads).toBe(4);
     expect(parseModelConfig({ ...noKv, model_type: "mistral" }).numKvHeads).toBe(4);
-    expect(() => parseModelConfig({ ...noKv, model_type: "qwen2" })).toThrow("config.json: num_key_value_heads: required for qwen2");
-    expect(() => parseModelConfig({ ...noKv, ...QWEN3_REQUIRED, model_type: "qwen3" })).toThrow("config.json: num_key_value_heads: required for qwen3");
+    expect(() => parseModelConfig({ ...noKv, model_type: "qwen2" })).toThrow(
+      "config.json: num_key_value_heads: required for qwen2",
+    );
+    expect(() => parseModelConfig({ ...noKv, ...QWEN3_REQUIRED, model_type: "qwen3" })).toThrow(
+      "config.json: num_key_value_heads: required for qwen3",
+    );
     for (const field of Object.keys(QWEN3_REQUIRED).filter((f) => f !== "rope_theta")) {
-      expect(() => parseModelConfig({ ...DEFAULTS.qwen3.config, [field]: undefined })).toThrow(`config.json: ${field}: required for qwen3`);
+      expect(() => parseModelConfig({ ...DEFAULTS.qwen3.config, [field]: undefined })).toThrow(
+        `config.json: ${field}: required for qwen3`,
+      );
     }
-    expect(() => parseModelConfig({ ...DEFAULTS.qwen3.config, rope_theta: undefined })).toThrow("config.json: rope_theta: missing");
+    expect(() => parseModelConfig({ ...DEFAULTS.qwen3.config, rope_theta: undefined })).toThrow(
+      "config.json: rope_theta: missing",
+    );
     const sliding = { layer_types: ["full_attention", "sliding_attention"] };
     for (const t of ["llama", "mistral"] as const) {
-      expect(() => parseModelConfig({ ...DEFAULTS[t].config, ...sliding })).toThrow("config.json: layer_types: 'sliding_attention' layers are not supported");
+      expect(() => parseModelConfig({ ...DEFAULTS[t].config, ...sliding })).toThrow(
+        "config.json: layer_types: 'sliding_attention' layers are not supported",
+      );
     }
-    for (const t of ["qwen2", "qwen3"] as const) expect(parseModelConfig({ ...DEFAULTS[t].config, ...sliding }).arch).toBe(t);
+    for (const t of ["qwen2", "qwen3"] as const)
+      expect(parseModelConfig({ ...DEFAULTS[t].config, ...sliding }).arch).toBe(t);
   });
 
   test("rope_scaling: qwen3 alone reads transformers 5's rope_parameters", () => {
@@ -124,9 +217,16 @@ describe("architecture table", () => {
     const qwen3 = parseModelConfig({ ...DEFAULTS.qwen3.config, rope_theta: undefined, rope_parameters });
     expect(qwen3).toMatchObject({ ropeTheta: 2e5, ropeScaling: { type: "linear", factor: 2 } });
     for (const t of ["llama", "mistral", "qwen2"] as const) {
-      expect(parseModelConfig({ ...DEFAULTS[t].config, rope_parameters })).toMatchObject({ ropeTheta: DEFAULTS[t].expected.ropeTheta, ropeScaling: { type: "default" } });
+      expect(parseModelConfig({ ...DEFAULTS[t].config, rope_parameters })).toMatchObject({
+        ropeTheta: DEFAULTS[t].expected.ropeTheta,
+        ropeScaling: { type: "default" },
+      });
     }
     const scaling = { rope_scaling: { rope_type: "linear", factor: 4 } };
-    for (const t of MODEL_TYPES) expect(parseModelConfig({ ...DEFAULTS[t].config, ...scaling }).ropeScaling).toEqual({ type: "linear", factor: 4 });
+    for (const t of MODEL_TYPES)
+      expect(parseModelConfig({ ...DEFAULTS[t].config, ...scaling }).ropeScaling).toEqual({
+        type: "linear",
+        factor: 4,
+      });
   });
 });

@@ -28,17 +28,30 @@ const TOOLS = [
       },
     },
   },
-  { type: "function", function: { name: "now", description: "The time.", parameters: { type: "object", properties: {} } } },
+  {
+    type: "function",
+    function: { name: "now", description: "The time.", parameters: { type: "object", properties: {} } },
+  },
 ];
 
 const MESSAGES = [
   { role: "system", content: "You are helpful." },
-  { role: "user", content: [{ type: "text", text: "Weather in " }, { type: "text", text: "Paris, and the time?" }] },
+  {
+    role: "user",
+    content: [
+      { type: "text", text: "Weather in " },
+      { type: "text", text: "Paris, and the time?" },
+    ],
+  },
   {
     role: "assistant",
     content: null,
     tool_calls: [
-      { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris", "days": 2, "opts": {"unit": "C"}}' } },
+      {
+        id: "call_1",
+        type: "function",
+        function: { name: "get_weather", arguments: '{"city": "Paris", "days": 2, "opts": {"unit": "C"}}' },
+      },
       { id: "call_2", type: "function", function: { name: "now", arguments: "{}" } },
     ],
   },
@@ -234,7 +247,10 @@ describe("chat templates with a tool conversation", () => {
   });
 
   test("source is exposed and the output format detected from it", () => {
-    expect(detectOutputFormat(qwen3Template().source)).toEqual({ reasoning: { start: "<think>", end: "</think>" }, toolCalls: "hermes" });
+    expect(detectOutputFormat(qwen3Template().source)).toEqual({
+      reasoning: { start: "<think>", end: "</think>" },
+      toolCalls: "hermes",
+    });
     expect(detectOutputFormat(templateFrom(CODER_SOURCE).source)).toEqual({ toolCalls: "qwen3_coder" });
   });
 
@@ -261,12 +277,14 @@ describe("a parsed answer renders back to the model's text", () => {
     {
       name: "Qwen3 with reasoning and a call",
       template: qwen3Template,
-      answer: '<think>\nThe user wants weather.\n</think>\n\nChecking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 1}}\n</tool_call>',
+      answer:
+        '<think>\nThe user wants weather.\n</think>\n\nChecking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 1}}\n</tool_call>',
     },
     {
       name: "Qwen3-Coder call",
       template: () => templateFrom(CODER_SOURCE),
-      answer: "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n<parameter=days>\n1\n</parameter>\n</function>\n</tool_call>",
+      answer:
+        "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n<parameter=days>\n1\n</parameter>\n</function>\n</tool_call>",
     },
   ];
   for (const c of cases) {
@@ -277,7 +295,10 @@ describe("a parsed answer renders back to the model's text", () => {
       expect(parser.toolCallCount).toBe(1);
       const msg = assistantMessage(deltas);
       const before = t.render(normalizeMessages(history), { tools: TOOLS });
-      const after = t.render(normalizeMessages([...history, msg, { role: "tool", tool_call_id: "x", content: "Rain" }]), { tools: TOOLS });
+      const after = t.render(
+        normalizeMessages([...history, msg, { role: "tool", tool_call_id: "x", content: "Rain" }]),
+        { tools: TOOLS },
+      );
       expect(after.startsWith(`${before}${c.answer}<|im_end|>\n`)).toBe(true);
     });
   }
@@ -286,14 +307,25 @@ describe("a parsed answer renders back to the model's text", () => {
 describe("normalizeMessages", () => {
   test("table", () => {
     const input = [
-      { role: "user", content: [{ type: "text", text: "a" }, { type: "image_url", image_url: { url: "x" } }, { type: "text", text: "b" }] },
-      { role: "assistant", content: null, tool_calls: [
-        { id: "c1", type: "function", function: { name: "f", arguments: '{"x": [1, {"y": null}]}' } },
-        { id: "c2", type: "function", function: { name: "g", arguments: "" } },
-        { id: "c3", type: "function", function: { name: "h", arguments: "not json" } },
-        { id: "c4", type: "function", function: { name: "k", arguments: "[1]" } },
-        { id: "c5", type: "function", function: { name: "m", arguments: { already: "mapping" } } },
-      ] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "a" },
+          { type: "image_url", image_url: { url: "x" } },
+          { type: "text", text: "b" },
+        ],
+      },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "c1", type: "function", function: { name: "f", arguments: '{"x": [1, {"y": null}]}' } },
+          { id: "c2", type: "function", function: { name: "g", arguments: "" } },
+          { id: "c3", type: "function", function: { name: "h", arguments: "not json" } },
+          { id: "c4", type: "function", function: { name: "k", arguments: "[1]" } },
+          { id: "c5", type: "function", function: { name: "m", arguments: { already: "mapping" } } },
+        ],
+      },
       { role: "tool", tool_call_id: "c1", content: "r1" },
       { role: "tool", tool_call_id: "c2", name: "given", content: "r2" },
       { role: "tool", tool_call_id: "unknown", content: null },
@@ -302,13 +334,17 @@ describe("normalizeMessages", () => {
     const frozen = structuredClone(input);
     expect(normalizeMessages(input)).toEqual([
       { role: "user", content: "ab" },
-      { role: "assistant", content: "", tool_calls: [
-        { id: "c1", type: "function", function: { name: "f", arguments: { x: [1, { y: null }] } } },
-        { id: "c2", type: "function", function: { name: "g", arguments: {} } },
-        { id: "c3", type: "function", function: { name: "h", arguments: "not json" } },
-        { id: "c4", type: "function", function: { name: "k", arguments: "[1]" } },
-        { id: "c5", type: "function", function: { name: "m", arguments: { already: "mapping" } } },
-      ] },
+      {
+        role: "assistant",
+        content: "",
+        tool_calls: [
+          { id: "c1", type: "function", function: { name: "f", arguments: { x: [1, { y: null }] } } },
+          { id: "c2", type: "function", function: { name: "g", arguments: {} } },
+          { id: "c3", type: "function", function: { name: "h", arguments: "not json" } },
+          { id: "c4", type: "function", function: { name: "k", arguments: "[1]" } },
+          { id: "c5", type: "function", function: { name: "m", arguments: { already: "mapping" } } },
+        ],
+      },
       { role: "tool", tool_call_id: "c1", name: "f", content: "r1" },
       { role: "tool", tool_call_id: "c2", name: "given", content: "r2" },
       { role: "tool", tool_call_id: "unknown", content: "" },

@@ -9,7 +9,8 @@ import { EngineBusyError, EngineClient, type GenerationEvent } from "../../src/e
 import { arraysInUse, generateParams } from "../helpers/engine.ts";
 import { makeModel } from "../helpers/paths.ts";
 
-const params = (content: string, max_tokens: number) => generateParams({ messages: [{ role: "user", content }], max_tokens });
+const params = (content: string, max_tokens: number) =>
+  generateParams({ messages: [{ role: "user", content }], max_tokens });
 
 /** Drains a generation, recording the time order of its completion in `finished`. */
 async function collect(name: string, events: AsyncIterable<GenerationEvent>, finished: string[]) {

@@ -34,13 +34,25 @@ interface Case {
 }
 
 const float = (c: ModelConfig) => expect(c.quantization).toBeUndefined();
-const quantized = (bits: number, groupSize = 64) => (c: ModelConfig) => expect(c.quantization).toEqual({ bits, groupSize });
+const quantized =
+  (bits: number, groupSize = 64) =>
+  (c: ModelConfig) =>
+    expect(c.quantization).toEqual({ bits, groupSize });
 const rope = (type: RopeScaling["type"]) => (c: ModelConfig) => expect(c.ropeScaling.type).toBe(type);
-const all = (...fs: Array<(c: ModelConfig, dir: string) => void>) => (c: ModelConfig, dir: string) => fs.forEach((f) => f(c, dir));
+const all =
+  (...fs: Array<(c: ModelConfig, dir: string) => void>) =>
+  (c: ModelConfig, dir: string) => {
+    for (const f of fs) f(c, dir);
+  };
 
 const CASES: Case[] = [
   { name: "llama float32 (llama3 rope)", arch: "llama", opts: {}, check: all(float, rope("llama3")) },
-  { name: "llama float32 (default rope)", arch: "llama", opts: { rope: "default" }, check: all(float, rope("default")) },
+  {
+    name: "llama float32 (default rope)",
+    arch: "llama",
+    opts: { rope: "default" },
+    check: all(float, rope("default")),
+  },
   { name: "llama float16", arch: "llama", opts: { dtype: "float16" }, check: float },
   { name: "llama 4-bit", arch: "llama", opts: { bits: 4 }, check: all(quantized(4), rope("llama3")) },
   {
@@ -57,16 +69,41 @@ const CASES: Case[] = [
     },
   },
   // Group size 128 > hidden 64: mlx-lm leaves every module with 64 inputs in float; only down_proj is quantized.
-  { name: "llama 3-bit g128 (mostly float)", arch: "llama", opts: { bits: 3, groupSize: 128 }, check: quantized(3, 128) },
+  {
+    name: "llama 3-bit g128 (mostly float)",
+    arch: "llama",
+    opts: { bits: 3, groupSize: 128 },
+    check: quantized(3, 128),
+  },
   { name: "mistral float32", arch: "mistral", opts: {}, check: all(float, rope("default")) },
-  { name: "mistral 4-bit float16 (linear rope)", arch: "mistral", opts: { bits: 4, dtype: "float16", rope: "linear" }, check: all(quantized(4), rope("linear")) },
-  { name: "qwen2 float32", arch: "qwen2", opts: {}, check: all(float, (c) => expect(c.attentionBias && c.tieWordEmbeddings).toBe(true)) },
-  { name: "qwen2 4-bit (yarn rope, tied quantized embeddings)", arch: "qwen2", opts: { bits: 4, rope: "yarn" }, check: all(quantized(4), rope("yarn")) },
+  {
+    name: "mistral 4-bit float16 (linear rope)",
+    arch: "mistral",
+    opts: { bits: 4, dtype: "float16", rope: "linear" },
+    check: all(quantized(4), rope("linear")),
+  },
+  {
+    name: "qwen2 float32",
+    arch: "qwen2",
+    opts: {},
+    check: all(float, (c) => expect(c.attentionBias && c.tieWordEmbeddings).toBe(true)),
+  },
+  {
+    name: "qwen2 4-bit (yarn rope, tied quantized embeddings)",
+    arch: "qwen2",
+    opts: { bits: 4, rope: "yarn" },
+    check: all(quantized(4), rope("yarn")),
+  },
   { name: "qwen3 float32", arch: "qwen3", opts: {}, check: all(float, rope("default")) },
   { name: "qwen3 float32 (yarn rope)", arch: "qwen3", opts: { rope: "yarn" }, check: all(float, rope("yarn")) },
   { name: "qwen3 bfloat16", arch: "qwen3", opts: { dtype: "bfloat16" }, check: float },
   { name: "qwen3 4-bit", arch: "qwen3", opts: { bits: 4 }, check: quantized(4) },
-  { name: "qwen3 8-bit bfloat16 (yarn rope)", arch: "qwen3", opts: { bits: 8, dtype: "bfloat16", rope: "yarn" }, check: all(quantized(8), rope("yarn")) },
+  {
+    name: "qwen3 8-bit bfloat16 (yarn rope)",
+    arch: "qwen3",
+    opts: { bits: 8, dtype: "bfloat16", rope: "yarn" },
+    check: all(quantized(8), rope("yarn")),
+  },
   {
     name: "qwen3 sharded (3 files)",
     arch: "qwen3",
@@ -79,12 +116,18 @@ const CASES: Case[] = [
     opts: { bits: 4, dtype: "bfloat16", shards: 2 },
     check: (c, dir) => {
       expect(c.quantization).toEqual({ bits: 4, groupSize: 64 });
-      expect(readdirSync(dir).filter((f) => f.endsWith(".safetensors"))).toEqual(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
+      expect(readdirSync(dir).filter((f) => f.endsWith(".safetensors"))).toEqual([
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+      ]);
     },
   },
 ];
 
-function ithacaGreedy(dir: string, prefillStepSize?: number): { prompt: number[]; tokens: number[]; config: ModelConfig } {
+function ithacaGreedy(
+  dir: string,
+  prefillStepSize?: number,
+): { prompt: number[]; tokens: number[]; config: ModelConfig } {
   const model = loadModel(dir);
   const caches = makeCaches(model.config.numLayers);
   const sampler = new Sampler({ temperature: 0, top_p: 1 });
@@ -108,7 +151,10 @@ beforeAll(() => {
   for (const c of CASES) dirs.set(c.name, makeModel(c.arch, { seed: 11, ...c.opts }));
   const job = { messages: MESSAGES, max_tokens: MAX_TOKENS, models: [...dirs.values()] };
   const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "mlx_lm_greedy.py")], {
-    cwd: REPO, stdin: new TextEncoder().encode(JSON.stringify(job)), stdout: "pipe", stderr: "pipe",
+    cwd: REPO,
+    stdin: new TextEncoder().encode(JSON.stringify(job)),
+    stdout: "pipe",
+    stderr: "pipe",
   });
   if (r.exitCode !== 0) throw new Error(`mlx_lm_greedy.py exited ${r.exitCode}: ${r.stderr.toString()}`);
   reference = JSON.parse(r.stdout.toString());
@@ -142,7 +188,9 @@ describe("parity cases differ where they should", () => {
     expect(tokens("llama float32 (llama3 rope)")).not.toEqual(tokens("llama float32 (default rope)"));
     expect(tokens("qwen3 float32 (yarn rope)")).not.toEqual(tokens("qwen3 float32"));
     expect(tokens("llama 4-bit")).not.toEqual(tokens("llama float32 (llama3 rope)"));
-    expect(tokens("llama 4-bit with overrides (lm_head 8-bit, embeddings 6-bit g32, layer 0 down_proj float)")).not.toEqual(tokens("llama 4-bit"));
+    expect(
+      tokens("llama 4-bit with overrides (lm_head 8-bit, embeddings 6-bit g32, layer 0 down_proj float)"),
+    ).not.toEqual(tokens("llama 4-bit"));
     expect(tokens("qwen3 4-bit")).not.toEqual(tokens("qwen3 float32"));
     expect(tokens("qwen3 8-bit bfloat16 (yarn rope)")).not.toEqual(tokens("qwen3 bfloat16"));
     expect(tokens("qwen3 sharded (3 files)")).toEqual(tokens("qwen3 float32"));

@@ -22,7 +22,12 @@ interface Answer {
 }
 
 async function ask(engine: EngineClient, over: Partial<GenerateParams>): Promise<Answer> {
-  const answer: Answer = { text: "", tokens: [], usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 }, toolCalls: [] };
+  const answer: Answer = {
+    text: "",
+    tokens: [],
+    usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 },
+    toolCalls: [],
+  };
   for await (const e of engine.generate(generateParams({ logprobs: true, max_tokens: 24, ...over }))) {
     if (e.type === "error") throw new Error(e.message);
     if (e.type === "delta") {
@@ -35,7 +40,10 @@ async function ask(engine: EngineClient, over: Partial<GenerateParams>): Promise
   return answer;
 }
 
-const SYSTEM = { role: "system", content: "You are a careful assistant who answers questions about the sea. ".repeat(8) };
+const SYSTEM = {
+  role: "system",
+  content: "You are a careful assistant who answers questions about the sea. ".repeat(8),
+};
 const user = (content: string) => ({ role: "user", content });
 
 let cached: EngineClient;
@@ -140,7 +148,11 @@ describe("tool turns", () => {
     expect(call.toolCalls).toHaveLength(1);
     const id = (call.toolCalls[0] as { id: string }).id;
     messages.push(
-      { role: "assistant", content: "", tool_calls: call.toolCalls.map((c) => ({ ...(c as object), index: undefined })) },
+      {
+        role: "assistant",
+        content: "",
+        tool_calls: call.toolCalls.map((c) => ({ ...(c as object), index: undefined })),
+      },
       { role: "tool", tool_call_id: id, content: "sunny, 24°C" },
     );
     const answer = await ask(tooled, { messages, ...over, enable_thinking: false });
@@ -153,7 +165,10 @@ describe("tool turns", () => {
 
 describe("shared prefixes and scope", () => {
   test("requests without a session share the system prompt's blocks", async () => {
-    const system = { role: "system", content: "You answer in one short sentence about oceans and their depths. ".repeat(6) };
+    const system = {
+      role: "system",
+      content: "You answer in one short sentence about oceans and their depths. ".repeat(6),
+    };
     const one = await both([system, user("Why is the sea salty?")]);
     const two = await both([system, user("How deep is the Mariana Trench?")]);
     expect(one.usage.cached_tokens).toBe(0);
@@ -280,7 +295,10 @@ describe("bounded memory", () => {
     const messages: Message[] = [SYSTEM, user("Write a long poem about the tides.")];
     const ac = new AbortController();
     let n = 0;
-    for await (const e of cached.generate(generateParams({ messages, session_id: "cut", max_tokens: 200 }), ac.signal)) {
+    for await (const e of cached.generate(
+      generateParams({ messages, session_id: "cut", max_tokens: 200 }),
+      ac.signal,
+    )) {
       if (e.type === "delta" && ++n === 3) ac.abort();
     }
     const again = await both(messages, { session_id: "cut" });

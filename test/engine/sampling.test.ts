@@ -24,7 +24,10 @@ const MESSAGES = [{ role: "user", content: "List the colours of the rainbow, the
 /** Deterministic pseudo-random log-softmax rows `[rows, V]`. */
 function randomLogprobs(rows: number, V: number, seed: number): number[][] {
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 6 - 3;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return (s / 2 ** 31) * 6 - 3;
+  };
   return Array.from({ length: rows }, () => {
     const logits = Array.from({ length: V }, rand);
     const max = Math.max(...logits);
@@ -36,12 +39,18 @@ function randomLogprobs(rows: number, V: number, seed: number): number[][] {
 function rowsOf(a: MxArray): (number | null)[][] {
   const [R, V] = a.shape as [number, number];
   const flat = a.toFloat32();
-  return Array.from({ length: R }, (_, r) => Array.from(flat.subarray(r * V, (r + 1) * V), (x) => (Number.isFinite(x) ? x : null)));
+  return Array.from({ length: R }, (_, r) =>
+    Array.from(flat.subarray(r * V, (r + 1) * V), (x) => (Number.isFinite(x) ? x : null)),
+  );
 }
 
 function expectSameFiltered(ours: (number | null)[][], ref: (number | null)[][]) {
   expect(ours.map((row) => row.map((x) => x === null))).toEqual(ref.map((row) => row.map((x) => x === null)));
-  ours.forEach((row, r) => row.forEach((x, i) => x !== null && expect(x).toBeCloseTo(ref[r]![i]!, 5)));
+  ours.forEach((row, r) => {
+    row.forEach((x, i) => {
+      if (x !== null) expect(x).toBeCloseTo(ref[r]![i]!, 5);
+    });
+  });
 }
 
 describe("sampling filters match mlx-lm", () => {
@@ -51,7 +60,9 @@ describe("sampling filters match mlx-lm", () => {
     [0.99, 0.01, 40],
   ])("top_p %p, min_p %p, top_k %p on [3, 64]", (topP, minP, topK) => {
     const logprobs = randomLogprobs(3, 64, Math.round(topP * 1000 + topK));
-    const ref = JSON.parse(runPython(SCRIPT, ["filters", JSON.stringify({ logprobs, top_p: topP, min_p: minP, top_k: topK })]));
+    const ref = JSON.parse(
+      runPython(SCRIPT, ["filters", JSON.stringify({ logprobs, top_p: topP, min_p: minP, top_k: topK })]),
+    );
     const before = liveArrays();
     {
       using x = ops.fromArray(Float32Array.from(logprobs.flat()), [3, 64]);
@@ -82,7 +93,12 @@ describe("decoding with logits processors and logprobs", () => {
   });
   afterAll(() => model.free());
 
-  function run(sampling: SamplingParams, penalties: PenaltyParams | undefined, maxTokens: number, topLogprobs?: number) {
+  function run(
+    sampling: SamplingParams,
+    penalties: PenaltyParams | undefined,
+    maxTokens: number,
+    topLogprobs?: number,
+  ) {
     const caches = makeCaches(model.config.numLayers);
     const sampler = new Sampler(sampling);
     const processors = penalties ? new LogitsProcessors(penalties, model.config.vocabSize, prompt) : undefined;
@@ -102,16 +118,29 @@ describe("decoding with logits processors and logprobs", () => {
   test.each([
     ["repetition_penalty 1.5 over 16 tokens", { ...none, repetition_penalty: 1.5, repetition_context_size: 16 }],
     ["presence 0.8 + frequency 0.6", { ...none, presence_penalty: 0.8, frequency_penalty: 0.6 }],
-    ["all penalties + logit_bias", { repetition_penalty: 1.2, presence_penalty: 0.3, frequency_penalty: 0.4, repetition_context_size: 24, logit_bias: { "65": 4, "300": -100, "97": 2.5 } }],
+    [
+      "all penalties + logit_bias",
+      {
+        repetition_penalty: 1.2,
+        presence_penalty: 0.3,
+        frequency_penalty: 0.4,
+        repetition_context_size: 24,
+        logit_bias: { "65": 4, "300": -100, "97": 2.5 },
+      },
+    ],
   ] as [string, PenaltyParams][])("greedy with %s: same tokens and logprobs as mlx-lm", (_name, penalties) => {
     const maxTokens = 40;
-    const ref = JSON.parse(runPython(SCRIPT, ["greedy", dir, JSON.stringify({ messages: MESSAGES, max_tokens: maxTokens, ...penalties })]));
+    const ref = JSON.parse(
+      runPython(SCRIPT, ["greedy", dir, JSON.stringify({ messages: MESSAGES, max_tokens: maxTokens, ...penalties })]),
+    );
     expect(prompt).toEqual(ref.prompt);
     const before = liveArrays();
     const ours = run(greedy, penalties, maxTokens, 0);
     expect(liveArrays()).toBe(before);
     expect(ours.map((s) => s.token)).toEqual(ref.tokens);
-    ours.forEach((s, i) => expect(s.logprob!).toBeCloseTo(ref.logprobs[i], 3));
+    ours.forEach((s, i) => {
+      expect(s.logprob!).toBeCloseTo(ref.logprobs[i], 3);
+    });
     // The processors changed the distribution (otherwise the comparison above proves nothing).
     const plain = run(greedy, undefined, maxTokens, 0);
     const moved = ours.some((s, i) => plain[i]!.token !== s.token || Math.abs(plain[i]!.logprob! - s.logprob!) > 1e-3);

@@ -36,7 +36,9 @@ function randomSequences(vocabSize: number, interesting: number[], count: number
   const r = rng(seed);
   return Array.from({ length: count }, () =>
     Array.from({ length: 1 + Math.floor(r() * 30) }, () =>
-      r() < 0.5 && interesting.length ? interesting[Math.floor(r() * interesting.length)]! : Math.floor(r() * vocabSize),
+      r() < 0.5 && interesting.length
+        ? interesting[Math.floor(r() * interesting.length)]!
+        : Math.floor(r() * vocabSize),
     ),
   );
 }
@@ -60,7 +62,13 @@ function tokenizerVariant(arch: "qwen3" | "llama", configOverride: object): Mode
 }
 
 /** A tokenizer written from scratch: `vocab` in id order, `special` tokens added, the given decoder. */
-function syntheticTokenizer(vocab: string[], special: string[], decoder: object, model: object, config: object = {}): ModelTokenizer {
+function syntheticTokenizer(
+  vocab: string[],
+  special: string[],
+  decoder: object,
+  model: object,
+  config: object = {},
+): ModelTokenizer {
   const dir = tempDir();
   const all = [...vocab, ...special];
   const tokenizer = {
@@ -68,7 +76,13 @@ function syntheticTokenizer(vocab: string[], special: string[], decoder: object,
     truncation: null,
     padding: null,
     added_tokens: special.map((content, i) => ({
-      id: vocab.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id: vocab.length + i,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     })),
     normalizer: null,
     pre_tokenizer: null,
@@ -95,7 +109,10 @@ const SPM_DECODER = (strip: number) => ({
 const BPE_MODEL = { type: "BPE", merges: [], byte_fallback: true, unk_token: "<unk>", fuse_unk: true, dropout: null };
 
 /** Byte tokens that build, split and break UTF-8: lead bytes, continuations, BOM, invalid bytes. */
-const TRICKY_BYTES = [0x41, 0x20, 0x0a, 0xc3, 0xa9, 0xe4, 0xb8, 0xad, 0xf0, 0x9f, 0x98, 0x80, 0x80, 0xbf, 0xc0, 0xed, 0xa0, 0xef, 0xbb, 0xff, 0xf4, 0x90];
+const TRICKY_BYTES = [
+  0x41, 0x20, 0x0a, 0xc3, 0xa9, 0xe4, 0xb8, 0xad, 0xf0, 0x9f, 0x98, 0x80, 0x80, 0xbf, 0xc0, 0xed, 0xa0, 0xef, 0xbb,
+  0xff, 0xf4, 0x90,
+];
 
 describe("StreamingDetokenizer equals decode(all)", () => {
   test("byte-level BPE (generated qwen3 tokenizer)", () => {
@@ -114,11 +131,19 @@ describe("StreamingDetokenizer equals decode(all)", () => {
   test("byte-level BPE with clean_up_tokenization_spaces (generated llama tokenizer)", () => {
     const tok = tokenizerVariant("llama", { clean_up_tokenization_spaces: true });
     expect(tok.decoding).toEqual({ kind: "byte_level", stripLeading: 0, cleanUp: true });
-    const interesting = [...tok.encode(" . ? ! , ' 's n't 'm 've 're a b"), ...tok.encode("x ' y"), tok.tokenToId("Ġ")!];
+    const interesting = [
+      ...tok.encode(" . ? ! , ' 's n't 'm 've 're a b"),
+      ...tok.encode("x ' y"),
+      tok.tokenToId("Ġ")!,
+    ];
     expect(tok.decode(tok.encode("a . b ' c 's"))).toBe("a. b'c's");
     expectStreamEqualsDecode(tok, randomSequences(1024, interesting, 400, 2));
     // One token per character, so that every clean-up pattern is cut at every position.
-    const chars = (text: string) => [...text].map((c) => tok.encode(c)).filter((ids) => ids.length === 1).map((ids) => ids[0]!);
+    const chars = (text: string) =>
+      [...text]
+        .map((c) => tok.encode(c))
+        .filter((ids) => ids.length === 1)
+        .map((ids) => ids[0]!);
     const text = "it n't x 've y 're z ' w 'm . a ? b ! c , d 's e";
     expect(chars(text).length).toBe(text.length);
     for (let i = 0; i < text.length; i++) expectStreamEqualsDecode(tok, [chars(text.slice(i))]);
@@ -132,32 +157,53 @@ describe("StreamingDetokenizer equals decode(all)", () => {
   ] as const) {
     test(name, () => {
       const vocab = ["<unk>", ...BYTE_TOKENS, ...SPM_WORDS];
-      const tok = syntheticTokenizer(vocab, ["<s>", "</s>"], SPM_DECODER(strip), BPE_MODEL, { clean_up_tokenization_spaces: cleanUp });
+      const tok = syntheticTokenizer(vocab, ["<s>", "</s>"], SPM_DECODER(strip), BPE_MODEL, {
+        clean_up_tokenization_spaces: cleanUp,
+      });
       expect(tok.decoding).toEqual({ kind: "spm", stripLeading: strip, cleanUp });
-      const interesting = [...TRICKY_BYTES.map((b) => 1 + b), ...Array.from({ length: SPM_WORDS.length + 2 }, (_, i) => 257 + i)];
+      const interesting = [
+        ...TRICKY_BYTES.map((b) => 1 + b),
+        ...Array.from({ length: SPM_WORDS.length + 2 }, (_, i) => 257 + i),
+      ];
       expectStreamEqualsDecode(tok, randomSequences(vocab.length + 2, interesting, 400, 3));
       const [sp, hello, bom] = [1 + 0x20, tok.tokenToId("▁Hello")!, [0xef, 0xbb, 0xbf].map((b) => 1 + b)];
       // Strip removes leading spaces of the whole text, whichever tokens they come from.
       expect(stream(tok, [hello, sp]).join("")).toBe(strip ? "Hello " : " Hello ");
       expect(stream(tok, [sp, sp, hello]).join("")).toBe(["   Hello", "  Hello", " Hello"][strip]!);
       // ByteFallback drops a byte-order mark at the start of each byte run.
-      expectStreamEqualsDecode(tok, [[...bom, 1 + 0x41, hello, ...bom, ...bom, 1 + 0x41], [sp, ...bom]]);
+      expectStreamEqualsDecode(tok, [
+        [...bom, 1 + 0x41, hello, ...bom, ...bom, 1 + 0x41],
+        [sp, ...bom],
+      ]);
       expect(stream(tok, [hello, ...bom, 1 + 0x41]).join("")).toBe(strip ? "HelloA" : " HelloA");
     });
   }
 
   test("Metaspace", () => {
     const vocab = ["<unk>", ...SPM_WORDS, "<0x41>"];
-    const tok = syntheticTokenizer(vocab, ["</s>"], { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true }, BPE_MODEL);
+    const tok = syntheticTokenizer(
+      vocab,
+      ["</s>"],
+      { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true },
+      BPE_MODEL,
+    );
     expect(tok.decoding.kind).toBe("metaspace");
     expectStreamEqualsDecode(tok, randomSequences(vocab.length + 1, [], 300, 4));
   });
 
   test("another decoder (WordPiece): sliding window", () => {
     const vocab = ["[UNK]", "hello", "##lo", "world", "##s", "a", "é", "##☕", ".", "x"];
-    const tok = syntheticTokenizer(vocab, ["[SEP]"], { type: "WordPiece", prefix: "##", cleanup: false }, {
-      type: "WordPiece", unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100,
-    });
+    const tok = syntheticTokenizer(
+      vocab,
+      ["[SEP]"],
+      { type: "WordPiece", prefix: "##", cleanup: false },
+      {
+        type: "WordPiece",
+        unk_token: "[UNK]",
+        continuing_subword_prefix: "##",
+        max_input_chars_per_word: 100,
+      },
+    );
     expect(tok.decoding.kind).toBe("other");
     expectStreamEqualsDecode(tok, randomSequences(vocab.length + 1, [], 300, 5));
   });
@@ -165,7 +211,9 @@ describe("StreamingDetokenizer equals decode(all)", () => {
   test("a 5,000-token completion streams in linear time and matches", () => {
     const tok = new ModelTokenizer(makeModel("qwen3"));
     const ids = randomSequences(1024, [], 1, 6)[0]!;
-    const long = Array.from({ length: 5000 }, (_, i) => ids[i % ids.length]! + ((i * 7919) % 1000)).map((id) => id % 1024);
+    const long = Array.from({ length: 5000 }, (_, i) => ids[i % ids.length]! + ((i * 7919) % 1000)).map(
+      (id) => id % 1024,
+    );
     const deltas = stream(tok, long);
     expect(deltas.join("")).toBe(tok.decode(long));
   });

@@ -9,8 +9,6 @@ import { makeModel, tempDir } from "../helpers/paths.ts";
 
 let engine: EngineClient;
 
-
-
 async function collect(it: AsyncIterable<GenerationEvent>) {
   let text = "";
   let done: Extract<GenerationEvent, { type: "done" }> | undefined;
@@ -45,7 +43,8 @@ describe("engine worker", () => {
   });
 
   test("the same seed reproduces a sampled completion; another seed differs", async () => {
-    const s = (seed: number) => collect(engine.generate(generateParams({ temperature: 1, top_p: 0.95, seed, max_tokens: 32 })));
+    const s = (seed: number) =>
+      collect(engine.generate(generateParams({ temperature: 1, top_p: 0.95, seed, max_tokens: 32 })));
     const [a, b, c] = [await s(42), await s(42), await s(43)];
     expect(a.text).toBe(b.text);
     expect(c.text).not.toBe(a.text);
@@ -80,7 +79,10 @@ describe("engine worker", () => {
     for (let i = 0; i < 100; i++) {
       const ac = new AbortController();
       let n = 0;
-      for await (const e of engine.generate(generateParams({ max_tokens: 6, temperature: i % 2 ? 0.7 : 0, seed: i }), ac.signal)) {
+      for await (const e of engine.generate(
+        generateParams({ max_tokens: 6, temperature: i % 2 ? 0.7 : 0, seed: i }),
+        ac.signal,
+      )) {
         if (i % 3 === 0 && e.type === "delta" && ++n === 2) ac.abort();
       }
     }

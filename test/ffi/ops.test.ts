@@ -65,7 +65,10 @@ describe("bun-ffi-mlx-bindings ops vs float64 reference", () => {
   test("dtype conversion round-trips through bfloat16 and float16 within their precision", () => {
     const xs = randomArray(64, 10);
     using x = ops.fromArray(xs, [64]);
-    for (const [dt, tol] of [[Dtype.bfloat16, 1e-2], [Dtype.float16, 1e-3]] as const) {
+    for (const [dt, tol] of [
+      [Dtype.bfloat16, 1e-2],
+      [Dtype.float16, 1e-3],
+    ] as const) {
       using h = ops.astype(x, dt);
       expect(h.dtype).toBe(dt);
       expect(maxAbsDiff(h.toFloat32(), xs)).toBeLessThan(tol);

@@ -47,7 +47,7 @@ export function softmaxRef(x: ArrayLike<number>, d: number): Float64Array {
     let max = -Infinity;
     for (let i = 0; i < d; i++) max = Math.max(max, x[r * d + i]!);
     let sum = 0;
-    for (let i = 0; i < d; i++) sum += (out[r * d + i] = Math.exp(x[r * d + i]! - max));
+    for (let i = 0; i < d; i++) sum += out[r * d + i] = Math.exp(x[r * d + i]! - max);
     for (let i = 0; i < d; i++) out[r * d + i]! /= sum;
   }
   return out;
@@ -79,7 +79,18 @@ export function ropeRef(x: ArrayLike<number>, L: number, d: number, base: number
  * Attention for one head group: `q: [H, Lq, d]`, `k, v: [Hkv, Lk, d]` (GQA: head h uses kv head `h / (H/Hkv)`),
  * causal mask aligned bottom-right (query i sees keys ≤ i + Lk − Lq).
  */
-export function sdpaRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, H: number, Hkv: number, Lq: number, Lk: number, d: number, scale: number, causal: boolean): Float64Array {
+export function sdpaRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  H: number,
+  Hkv: number,
+  Lq: number,
+  Lk: number,
+  d: number,
+  scale: number,
+  causal: boolean,
+): Float64Array {
   const out = new Float64Array(H * Lq * d);
   const groups = H / Hkv;
   for (let h = 0; h < H; h++) {
@@ -98,7 +109,7 @@ export function sdpaRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike
         max = Math.max(max, scores[j]!);
       }
       let sum = 0;
-      for (let j = 0; j < Lk; j++) sum += (scores[j] = Math.exp(scores[j]! - max));
+      for (let j = 0; j < Lk; j++) sum += scores[j] = Math.exp(scores[j]! - max);
       for (let p = 0; p < d; p++) {
         let acc = 0;
         for (let j = 0; j < Lk; j++) acc += (scores[j]! / sum) * v[(kh * Lk + j) * d + p]!;

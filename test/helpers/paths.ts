@@ -45,18 +45,19 @@ export const WEATHER = {
   think: "I should check the weather tool.",
   call: { name: "get_weather", arguments: { city: "Paris" } },
   answer: "It is sunny in Paris.",
-  tools: [{
-    type: "function" as const,
-    function: {
-      name: "get_weather",
-      description: "Current weather in a city",
-      parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  tools: [
+    {
+      type: "function" as const,
+      function: {
+        name: "get_weather",
+        description: "Current weather in a city",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      },
     },
-  }],
+  ],
 };
 /** The raw text of the tool-calling turn (what the model emits before `<|im_end|>`). */
-export const WEATHER_CALL_TEXT =
-  `<think>\n${WEATHER.think}\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>`;
+export const WEATHER_CALL_TEXT = `<think>\n${WEATHER.think}\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>`;
 export const WEATHER_SCRIPTS: Script[] = [
   { after: "<|im_start|>assistant\n", emit: WEATHER_CALL_TEXT },
   { after: "<think>\n\n</think>\n\n", emit: WEATHER.answer },
@@ -69,12 +70,17 @@ const made = new Map<string, string>();
  * @returns the model directory.
  */
 export function makeModel(arch: Arch, opts: TestModelOptions = {}): string {
-  const normalized = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const normalized = Object.fromEntries(
+    Object.entries(opts)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
   const key = JSON.stringify([arch, normalized]);
   const cached = made.get(key);
   if (cached) return cached;
   const out = join(tempDir("ithaca-model-"), `${arch}-${opts.scripts ? "scripted-" : ""}${opts.seed ?? 0}`);
-  if (opts.bits === undefined && (opts.groupSize !== undefined || opts.quantOverrides?.length)) throw new Error("makeModel: groupSize / quantOverrides need bits");
+  if (opts.bits === undefined && (opts.groupSize !== undefined || opts.quantOverrides?.length))
+    throw new Error("makeModel: groupSize / quantOverrides need bits");
   const groupSize = opts.groupSize ?? 64;
   generateModel({
     arch,
@@ -86,11 +92,14 @@ export function makeModel(arch: Arch, opts: TestModelOptions = {}): string {
     shards: opts.shards,
     scripts: opts.scripts,
     scriptOrder: opts.scriptOrder,
-    quantization: opts.bits === undefined ? undefined : {
-      bits: opts.bits,
-      groupSize,
-      overrides: Object.fromEntries((opts.quantOverrides ?? []).map((o) => parseQuantOverride(o, groupSize))),
-    },
+    quantization:
+      opts.bits === undefined
+        ? undefined
+        : {
+            bits: opts.bits,
+            groupSize,
+            overrides: Object.fromEntries((opts.quantOverrides ?? []).map((o) => parseQuantOverride(o, groupSize))),
+          },
   });
   made.set(key, out);
   return out;

@@ -24,7 +24,11 @@ export interface ServerProcess {
  * Spawns `cmd` and polls `readyPath` on `port` until it answers 200.
  * @throws Error with the process's output when it exits early or is not ready within `timeoutMs`.
  */
-export async function startServerProcess(cmd: string[], port: number, opts: { readyPath: string; timeoutMs?: number; cwd?: string; env?: Record<string, string> }): Promise<ServerProcess> {
+export async function startServerProcess(
+  cmd: string[],
+  port: number,
+  opts: { readyPath: string; timeoutMs?: number; cwd?: string; env?: Record<string, string> },
+): Promise<ServerProcess> {
   const proc = Bun.spawn(cmd, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdout: "pipe", stderr: "pipe" });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
@@ -43,6 +47,8 @@ export async function startServerProcess(cmd: string[], port: number, opts: { re
     await Bun.sleep(200);
   }
   await stop();
-  const out = (await new Response(proc.stdout as ReadableStream).text()) + (await new Response(proc.stderr as ReadableStream).text());
+  const out =
+    (await new Response(proc.stdout as ReadableStream).text()) +
+    (await new Response(proc.stderr as ReadableStream).text());
   throw new Error(`${cmd.join(" ")} did not become ready on ${url}${opts.readyPath}:\n${out.slice(-2000)}`);
 }

@@ -27,7 +27,12 @@ afterAll(() => local?.close());
 
 describe("(a) local MLX model", () => {
   test("non-stream completion with usage", async () => {
-    const r = await client.chat.completions.create({ model: "tiny", messages: MESSAGES, max_tokens: 16, temperature: 0 });
+    const r = await client.chat.completions.create({
+      model: "tiny",
+      messages: MESSAGES,
+      max_tokens: 16,
+      temperature: 0,
+    });
     expect(r.object).toBe("chat.completion");
     expect(r.model).toBe("tiny");
     expect(r.choices[0]!.message.role).toBe("assistant");
@@ -40,8 +45,19 @@ describe("(a) local MLX model", () => {
   });
 
   test("stream: role chunk, content deltas equal to the non-stream text, finish chunk, then a usage chunk with no choices", async () => {
-    const whole = await client.chat.completions.create({ model: "tiny", messages: MESSAGES, max_tokens: 20, temperature: 0 });
-    const stream = await client.chat.completions.create({ model: "tiny", messages: MESSAGES, max_tokens: 20, temperature: 0, stream: true });
+    const whole = await client.chat.completions.create({
+      model: "tiny",
+      messages: MESSAGES,
+      max_tokens: 20,
+      temperature: 0,
+    });
+    const stream = await client.chat.completions.create({
+      model: "tiny",
+      messages: MESSAGES,
+      max_tokens: 20,
+      temperature: 0,
+      stream: true,
+    });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
@@ -66,7 +82,9 @@ describe("(a) local MLX model", () => {
 describe("(e) client abort", () => {
   test("aborting mid-stream cancels local generation (observable in /health)", async () => {
     const cancelled = async () => {
-      const h = (await (await fetch(`${local.url}/health`)).json()) as { backends: { local: { models: { tiny: { cancelled: number } } } } };
+      const h = (await (await fetch(`${local.url}/health`)).json()) as {
+        backends: { local: { models: { tiny: { cancelled: number } } } };
+      };
       return h.backends.local.models.tiny.cancelled;
     };
     const before = await cancelled();
@@ -101,7 +119,9 @@ describe("(b) through Ithaca to mlx_lm.server", () => {
       port,
       { readyPath: "/v1/models", timeoutMs: 90_000 },
     );
-    proxy = await startIthaca({ upstreams: [{ id: "mlxlm", kind: "openai-http", base_url: `${mlxServer.url}/v1`, models: [modelDir] }] });
+    proxy = await startIthaca({
+      upstreams: [{ id: "mlxlm", kind: "openai-http", base_url: `${mlxServer.url}/v1`, models: [modelDir] }],
+    });
   });
   afterAll(async () => {
     await proxy?.close();
@@ -116,10 +136,26 @@ describe("(b) through Ithaca to mlx_lm.server", () => {
   test("greedy answer through Ithaca equals Ithaca's own local answer, stream and non-stream", async () => {
     const id = `mlxlm:${modelDir.split("/").at(-1)!.toLowerCase()}`;
     const via = new OpenAI({ baseURL: proxy.baseURL, apiKey: "x", maxRetries: 0 });
-    const upstream = await via.chat.completions.create({ model: id, messages: MESSAGES, max_tokens: 12, temperature: 0 });
-    const ours = await client.chat.completions.create({ model: "tiny", messages: MESSAGES, max_tokens: 12, temperature: 0 });
+    const upstream = await via.chat.completions.create({
+      model: id,
+      messages: MESSAGES,
+      max_tokens: 12,
+      temperature: 0,
+    });
+    const ours = await client.chat.completions.create({
+      model: "tiny",
+      messages: MESSAGES,
+      max_tokens: 12,
+      temperature: 0,
+    });
     expect(upstream.choices[0]!.message.content).toBe(ours.choices[0]!.message.content);
-    const stream = await via.chat.completions.create({ model: id, messages: MESSAGES, max_tokens: 12, temperature: 0, stream: true });
+    const stream = await via.chat.completions.create({
+      model: id,
+      messages: MESSAGES,
+      max_tokens: 12,
+      temperature: 0,
+      stream: true,
+    });
     let text = "";
     for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
     expect(text).toBe(ours.choices[0]!.message.content!);
@@ -132,11 +168,15 @@ describe("(c) through Ithaca to a second Ithaca standing in for a Telemak", () =
 
   beforeAll(async () => {
     const port = await freePort();
-    telemak = await startServerProcess([BUN, join(REPO, "src", "main.ts"), "serve", "--port", String(port), "--model", modelDir], port, {
-      readyPath: "/health",
-      timeoutMs: 60_000,
-      cwd: REPO,
-    });
+    telemak = await startServerProcess(
+      [BUN, join(REPO, "src", "main.ts"), "serve", "--port", String(port), "--model", modelDir],
+      port,
+      {
+        readyPath: "/health",
+        timeoutMs: 60_000,
+        cwd: REPO,
+      },
+    );
     proxy = await startIthaca({ upstreams: [{ id: "telemak1", kind: "openai-http", base_url: `${telemak.url}/v1` }] });
   });
   afterAll(async () => {
@@ -149,11 +189,28 @@ describe("(c) through Ithaca to a second Ithaca standing in for a Telemak", () =
     const ids = (await via.models.list()).data.map((m) => m.id);
     const id = ids.find((m) => m.startsWith("telemak1:"));
     expect(id).toBeDefined();
-    const r = await via.chat.completions.create({ model: id!, messages: MESSAGES, max_tokens: 10, temperature: 0, seed: 1 });
-    const ours = await client.chat.completions.create({ model: "tiny", messages: MESSAGES, max_tokens: 10, temperature: 0 });
+    const r = await via.chat.completions.create({
+      model: id!,
+      messages: MESSAGES,
+      max_tokens: 10,
+      temperature: 0,
+      seed: 1,
+    });
+    const ours = await client.chat.completions.create({
+      model: "tiny",
+      messages: MESSAGES,
+      max_tokens: 10,
+      temperature: 0,
+    });
     expect(r.choices[0]!.message.content).toBe(ours.choices[0]!.message.content);
     expect(r.usage!.completion_tokens).toBe(10);
-    const stream = await via.chat.completions.create({ model: id!, messages: MESSAGES, max_tokens: 10, temperature: 0, stream: true });
+    const stream = await via.chat.completions.create({
+      model: id!,
+      messages: MESSAGES,
+      max_tokens: 10,
+      temperature: 0,
+      stream: true,
+    });
     const chunks = [];
     for await (const c of stream) chunks.push(c);
     expect(chunks.at(-1)!.usage!.completion_tokens).toBe(10);

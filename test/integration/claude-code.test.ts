@@ -82,7 +82,9 @@ describe("Claude-Code-style flow against a local model", () => {
       const answer = await turn(history, false);
       reads.push(call.usage.cache_read_input_tokens ?? 0, answer.usage.cache_read_input_tokens ?? 0);
       expect(answer.stop_reason).toBe("end_turn");
-      expect(answer.content).toEqual([{ type: "text", text: WEATHER.answer, citations: null }].map(({ citations: _c, ...b }) => b) as never);
+      expect(answer.content).toEqual(
+        [{ type: "text", text: WEATHER.answer, citations: null }].map(({ citations: _c, ...b }) => b) as never,
+      );
       history.push({ role: "assistant", content: answer.content as Anthropic.ContentBlockParam[] });
       history.push({ role: "user", content: "And tomorrow?" });
     }
@@ -122,7 +124,11 @@ describe("Claude-Code-style flow against a local model", () => {
     expect(response.headers.get("content-type")).toStartWith("text/event-stream");
     const names: string[] = [];
     for await (const event of parseSSE(response.body!)) {
-      const data = JSON.parse(event.data) as { type: string; delta?: { type: string }; content_block?: { type: string } };
+      const data = JSON.parse(event.data) as {
+        type: string;
+        delta?: { type: string };
+        content_block?: { type: string };
+      };
       expect(data.type).toBe(event.event!);
       const detail = data.content_block?.type ?? data.delta?.type;
       const name = detail && event.event !== "message_delta" ? `${event.event}:${detail}` : event.event!;
@@ -149,7 +155,9 @@ describe("Claude-Code-style flow against a local model", () => {
       messages: [{ role: "user" as const, content: "What is the weather in Paris?" }],
     };
     const create = (extra: { max_tokens: number; stop_sequences?: string[] }) =>
-      stream ? client.messages.stream({ ...base, ...extra }).finalMessage() : client.messages.create({ ...base, ...extra });
+      stream
+        ? client.messages.stream({ ...base, ...extra }).finalMessage()
+        : client.messages.create({ ...base, ...extra });
     const short = await create({ max_tokens: 2 });
     expect(short.stop_reason).toBe("max_tokens");
     expect(short.usage.output_tokens).toBe(2);

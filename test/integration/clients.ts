@@ -45,7 +45,9 @@ export async function viaChat(client: OpenAI, model: string, turn: Turn): Promis
       {
         role: "assistant",
         content: null,
-        tool_calls: [{ id: call.id, type: "function", function: { name: call.name, arguments: JSON.stringify(call.input) } }],
+        tool_calls: [
+          { id: call.id, type: "function", function: { name: call.name, arguments: JSON.stringify(call.input) } },
+        ],
       },
       { role: "tool", tool_call_id: call.id, content },
     );
@@ -81,14 +83,23 @@ async function fromChunks(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Pr
     reasoning += delta.reasoning_content ?? delta.reasoning ?? "";
     text += delta.content ?? "";
     for (const call of delta.tool_calls ?? []) {
-      const slot = (calls[call.index] ??= { id: "", name: "", args: "" });
+      let slot = calls[call.index];
+      if (slot === undefined) {
+        slot = { id: "", name: "", args: "" };
+        calls[call.index] = slot;
+      }
       slot.id ||= call.id ?? "";
       slot.name += call.function?.name ?? "";
       slot.args += call.function?.arguments ?? "";
     }
     if (choice.finish_reason) stop = stopOf(choice.finish_reason);
   }
-  return { reasoning, text, toolCalls: calls.map((c) => ({ id: c.id, name: c.name, input: JSON.parse(c.args) })), stop };
+  return {
+    reasoning,
+    text,
+    toolCalls: calls.map((c) => ({ id: c.id, name: c.name, input: JSON.parse(c.args) })),
+    stop,
+  };
 }
 
 function fromCompletion(completion: OpenAI.ChatCompletion): Outcome {
@@ -164,7 +175,13 @@ export async function viaResponses(client: OpenAI, model: string, turn: Turn): P
     }
   }
   const stop =
-    response.status === "incomplete" ? "length" : toolCalls.length > 0 ? "tool" : response.status === "completed" ? "end" : response.status ?? "";
+    response.status === "incomplete"
+      ? "length"
+      : toolCalls.length > 0
+        ? "tool"
+        : response.status === "completed"
+          ? "end"
+          : (response.status ?? "");
   return { reasoning, text: response.output_text, toolCalls, stop };
 }
 

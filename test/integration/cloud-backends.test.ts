@@ -34,7 +34,12 @@ beforeAll(async () => {
           api_key_env: "ANTHROPIC_KEY",
           anthropic_beta: ["prompt-caching-2024-07-31"],
           published: [
-            { alias: "claude-haiku", model: "claude-haiku-4-5", capabilities: ["tools", "vision", "thinking"], context_length: 200000 },
+            {
+              alias: "claude-haiku",
+              model: "claude-haiku-4-5",
+              capabilities: ["tools", "vision", "thinking"],
+              context_length: 200000,
+            },
           ],
         },
         {
@@ -53,7 +58,9 @@ beforeAll(async () => {
           api_key_env: "OPENROUTER_KEY",
           cloud: true,
           headers: { "HTTP-Referer": "https://ithaca.test", "X-Title": "Ithaca tests" },
-          published: [{ alias: "or:claude-haiku", model: "anthropic/claude-haiku-4.5", capabilities: ["tools", "thinking"] }],
+          published: [
+            { alias: "or:claude-haiku", model: "anthropic/claude-haiku-4.5", capabilities: ["tools", "thinking"] },
+          ],
         },
       ],
     },
@@ -94,9 +101,12 @@ describe("what goes on the wire", () => {
   });
 
   test("openai-http: Bearer key from the env var, client key not forwarded, session_id stripped for the cloud", async () => {
-    await gpt.chat.completions.create({ model: "gpt-mini", messages: [{ role: "user", content: "hi" }], session_id: "s-2" } as never, {
-      headers: { "x-session-id": "s-2" },
-    });
+    await gpt.chat.completions.create(
+      { model: "gpt-mini", messages: [{ role: "user", content: "hi" }], session_id: "s-2" } as never,
+      {
+        headers: { "x-session-id": "s-2" },
+      },
+    );
     const call = openai.calls.at(-1)!;
     expect(call.headers.get("authorization")).toBe(`Bearer ${KEYS.OPENAI_KEY}`);
     expect(call.headers.get("x-session-id")).toBeNull();

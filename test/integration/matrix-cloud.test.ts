@@ -88,32 +88,32 @@ describe.each(BACKENDS)("$name", (backend) => {
   const cases = Object.keys(DIALECTS).flatMap((dialect) =>
     [false, true].map((stream) => ({ dialect: dialect as keyof typeof DIALECTS, stream })),
   );
-  test.each(cases)("$dialect, stream $stream: thinking, a tool call, then the answer from its result", async ({
-    dialect,
-    stream,
-  }) => {
-    const fixture = backend.fixture();
-    const turn1: ScriptedReply = {
-      thinking: THINK,
-      toolCalls: [{ id: backend.callId, name: "get_weather", arguments: { city: "Paris" } }],
-    };
-    fixture.enqueue(turn1, { text: ANSWER });
-    const ask = DIALECTS[dialect];
-    const first: Outcome = await ask(ithaca, backend.model, { thinking: true, stream, maxTokens: 2048 });
-    expect(first).toEqual({
-      reasoning: THINK,
-      text: "",
-      toolCalls: [{ id: backend.callId, name: "get_weather", input: { city: "Paris" } }],
-      stop: "tool",
-    });
-    const call = first.toolCalls[0]!;
-    const second = await ask(ithaca, backend.model, {
-      thinking: false,
-      stream,
-      maxTokens: 2048,
-      toolResult: { call, content: RESULT },
-    });
-    expect(second).toEqual({ reasoning: "", text: ANSWER, toolCalls: [], stop: "end" });
-    expect(receivedToolResult(fixture.calls.at(-1)!)).toEqual({ id: backend.callId, content: RESULT });
-  });
+  test.each(cases)(
+    "$dialect, stream $stream: thinking, a tool call, then the answer from its result",
+    async ({ dialect, stream }) => {
+      const fixture = backend.fixture();
+      const turn1: ScriptedReply = {
+        thinking: THINK,
+        toolCalls: [{ id: backend.callId, name: "get_weather", arguments: { city: "Paris" } }],
+      };
+      fixture.enqueue(turn1, { text: ANSWER });
+      const ask = DIALECTS[dialect];
+      const first: Outcome = await ask(ithaca, backend.model, { thinking: true, stream, maxTokens: 2048 });
+      expect(first).toEqual({
+        reasoning: THINK,
+        text: "",
+        toolCalls: [{ id: backend.callId, name: "get_weather", input: { city: "Paris" } }],
+        stop: "tool",
+      });
+      const call = first.toolCalls[0]!;
+      const second = await ask(ithaca, backend.model, {
+        thinking: false,
+        stream,
+        maxTokens: 2048,
+        toolResult: { call, content: RESULT },
+      });
+      expect(second).toEqual({ reasoning: "", text: ANSWER, toolCalls: [], stop: "end" });
+      expect(receivedToolResult(fixture.calls.at(-1)!)).toEqual({ id: backend.callId, content: RESULT });
+    },
+  );
 });

@@ -12,7 +12,9 @@ import { DIALECTS } from "./clients.ts";
 let ithaca: RunningIthaca;
 
 beforeAll(async () => {
-  ithaca = await startIthaca({ models: [{ id: "weather", path: makeModel("qwen3", { seed: 7, scripts: WEATHER_SCRIPTS }) }] });
+  ithaca = await startIthaca({
+    models: [{ id: "weather", path: makeModel("qwen3", { seed: 7, scripts: WEATHER_SCRIPTS }) }],
+  });
 }, 60_000);
 afterAll(() => ithaca?.close());
 
@@ -21,25 +23,25 @@ const cases = Object.keys(DIALECTS).flatMap((dialect) =>
 );
 
 describe("local MLX model", () => {
-  test.each(cases)("$dialect, stream $stream: thinking, a tool call, then the answer from its result", async ({
-    dialect,
-    stream,
-  }) => {
-    const ask = DIALECTS[dialect];
-    const first = await ask(ithaca, "weather", { thinking: true, stream, maxTokens: 100 });
-    expect(first).toEqual({
-      reasoning: WEATHER.think,
-      text: "",
-      toolCalls: [{ id: expect.any(String), name: "get_weather", input: { city: "Paris" } }],
-      stop: "tool",
-    });
-    const call = first.toolCalls[0]!;
-    const second = await ask(ithaca, "weather", {
-      thinking: false,
-      stream,
-      maxTokens: 100,
-      toolResult: { call, content: "22°C, sunny" },
-    });
-    expect(second).toEqual({ reasoning: "", text: WEATHER.answer, toolCalls: [], stop: "end" });
-  });
+  test.each(cases)(
+    "$dialect, stream $stream: thinking, a tool call, then the answer from its result",
+    async ({ dialect, stream }) => {
+      const ask = DIALECTS[dialect];
+      const first = await ask(ithaca, "weather", { thinking: true, stream, maxTokens: 100 });
+      expect(first).toEqual({
+        reasoning: WEATHER.think,
+        text: "",
+        toolCalls: [{ id: expect.any(String), name: "get_weather", input: { city: "Paris" } }],
+        stop: "tool",
+      });
+      const call = first.toolCalls[0]!;
+      const second = await ask(ithaca, "weather", {
+        thinking: false,
+        stream,
+        maxTokens: 100,
+        toolResult: { call, content: "22°C, sunny" },
+      });
+      expect(second).toEqual({ reasoning: "", text: WEATHER.answer, toolCalls: [], stop: "end" });
+    },
+  );
 });

@@ -37,7 +37,13 @@ afterAll(async () => {
 async function longLocalStream() {
   const messages = [{ role: "user" as const, content: "Tell me about lighthouses." }];
   // Long enough to still be decoding while the checks run (the tiny model's context is 4096); aborted at the end.
-  const stream = await client.chat.completions.create({ model: "tiny", messages, max_tokens: 4000, temperature: 0, stream: true });
+  const stream = await client.chat.completions.create({
+    model: "tiny",
+    messages,
+    max_tokens: 4000,
+    temperature: 0,
+    stream: true,
+  });
   let chunks = 0;
   let finished = false;
   const done = (async () => {
@@ -85,9 +91,16 @@ describe("bounded queue over HTTP", () => {
     await Bun.sleep(20);
     const before = long.chunks();
     for (let i = 0; i < 5; i++) {
-      const r = await client.chat.completions.create({ model: "lan:remote", messages: [{ role: "user", content: `ping ${i}` }] });
+      const r = await client.chat.completions.create({
+        model: "lan:remote",
+        messages: [{ role: "user", content: `ping ${i}` }],
+      });
       expect(r.choices[0]!.message.content!.length).toBeGreaterThan(0);
-      const stream = await client.chat.completions.create({ model: "lan:remote", messages: [{ role: "user", content: "ping" }], stream: true });
+      const stream = await client.chat.completions.create({
+        model: "lan:remote",
+        messages: [{ role: "user", content: "ping" }],
+        stream: true,
+      });
       let parts = 0;
       for await (const c of stream) if (c.choices[0]?.delta.content) parts++;
       expect(parts).toBe(3);

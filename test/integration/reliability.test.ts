@@ -37,7 +37,12 @@ beforeAll(async () => {
           { alias: "solo", model: "gpt-4o-mini" },
         ],
       },
-      { id: "backup", base_url: backup.baseUrl, retry: { attempts: 1 }, published: [{ alias: "backup", model: "gpt-4o" }] },
+      {
+        id: "backup",
+        base_url: backup.baseUrl,
+        retry: { attempts: 1 },
+        published: [{ alias: "backup", model: "gpt-4o" }],
+      },
       {
         id: "anthropic",
         kind: "anthropic-http",
@@ -63,9 +68,8 @@ afterAll(async () => {
 });
 
 const health = async (id: string) =>
-  ((await (await fetch(`${ithaca.url}/health`)).json()) as { backends: Record<string, Record<string, unknown>> }).backends[
-    `upstream:${id}`
-  ]!;
+  ((await (await fetch(`${ithaca.url}/health`)).json()) as { backends: Record<string, Record<string, unknown>> })
+    .backends[`upstream:${id}`]!;
 
 describe("retries before the first byte", () => {
   test("429 with retry-after: waited for, then retried", async () => {
@@ -167,7 +171,11 @@ describe("failures after the stream started: not retried, in the dialect's in-st
   });
 
   test("Anthropic client, OpenAI upstream (translated) sending an in-stream error: event: error with its message", async () => {
-    backup.enqueue({ text: "one two three four five six", failAfterEvents: 3, error: { status: 500, message: "GPU fell off" } });
+    backup.enqueue({
+      text: "one two three four five six",
+      failAfterEvents: 3,
+      error: { status: 500, message: "GPU fell off" },
+    });
     const response = await fetch(`${ithaca.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -10,7 +10,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import type {
-  ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming,
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
 } from "openai/resources/chat/completions";
 import { ChatTemplate } from "../../src/engine/chat-template.ts";
@@ -39,10 +42,23 @@ beforeAll(async () => {
 afterAll(() => local?.close());
 
 const create = (body: Omit<ChatCompletionCreateParamsNonStreaming, "model"> & Extra) =>
-  client.chat.completions.create({ model: MODEL, temperature: 0, max_tokens: 100, ...body } as ChatCompletionCreateParamsNonStreaming);
+  client.chat.completions.create({
+    model: MODEL,
+    temperature: 0,
+    max_tokens: 100,
+    ...body,
+  } as ChatCompletionCreateParamsNonStreaming);
 
-async function streamChunks(body: Omit<ChatCompletionCreateParamsNonStreaming, "model" | "stream"> & Extra): Promise<ChatCompletionChunk[]> {
-  const stream = await client.chat.completions.create({ model: MODEL, temperature: 0, max_tokens: 100, ...body, stream: true } as ChatCompletionCreateParamsStreaming);
+async function streamChunks(
+  body: Omit<ChatCompletionCreateParamsNonStreaming, "model" | "stream"> & Extra,
+): Promise<ChatCompletionChunk[]> {
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    temperature: 0,
+    max_tokens: 100,
+    ...body,
+    stream: true,
+  } as ChatCompletionCreateParamsStreaming);
   const chunks: ChatCompletionChunk[] = [];
   for await (const c of stream) chunks.push(c);
   return chunks;
@@ -50,7 +66,8 @@ async function streamChunks(body: Omit<ChatCompletionCreateParamsNonStreaming, "
 
 /** Prompt length as the engine renders it (template + tokenizer), for the usage checks. */
 function promptTokens(messages: unknown[], tools?: unknown[], enable_thinking?: boolean): number {
-  return tokenizer.encode(new ChatTemplate(tokenizer).render(normalizeMessages(messages), { tools, enable_thinking })).length;
+  return tokenizer.encode(new ChatTemplate(tokenizer).render(normalizeMessages(messages), { tools, enable_thinking }))
+    .length;
 }
 
 const joined = (chunks: ChatCompletionChunk[], field: "content" | "reasoning_content") =>
@@ -84,14 +101,18 @@ describe("turn 1: thinking on, tools declared → reasoning + a tool call", () =
     expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
     expect(joined(chunks, "reasoning_content")).toBe(WEATHER.think);
     // Reasoning is streamed as it is generated, not in one piece.
-    expect(chunks.filter((c) => ((c.choices[0]?.delta ?? {}) as Reasoning).reasoning_content).length).toBeGreaterThan(3);
+    expect(chunks.filter((c) => ((c.choices[0]?.delta ?? {}) as Reasoning).reasoning_content).length).toBeGreaterThan(
+      3,
+    );
     const content = joined(chunks, "content");
     expect(content).toBe("");
     const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
     expect(calls).toHaveLength(1);
     // The reasoning comes first, then the call.
     const callAt = chunks.findIndex((c) => c.choices[0]?.delta.tool_calls);
-    expect(chunks.findLastIndex((c) => ((c.choices[0]?.delta ?? {}) as Reasoning).reasoning_content)).toBeLessThan(callAt);
+    expect(chunks.findLastIndex((c) => ((c.choices[0]?.delta ?? {}) as Reasoning).reasoning_content)).toBeLessThan(
+      callAt,
+    );
     expect(calls[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_weather" } });
     expect(calls[0]!.id).toMatch(/^call_[A-Za-z0-9]{24}$/);
     expect(JSON.parse(calls[0]!.function!.arguments!)).toEqual({ city: "Paris" });
@@ -104,7 +125,13 @@ describe("turn 1: thinking on, tools declared → reasoning + a tool call", () =
   });
 
   test("the SDK's stream helper assembles the same tool call (finalChatCompletion)", async () => {
-    const runner = client.chat.completions.stream({ model: MODEL, temperature: 0, max_tokens: 100, messages: [USER], tools: WEATHER.tools });
+    const runner = client.chat.completions.stream({
+      model: MODEL,
+      temperature: 0,
+      max_tokens: 100,
+      messages: [USER],
+      tools: WEATHER.tools,
+    });
     const final = await runner.finalChatCompletion();
     const choice = final.choices[0]!;
     expect(choice.finish_reason).toBe("tool_calls");
@@ -194,7 +221,12 @@ describe("tool parsing is on only when tools are declared", () => {
 });
 
 describe("logprobs on the scripted model", () => {
-  type Entry = { token: string; logprob: number; bytes: number[] | null; top_logprobs: { token: string; logprob: number; bytes: number[] | null }[] };
+  type Entry = {
+    token: string;
+    logprob: number;
+    bytes: number[] | null;
+    top_logprobs: { token: string; logprob: number; bytes: number[] | null }[];
+  };
 
   function checkEntries(entries: Entry[], text: string, count: number): void {
     expect(entries).toHaveLength(count);
@@ -220,13 +252,19 @@ describe("logprobs on the scripted model", () => {
     const r = await create({ messages: [USER], tools: WEATHER.tools, logprobs: true, top_logprobs: 2 });
     checkEntries(r.choices[0]!.logprobs!.content as Entry[], WEATHER_CALL_TEXT, CALL_TOKENS());
     const chunks = await streamChunks({ messages: [USER], tools: WEATHER.tools, logprobs: true, top_logprobs: 2 });
-    checkEntries(chunks.flatMap((c) => (c.choices[0]?.logprobs?.content ?? []) as Entry[]), WEATHER_CALL_TEXT, CALL_TOKENS());
+    checkEntries(
+      chunks.flatMap((c) => (c.choices[0]?.logprobs?.content ?? []) as Entry[]),
+      WEATHER_CALL_TEXT,
+      CALL_TOKENS(),
+    );
   });
 });
 
 describe("catalog", () => {
   test("/v1/models advertises tools for the model; the contract lists tools and thinking", async () => {
-    const models = (await (await fetch(`${local.baseURL}/models`)).json()) as { data: { id: string; x_odyssai: Record<string, unknown> }[] };
+    const models = (await (await fetch(`${local.baseURL}/models`)).json()) as {
+      data: { id: string; x_odyssai: Record<string, unknown> }[];
+    };
     const entry = models.data.find((m) => m.id === MODEL)!;
     expect(entry.x_odyssai.supports_tools).toBe(true);
     expect(entry.x_odyssai.supports_thinking).toBe(true);
@@ -238,6 +276,8 @@ describe("catalog", () => {
     };
     expect(contract.capabilities.tools).toBe(true);
     expect(contract.features).toContain("tool-calling");
-    expect(contract.models.find((m) => m.id === MODEL)!.capabilities).toEqual(expect.arrayContaining(["tools", "thinking"]));
+    expect(contract.models.find((m) => m.id === MODEL)!.capabilities).toEqual(
+      expect.arrayContaining(["tools", "thinking"]),
+    );
   });
 });

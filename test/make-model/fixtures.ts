@@ -254,7 +254,7 @@ CONVERSATIONS.llama.push(
  * Runs in the project venv; reads the job from stdin, writes results as JSON to job.out. Per model: mlx-lm loads it and
  * generates (`generate`), transformers encodes and decodes `texts` and renders `conversations`.
  */
-const PYTHON_CHECKS = String.raw`
+const PYTHON_CHECKS = `
 import glob, json, sys
 from pathlib import Path
 import mlx.core as mx

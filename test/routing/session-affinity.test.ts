@@ -118,7 +118,11 @@ describe("three replicas behind Ithaca", () => {
     client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
     const candidates = await server.ithaca.catalog.candidates(MODEL);
     expect(candidates.map((entry) => entry.backend.id)).toEqual(backendIds);
-    for (const id of ids) orders.set(id, rendezvousOrder(id, candidates).map((entry) => entry.backend.id));
+    for (const id of ids)
+      orders.set(
+        id,
+        rendezvousOrder(id, candidates).map((entry) => entry.backend.id),
+      );
   });
   afterAll(async () => {
     await server.close();

@@ -216,6 +216,6 @@ describe("chunksToAnthropicEvents", () => {
     const [first] = await collect(
       chunksToAnthropicEvents(from([chunk({}, "stop")]), { model: "m", messageId: "msg_given" }),
     );
-    expect((first?.data as { message: { id: string } }).message.id).toBe("msg_given");
+    expect((first!.data as { message: { id: string } }).message.id).toBe("msg_given");
   });
 });

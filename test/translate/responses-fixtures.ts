@@ -4,8 +4,17 @@
  * an async source of stream items.
  */
 import * as v from "valibot";
-import type { ChatCompletion, ChatCompletionChunk, OpenAIAssistantMessage } from "../../src/protocol/openai-response.ts";
-import type { OpenAIDelta, OpenAIFinishReason, OpenAIStreamItem, OpenAIUsage } from "../../src/protocol/openai-response.ts";
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  OpenAIAssistantMessage,
+} from "../../src/protocol/openai-response.ts";
+import type {
+  OpenAIDelta,
+  OpenAIFinishReason,
+  OpenAIStreamItem,
+  OpenAIUsage,
+} from "../../src/protocol/openai-response.ts";
 import {
   ResponsesRequestSchema,
   type ResponseFunctionToolCall,

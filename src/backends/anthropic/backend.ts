@@ -18,12 +18,17 @@ import type { UpstreamConfig } from "../../config/schema.ts";
 import { anthropicStreamError, upstreamAnthropicError } from "../../protocol/anthropic-errors.ts";
 import type { AnthropicMessage } from "../../protocol/anthropic.ts";
 import { sseNamed } from "../../protocol/sse.ts";
-import type { Backend, BackendCallContext, BackendModel, BytesAnswer, ChunksAnswer, CompletionAnswer } from "../backend.ts";
+import type {
+  Backend,
+  BackendCallContext,
+  BackendModel,
+  BytesAnswer,
+  ChunksAnswer,
+  CompletionAnswer,
+} from "../backend.ts";
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
-import { upstreamEndpoint } from "../http/endpoint.ts";
-import { UpstreamProbe } from "../http/probe.ts";
+import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
-import { UpstreamClient } from "../http/upstream-client.ts";
 import { scanJsonObject } from "../http/usage-scan.ts";
 import { chatToMessages } from "./request.ts";
 import { messageToChatCompletion } from "./response.ts";
@@ -32,45 +37,22 @@ import { anthropicEventsFromSse, anthropicEventsToChunks } from "./stream.ts";
 /** Ithaca's request extensions, which Anthropic's API would reject as unknown fields. */
 const ITHACA_EXTENSIONS = ["session_id", "enable_thinking", "reasoning_effort"];
 
-class AnthropicHttpBackend implements Backend {
-  readonly id: string;
+class AnthropicHttpBackend extends HttpBackend implements Backend {
   readonly kind = "anthropic-http" as const;
-  private readonly probe: UpstreamProbe;
-  private readonly client: UpstreamClient;
 
-  constructor(private readonly upstream: UpstreamConfig) {
-    this.id = `upstream:${upstream.id}`;
-    const headers: Record<string, string> = { "anthropic-version": upstream.anthropic_version };
-    for (const [name, value] of Object.entries(upstream.headers)) headers[name.toLowerCase()] = value;
+  constructor(upstream: UpstreamConfig) {
+    const headers: Record<string, string> = {
+      "anthropic-version": upstream.anthropic_version,
+      ...configuredHeaders(upstream),
+    };
     if (upstream.api_key) headers["x-api-key"] = upstream.api_key;
-    const endpoint = upstreamEndpoint(upstream.base_url);
-    this.probe = new UpstreamProbe({
-      upstreamId: upstream.id,
-      baseUrl: endpoint.base,
-      headers: { ...endpoint.headers, ...headers },
-      timeoutMs: upstream.timeout_ms.connect,
-    });
-    this.client = new UpstreamClient(upstream, { httpError: upstreamAnthropicError }, headers, () =>
-      this.probe.invalidate(),
-    );
+    super(upstream, headers, { httpError: upstreamAnthropicError });
   }
 
   async listModels(): Promise<BackendModel[]> {
     if (this.upstream.published) return publishedModels(this.upstream);
     const models = this.upstream.models?.map((id) => ({ id })) ?? (await this.probe.models());
     return publishUpstreamModels(this.upstream, models, null);
-  }
-
-  available(): boolean {
-    return this.client.available();
-  }
-
-  onModelsChanged(listener: () => void): () => void {
-    return this.probe.onChange(listener);
-  }
-
-  drain(): Promise<void> {
-    return this.client.drain();
   }
 
   async messages(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
@@ -80,13 +62,20 @@ class AnthropicHttpBackend implements Backend {
       ctx,
     );
     if (!stream) {
-      return this.client.bytes(exchange, "anthropic", (bytes) => this.countUsage(new TextDecoder().decode(bytes), "last"));
+      return this.client.bytes(exchange, "anthropic", (bytes) =>
+        this.countUsage(new TextDecoder().decode(bytes), "last"),
+      );
     }
     // message_start (the stream's head) carries the input count; the last message_delta (its tail) the output count.
-    return this.client.relay(exchange, "anthropic", (error) => sseNamed(anthropicStreamError(error)), ({ head, tail }) => {
-      this.countUsage(head, "first", "input");
-      this.countUsage(tail, "last", "output");
-    });
+    return this.client.relay(
+      exchange,
+      "anthropic",
+      (error) => sseNamed(anthropicStreamError(error)),
+      ({ head, tail }) => {
+        this.countUsage(head, "first", "input");
+        this.countUsage(tail, "last", "output");
+      },
+    );
   }
 
   async countMessageTokens(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
@@ -115,20 +104,13 @@ class AnthropicHttpBackend implements Backend {
     let message: AnthropicMessage;
     try {
       message = JSON.parse(new TextDecoder().decode(bytes)) as AnthropicMessage;
-      if (message === null || typeof message !== "object" || !Array.isArray(message.content)) throw new TypeError("no content");
+      if (message === null || typeof message !== "object" || !Array.isArray(message.content))
+        throw new TypeError("no content");
     } catch {
       throw this.client.invalid("its answer is not an Anthropic message");
     }
     this.client.countUsage(message.usage?.input_tokens, message.usage?.output_tokens);
     return { kind: "completion", completion: messageToChatCompletion(message, { model: ctx.model.id }) };
-  }
-
-  stats(): Record<string, unknown> {
-    return { upstream: this.upstream.id, available: this.client.available(), ...this.client.counters };
-  }
-
-  async close(): Promise<void> {
-    this.client.close();
   }
 
   /**
@@ -137,7 +119,10 @@ class AnthropicHttpBackend implements Backend {
    */
   private countUsage(text: string, from: "first" | "last", only?: "input" | "output"): void {
     const usage = scanJsonObject(text, "usage", from);
-    this.client.countUsage(only === "output" ? undefined : usage?.input_tokens, only === "input" ? undefined : usage?.output_tokens);
+    this.client.countUsage(
+      only === "output" ? undefined : usage?.input_tokens,
+      only === "input" ? undefined : usage?.output_tokens,
+    );
   }
 
   /** The client's Anthropic body for the wire: the upstream's model id, Ithaca's extensions removed. */

@@ -166,7 +166,10 @@ function conversation(messages: Chat["messages"]): { system?: MessagesRequest["s
   const system: Array<string | TextBlock[]> = [];
   const turns: Turn[] = [];
   messages.forEach((message, index) => {
-    if (message.role === "system" || message.role === "developer") return void system.push(systemText(message, index));
+    if (message.role === "system" || message.role === "developer") {
+      system.push(systemText(message, index));
+      return;
+    }
     const next = turn(message, index);
     if (next) append(turns, next);
   });

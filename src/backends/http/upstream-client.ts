@@ -111,7 +111,9 @@ export class UpstreamClient {
     private readonly onUpstreamFailure: () => void = () => {},
   ) {
     if (upstream.api_key_env && !upstream.api_key) {
-      console.warn(`[ithaca] upstream '${upstream.id}': environment variable ${upstream.api_key_env} is empty; sending no key`);
+      console.warn(
+        `[ithaca] upstream '${upstream.id}': environment variable ${upstream.api_key_env} is empty; sending no key`,
+      );
     }
     const endpoint = upstreamEndpoint(upstream.base_url);
     this.name = upstream.id;
@@ -160,7 +162,10 @@ export class UpstreamClient {
   }
 
   /** One try: the fetch under the header deadline, and an error answer read (bounded) and mapped. */
-  private async attempt(request: UpstreamRequest, ctx: BackendCallContext): Promise<AttemptOutcome<Exchange | OpenAIError | null>> {
+  private async attempt(
+    request: UpstreamRequest,
+    ctx: BackendCallContext,
+  ): Promise<AttemptOutcome<Exchange | OpenAIError | null>> {
     this.counters.attempts++;
     const call = new UpstreamCall(ctx.signal);
     this.active.add(call);
@@ -187,9 +192,13 @@ export class UpstreamClient {
       if (response.status >= 300 && response.status < 400) {
         await response.body?.cancel().catch(() => {});
         this.release(call);
-        const error = new OpenAIError(502, `upstream '${this.name}' answered ${response.status} (a redirect); redirects are not followed`, {
-          code: "upstream_redirect",
-        });
+        const error = new OpenAIError(
+          502,
+          `upstream '${this.name}' answered ${response.status} (a redirect); redirects are not followed`,
+          {
+            code: "upstream_redirect",
+          },
+        );
         return { kind: "ok", value: error };
       }
       call.arm("the error body", idle);
@@ -258,7 +267,11 @@ export class UpstreamClient {
    * @param onBody sees the bytes (usage counting).
    * @throws OpenAIError as {@link readBody}; 502 `upstream_invalid_response` for a non-JSON body.
    */
-  async bytes<D extends WireDialect>(exchange: Exchange, dialect: D, onBody?: (body: Uint8Array) => void): Promise<BytesAnswer<D>> {
+  async bytes<D extends WireDialect>(
+    exchange: Exchange,
+    dialect: D,
+    onBody?: (body: Uint8Array) => void,
+  ): Promise<BytesAnswer<D>> {
     const body = await this.readBody(exchange);
     if (!startsLikeJsonObject(body)) {
       this.counters.errors++;
@@ -266,7 +279,15 @@ export class UpstreamClient {
     }
     onBody?.(body);
     const { status, headers } = exchange.response;
-    return { kind: "bytes", dialect, stream: false, status, headers: passedHeaders(headers), body, upstream: this.name };
+    return {
+      kind: "bytes",
+      dialect,
+      stream: false,
+      status,
+      headers: passedHeaders(headers),
+      body,
+      upstream: this.name,
+    };
   }
 
   /**
@@ -327,7 +348,11 @@ export class UpstreamClient {
     };
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
-        if (!reader) return void (this.finish(exchange), controller.close());
+        if (!reader) {
+          this.finish(exchange);
+          controller.close();
+          return;
+        }
         if (first) exchange.call.arm("the first event", first_byte, true);
         else exchange.call.arm("the next event", idle);
         let chunk: Awaited<ReturnType<typeof reader.read>>;

@@ -51,7 +51,9 @@ export class MlxBackend implements Backend {
    */
   async listModels(): Promise<BackendModel[]> {
     const known = await this.models.known();
-    return known.filter((model) => !("error" in model.facts) || model.source === "config").map((model) => this.#toBackendModel(model));
+    return known
+      .filter((model) => !("error" in model.facts) || model.source === "config")
+      .map((model) => this.#toBackendModel(model));
   }
 
   #toBackendModel(model: KnownModel): BackendModel {
@@ -141,7 +143,10 @@ export class MlxBackend implements Backend {
       this.#counters.errors++;
       if (lease.signal.aborted) throw unloadedError(ctx.model.id);
       if (!(err instanceof EngineBusyError)) throw err;
-      throw new OpenAIError(503, err.message, { code: "engine_overloaded", headers: { "retry-after": String(err.retryAfterS) } });
+      throw new OpenAIError(503, err.message, {
+        code: "engine_overloaded",
+        headers: { "retry-after": String(err.retryAfterS) },
+      });
     }
     const events = this.#unloadAware(raw, lease.signal, ctx.model.id);
     // Wait for the prompt to be accepted, so template / context-length errors become proper HTTP errors.
@@ -154,7 +159,11 @@ export class MlxBackend implements Backend {
     }
     if (first.done || first.value.type === "error") {
       this.#counters.errors++;
-      throw engineError(first.done ? { message: "engine ended without an answer", status: 500 } : (first.value as { message: string; status: number }));
+      throw engineError(
+        first.done
+          ? { message: "engine ended without an answer", status: 500 }
+          : (first.value as { message: string; status: number }),
+      );
     }
     const meta = { id: completionId(), created: Math.floor(Date.now() / 1000), model: ctx.model.id };
     if (body.stream !== true) {
@@ -165,7 +174,11 @@ export class MlxBackend implements Backend {
   }
 
   /** Passes events on; a generation cancelled because its model is being unloaded ends in a 503 `model_unloaded`. */
-  async *#unloadAware(events: AsyncGenerator<GenerationEvent>, unloading: AbortSignal, model: string): AsyncGenerator<GenerationEvent> {
+  async *#unloadAware(
+    events: AsyncGenerator<GenerationEvent>,
+    unloading: AbortSignal,
+    model: string,
+  ): AsyncGenerator<GenerationEvent> {
     for await (const e of events) {
       if (e.type === "done" && e.finishReason === "cancelled" && unloading.aborted) throw unloadedError(model);
       yield e;

@@ -43,7 +43,10 @@ function toolsFor(body: CanonicalChatRequest): unknown[] | undefined {
   const choice = body.tool_choice;
   if (choice === undefined || choice === null || choice === "auto") return tools;
   if (choice === "none") return undefined;
-  throw bad("tool_choice", "the local engine supports tool_choice 'auto' and 'none' only (it cannot force a tool call)");
+  throw bad(
+    "tool_choice",
+    "the local engine supports tool_choice 'auto' and 'none' only (it cannot force a tool call)",
+  );
 }
 
 function logitBias(body: CanonicalChatRequest, vocabSize: number | undefined): Record<string, number> | undefined {
@@ -89,7 +92,10 @@ export function toGenerateParams(
   if (integer(body, "n", 1, 128, 1) !== 1) throw bad("n", "the local engine supports only n = 1");
   const format = (body.response_format as { type?: string } | null | undefined)?.type;
   if (format !== undefined && format !== "text") {
-    throw bad("response_format", `response_format '${format}' is not supported by the local engine (no constrained decoding yet)`);
+    throw bad(
+      "response_format",
+      `response_format '${format}' is not supported by the local engine (no constrained decoding yet)`,
+    );
   }
   const maxField = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   const maxTokens = integer(body, maxField, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_TOKENS);
@@ -97,9 +103,11 @@ export function toGenerateParams(
   const topLogprobs = integer(body, "top_logprobs", 0, 20, 0);
   if (topLogprobs > 0 && !logprobs) throw bad("top_logprobs", "top_logprobs requires logprobs: true");
   const seed = number(body, "seed");
-  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0)) throw bad("seed", "seed must be a non-negative integer");
+  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0))
+    throw bad("seed", "seed must be a non-negative integer");
   const repetitionPenalty = number(body, "repetition_penalty");
-  if (repetitionPenalty !== undefined && repetitionPenalty <= 0) throw bad("repetition_penalty", "repetition_penalty must be positive");
+  if (repetitionPenalty !== undefined && repetitionPenalty <= 0)
+    throw bad("repetition_penalty", "repetition_penalty must be positive");
   const topP = ranged(body, "top_p", 0, 1, 1);
   if (topP === 0) throw bad("top_p", "top_p must be in (0, 1]");
   const stop = body.stop == null ? [] : Array.isArray(body.stop) ? (body.stop as string[]) : [body.stop as string];

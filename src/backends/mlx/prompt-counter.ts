@@ -56,7 +56,12 @@ export class PromptCounter {
     const worker = this.#start();
     this.#hold(model.id, worker);
     const answer = await this.#replies.ask((id) =>
-      worker.postMessage({ type: "count", id, model: { id: model.id, path: model.path, stamp }, params } satisfies ToTokenCounter),
+      worker.postMessage({
+        type: "count",
+        id,
+        model: { id: model.id, path: model.path, stamp },
+        params,
+      } satisfies ToTokenCounter),
     );
     if (answer.type === "counted") return answer.tokens;
     if (answer.stage === "render") throw engineError(answer);
@@ -87,7 +92,8 @@ export class PromptCounter {
     if (this.#worker) return this.#worker;
     const worker = new Worker(new URL("../../engine/token-count-worker.ts", import.meta.url).href);
     worker.onmessage = (event: MessageEvent<FromTokenCounter>) => this.#replies.settle(event.data);
-    worker.onerror = (event) => this.#stop(engineError({ message: `the token-count worker failed: ${event.message}`, status: 500 }));
+    worker.onerror = (event) =>
+      this.#stop(engineError({ message: `the token-count worker failed: ${event.message}`, status: 500 }));
     this.#worker = worker;
     return worker;
   }

@@ -45,7 +45,11 @@ export function engineError(e: { message: string; status: number }): OpenAIError
  * Collects a whole answer into a `chat.completion`.
  * @throws OpenAIError with the engine's status when generation fails
  */
-export async function renderCompletion(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): Promise<ChatCompletion> {
+export async function renderCompletion(
+  events: AsyncIterable<GenerationEvent>,
+  meta: CompletionMeta,
+  withLogprobs: boolean,
+): Promise<ChatCompletion> {
   let content = "";
   let reasoning = "";
   const toolCalls: ToolCallDelta[] = [];
@@ -80,8 +84,16 @@ export async function renderCompletion(events: AsyncIterable<GenerationEvent>, m
  * Yields the chunk objects of a streamed answer. Stops silently when the generation was cancelled (client gone).
  * @throws OpenAIError when generation fails mid-stream (the SSE layer sends it as an in-band error event)
  */
-export async function* renderChunks(events: AsyncIterable<GenerationEvent>, meta: CompletionMeta, withLogprobs: boolean): AsyncGenerator<ChatCompletionChunk> {
-  const chunk = (delta: ChatCompletionChunk["choices"][number]["delta"], logprobs?: TokenLogprob[], finish?: ReturnType<typeof finishFields>): ChatCompletionChunk => ({
+export async function* renderChunks(
+  events: AsyncIterable<GenerationEvent>,
+  meta: CompletionMeta,
+  withLogprobs: boolean,
+): AsyncGenerator<ChatCompletionChunk> {
+  const chunk = (
+    delta: ChatCompletionChunk["choices"][number]["delta"],
+    logprobs?: TokenLogprob[],
+    finish?: ReturnType<typeof finishFields>,
+  ): ChatCompletionChunk => ({
     ...meta,
     object: "chat.completion.chunk",
     choices: [

@@ -17,10 +17,8 @@ import { upstreamHttpError } from "../../protocol/errors.ts";
 import { sseError } from "../../protocol/sse.ts";
 import type { Backend, BackendCallContext, BackendModel, BytesAnswer } from "../backend.ts";
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
-import { upstreamEndpoint } from "../http/endpoint.ts";
-import { UpstreamProbe } from "../http/probe.ts";
+import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
-import { UpstreamClient } from "../http/upstream-client.ts";
 import { scanJsonObject } from "../http/usage-scan.ts";
 
 /** Bytes at the end of a non-stream body searched for its `usage` object. */
@@ -30,28 +28,16 @@ const USAGE_TAIL_BYTES = 4096;
 function upstreamHeaders(upstream: UpstreamConfig): Record<string, string> {
   const headers: Record<string, string> = {};
   if (new URL(upstream.base_url).hostname.endsWith("openrouter.ai")) headers["x-title"] = "Ithaca";
-  for (const [name, value] of Object.entries(upstream.headers)) headers[name.toLowerCase()] = value;
+  Object.assign(headers, configuredHeaders(upstream));
   if (upstream.api_key) headers.authorization = `Bearer ${upstream.api_key}`;
   return headers;
 }
 
-class OpenAIHttpBackend implements Backend {
-  readonly id: string;
+class OpenAIHttpBackend extends HttpBackend implements Backend {
   readonly kind = "openai-http" as const;
-  private readonly probe: UpstreamProbe;
-  private readonly client: UpstreamClient;
 
-  constructor(private readonly upstream: UpstreamConfig) {
-    this.id = `upstream:${upstream.id}`;
-    const headers = upstreamHeaders(upstream);
-    const endpoint = upstreamEndpoint(upstream.base_url);
-    this.probe = new UpstreamProbe({
-      upstreamId: upstream.id,
-      baseUrl: endpoint.base,
-      headers: { ...endpoint.headers, ...headers },
-      timeoutMs: upstream.timeout_ms.connect,
-    });
-    this.client = new UpstreamClient(upstream, { httpError: upstreamHttpError }, headers, () => this.probe.invalidate());
+  constructor(upstream: UpstreamConfig) {
+    super(upstream, upstreamHeaders(upstream), { httpError: upstreamHttpError });
   }
 
   async listModels(): Promise<BackendModel[]> {
@@ -61,23 +47,13 @@ class OpenAIHttpBackend implements Backend {
     return publishUpstreamModels(this.upstream, models, contract);
   }
 
-  available(): boolean {
-    return this.client.available();
-  }
-
-  onModelsChanged(listener: () => void): () => void {
-    return this.probe.onChange(listener);
-  }
-
-  drain(): Promise<void> {
-    return this.client.drain();
-  }
-
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
     const headers: Record<string, string> = {};
     const forward = this.upstream.forward_session_id;
     if (forward && ctx.sessionId !== undefined) headers["x-session-id"] = ctx.sessionId;
-    const sessionKept = forward ? ctx.sessionId === undefined || body.session_id === ctx.sessionId : !("session_id" in body);
+    const sessionKept = forward
+      ? ctx.sessionId === undefined || body.session_id === ctx.sessionId
+      : !("session_id" in body);
     let outgoing: Record<string, unknown> | Uint8Array;
     if (ctx.rawBody && sessionKept && body.model === ctx.model.upstreamId) outgoing = ctx.rawBody;
     else {
@@ -95,14 +71,6 @@ class OpenAIHttpBackend implements Backend {
     const outgoing = { ...body, model: ctx.model.upstreamId };
     const exchange = await this.client.open({ path: "/embeddings", body: outgoing, stream: false }, ctx);
     return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
-  }
-
-  stats(): Record<string, unknown> {
-    return { upstream: this.upstream.id, available: this.client.available(), ...this.client.counters };
-  }
-
-  async close(): Promise<void> {
-    this.client.close();
   }
 
   /** Adds the last `usage` object in `text` (an answer's end) to the counters. */

@@ -4,6 +4,7 @@
  * and the `quantization` block as mlx-lm's `utils.load_model` reads it (§4.2).
  */
 import * as v from "valibot";
+import type { ArchitectureConfig } from "./architectures/architecture.ts";
 import { ARCHITECTURES, MODEL_TYPES, type ModelType } from "./architectures/index.ts";
 import { configError as fail, RawConfigFields } from "./config-schema.ts";
 import { parseRopeScaling, type RopeScaling } from "./rope-scaling.ts";
@@ -24,31 +25,17 @@ export interface QuantParams {
   bits: number;
 }
 
-/** Normalised model hyper-parameters. */
-export interface ModelConfig {
+/** Normalised model hyper-parameters: the architecture's (architectures/) and the common ones. */
+export interface ModelConfig extends Omit<ArchitectureConfig, "rawRopeScaling"> {
   arch: ModelType;
   hiddenSize: number;
   numLayers: number;
   intermediateSize: number;
   numHeads: number;
-  numKvHeads: number;
-  headDim: number;
   rmsNormEps: number;
   vocabSize: number;
-  ropeTheta: number;
-  ropeTraditional: boolean;
-  /** `rope_scaling`, validated (see rope.ts). */
+  /** `rope_scaling`, validated (see rope-scaling.ts). */
   ropeScaling: RopeScaling;
-  maxPositionEmbeddings?: number;
-  tieWordEmbeddings: boolean;
-  /** q/k/v projections carry a bias. */
-  attentionBias: boolean;
-  /** o_proj carries a bias. */
-  outputBias: boolean;
-  /** gate/up/down projections carry a bias. */
-  mlpBias: boolean;
-  /** Per-head RMSNorm of q and k before RoPE. */
-  qkNorm: boolean;
   /** Model-wide quantization defaults (`quantization.group_size` / `.bits`), when the model is quantized. */
   quantization?: QuantParams;
   /**
@@ -67,7 +54,8 @@ function quantParams(raw: Record<string, unknown>, field: string, defaults?: Qua
   // mlx's to_quantized falls back to the affine defaults (64, 4) for a missing entry.
   const groupSize = raw.group_size ?? defaults?.groupSize ?? 64;
   const bits = raw.bits ?? defaults?.bits ?? 4;
-  if (!(QUANT_BITS as readonly unknown[]).includes(bits)) fail(`${field}.bits`, `${JSON.stringify(bits)} is not one of ${QUANT_BITS.join(", ")}`);
+  if (!(QUANT_BITS as readonly unknown[]).includes(bits))
+    fail(`${field}.bits`, `${JSON.stringify(bits)} is not one of ${QUANT_BITS.join(", ")}`);
   if (!(QUANT_GROUP_SIZES as readonly unknown[]).includes(groupSize)) {
     fail(`${field}.group_size`, `${JSON.stringify(groupSize)} is not one of ${QUANT_GROUP_SIZES.join(", ")}`);
   }
@@ -85,7 +73,11 @@ function parseQuantization(
 ): { quantization?: QuantParams; overrides: Record<string, QuantParams | false> } {
   if (!q) {
     // mlx-lm only honours a bare quantization_config for special quant_method values (bitnet, mxfp4...).
-    if (qc) fail("quantization_config", `without a 'quantization' block is not supported (quant_method ${JSON.stringify(qc.quant_method ?? null)})`);
+    if (qc)
+      fail(
+        "quantization_config",
+        `without a 'quantization' block is not supported (quant_method ${JSON.stringify(qc.quant_method ?? null)})`,
+      );
     return { overrides: {} };
   }
   const quantization = quantParams(q, "quantization");
@@ -115,7 +107,8 @@ export function parseModelConfig(raw: unknown): ModelConfig {
   const c = r.output;
   const { rawRopeScaling, ...a } = ARCHITECTURES[c.model_type].config(c);
   const numHeads = c.num_attention_heads;
-  if (numHeads % a.numKvHeads !== 0) fail("num_key_value_heads", `${a.numKvHeads} does not divide num_attention_heads ${numHeads}`);
+  if (numHeads % a.numKvHeads !== 0)
+    fail("num_key_value_heads", `${a.numKvHeads} does not divide num_attention_heads ${numHeads}`);
   if (a.headDim % 2 !== 0) fail("head_dim", `${a.headDim} must be even for RoPE`);
 
   const { quantization, overrides } = parseQuantization(c.quantization, c.quantization_config);
@@ -131,6 +124,11 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     ropeScaling: parseRopeScaling(rawRopeScaling),
     quantization,
     quantizationOverrides: overrides,
-    eosTokenIds: c.eos_token_id === undefined || c.eos_token_id === null ? [] : Array.isArray(c.eos_token_id) ? c.eos_token_id : [c.eos_token_id],
+    eosTokenIds:
+      c.eos_token_id === undefined || c.eos_token_id === null
+        ? []
+        : Array.isArray(c.eos_token_id)
+          ? c.eos_token_id
+          : [c.eos_token_id],
   };
 }

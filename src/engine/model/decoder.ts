@@ -46,7 +46,10 @@ export class DecoderModel {
   constructor(config: ModelConfig, weights: Map<string, MxArray>) {
     this.config = config;
     const built: { free(): void }[] = [];
-    const keep = <T extends { free(): void }>(x: T): T => (built.push(x), x);
+    const keep = <T extends { free(): void }>(x: T): T => {
+      built.push(x);
+      return x;
+    };
     const c = config;
     const lin = (path: string, inDims: number, outDims: number, bias: boolean) =>
       keep(Linear.from(weights, path, { inDims, outDims, bias }, c));
@@ -77,7 +80,9 @@ export class DecoderModel {
       this.#lmHead = c.tieWordEmbeddings ? undefined : lin("lm_head", c.hiddenSize, c.vocabSize, false);
       if (weights.size) {
         const names = [...weights.keys()];
-        throw new Error(`unexpected tensors for ${c.arch}: ${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}`);
+        throw new Error(
+          `unexpected tensors for ${c.arch}: ${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""}`,
+        );
       }
       this.#rope = keep(new Rope(c.headDim, c.ropeTheta, c.ropeTraditional, c.ropeScaling));
     } catch (err) {
@@ -93,7 +98,11 @@ export class DecoderModel {
   parameters(): MxArray[] {
     const out: MxArray[] = [...this.#embed.table.arrays(), this.#norm, ...(this.#lmHead?.arrays() ?? [])];
     for (const l of this.#layers) {
-      out.push(l.inputNorm, l.postAttentionNorm, ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((x) => x.arrays()));
+      out.push(
+        l.inputNorm,
+        l.postAttentionNorm,
+        ...[l.q, l.k, l.v, l.o, l.gate, l.up, l.down].flatMap((x) => x.arrays()),
+      );
       if (l.qNorm) out.push(l.qNorm);
       if (l.kNorm) out.push(l.kNorm);
     }

@@ -38,7 +38,12 @@ export interface LinearShape {
  * How the module at `path` is stored: its quantization parameters, or undefined for float.
  * @throws Error when config.json and the weights disagree, or the inferred parameters are not affine MLX ones.
  */
-export function resolveQuant(weights: Map<string, MxArray>, path: string, inDims: number, config: ModelConfig): QuantParams | undefined {
+export function resolveQuant(
+  weights: Map<string, MxArray>,
+  path: string,
+  inDims: number,
+  config: ModelConfig,
+): QuantParams | undefined {
   const override = config.quantizationOverrides[path];
   const scales = weights.get(`${path}.scales`);
   if (override === false) {
@@ -55,7 +60,10 @@ export function resolveQuant(weights: Map<string, MxArray>, path: string, inDims
   if (!weight) throw new Error(`missing tensor '${path}.weight' in the model weights`);
   const groupSize = inDims / scales.shape.at(-1)!;
   const bits = (weight.shape.at(-1)! * 32) / inDims;
-  if (!(QUANT_GROUP_SIZES as readonly number[]).includes(groupSize) || !(QUANT_BITS as readonly number[]).includes(bits)) {
+  if (
+    !(QUANT_GROUP_SIZES as readonly number[]).includes(groupSize) ||
+    !(QUANT_BITS as readonly number[]).includes(bits)
+  ) {
     throw new Error(
       `'${path}': cannot infer affine quantization from weight [${weight.shape.join(", ")}] and scales [${scales.shape.join(", ")}] ` +
         `for ${inDims} input features (group size ${groupSize}, bits ${bits})`,
@@ -96,7 +104,9 @@ export class Linear {
         return new Linear(weight, shape.bias ? take("bias", [shape.outDims]) : undefined, undefined);
       }
       if (shape.inDims % q.groupSize !== 0 || (shape.inDims * q.bits) % 32 !== 0) {
-        throw new Error(`'${path}': ${shape.inDims} input features cannot be quantized with group size ${q.groupSize}, ${q.bits} bits`);
+        throw new Error(
+          `'${path}': ${shape.inDims} input features cannot be quantized with group size ${q.groupSize}, ${q.bits} bits`,
+        );
       }
       const weight = take("weight", [shape.outDims, (shape.inDims * q.bits) / 32]);
       if (weight.dtype !== Dtype.uint32) throw new Error(`tensor '${path}.weight' is quantized but not uint32`);
@@ -128,7 +138,11 @@ export class Linear {
   }
 
   arrays(): MxArray[] {
-    return [this.weight, ...(this.bias ? [this.bias] : []), ...(this.quant ? [this.quant.scales, this.quant.biases] : [])];
+    return [
+      this.weight,
+      ...(this.bias ? [this.bias] : []),
+      ...(this.quant ? [this.quant.scales, this.quant.biases] : []),
+    ];
   }
 
   free(): void {
@@ -144,7 +158,13 @@ export class Embedding {
   constructor(readonly table: Linear) {}
 
   /** Takes `<path>.weight` (+ `.scales` / `.biases`) for a `[vocab, hidden]` table. */
-  static from(weights: Map<string, MxArray>, path: string, vocab: number, hidden: number, config: ModelConfig): Embedding {
+  static from(
+    weights: Map<string, MxArray>,
+    path: string,
+    vocab: number,
+    hidden: number,
+    config: ModelConfig,
+  ): Embedding {
     return new Embedding(Linear.from(weights, path, { inDims: hidden, outDims: vocab, bias: false }, config));
   }
 

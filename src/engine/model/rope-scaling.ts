@@ -7,7 +7,13 @@
 export type RopeScaling =
   | { type: "default" }
   | { type: "linear"; factor: number }
-  | { type: "llama3"; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
+  | {
+      type: "llama3";
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositionEmbeddings: number;
+    }
   | {
       type: "yarn";
       factor: number;
@@ -24,10 +30,12 @@ export const ROPE_TYPES = ["default", "linear", "llama3", "yarn"] as const;
 function num(block: Record<string, unknown>, key: string, fallback?: number): number {
   const v = block[key];
   if (v === undefined || v === null) {
-    if (fallback === undefined) throw new Error(`config.json: rope_scaling.${key} is required for rope_type '${block.rope_type ?? block.type}'`);
+    if (fallback === undefined)
+      throw new Error(`config.json: rope_scaling.${key} is required for rope_type '${block.rope_type ?? block.type}'`);
     return fallback;
   }
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`config.json: rope_scaling.${key} must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new Error(`config.json: rope_scaling.${key} must be a number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -38,7 +46,8 @@ function num(block: Record<string, unknown>, key: string, fallback?: number): nu
  */
 export function parseRopeScaling(raw: unknown): RopeScaling {
   if (raw === undefined || raw === null) return { type: "default" };
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new Error("config.json: rope_scaling must be an object or null");
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw new Error("config.json: rope_scaling must be an object or null");
   const block = raw as Record<string, unknown>;
   const type = (block.type || block.rope_type || "default") as unknown;
   if (typeof type !== "string") throw new Error("config.json: rope_scaling.rope_type must be a string");
@@ -55,8 +64,15 @@ export function parseRopeScaling(raw: unknown): RopeScaling {
     case "llama3": {
       const lowFreqFactor = positive("low_freq_factor", 1);
       const highFreqFactor = positive("high_freq_factor", 4);
-      if (lowFreqFactor === highFreqFactor) throw new Error("config.json: rope_scaling.high_freq_factor must differ from low_freq_factor");
-      return { type, factor: positive("factor"), lowFreqFactor, highFreqFactor, originalMaxPositionEmbeddings: positive("original_max_position_embeddings", 8192) };
+      if (lowFreqFactor === highFreqFactor)
+        throw new Error("config.json: rope_scaling.high_freq_factor must differ from low_freq_factor");
+      return {
+        type,
+        factor: positive("factor"),
+        lowFreqFactor,
+        highFreqFactor,
+        originalMaxPositionEmbeddings: positive("original_max_position_embeddings", 8192),
+      };
     }
     case "yarn":
       return {
@@ -69,6 +85,8 @@ export function parseRopeScaling(raw: unknown): RopeScaling {
         mscaleAllDim: num(block, "mscale_all_dim", 0),
       };
     default:
-      throw new Error(`config.json: rope_scaling type '${type}' is not supported (supported: ${ROPE_TYPES.join(", ")})`);
+      throw new Error(
+        `config.json: rope_scaling type '${type}' is not supported (supported: ${ROPE_TYPES.join(", ")})`,
+      );
   }
 }

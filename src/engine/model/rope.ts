@@ -12,7 +12,6 @@
 import { Dtype, type MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { RopeScaling } from "./rope-scaling.ts";
 
-
 /** A float32 scalar (Python scalars in `rope_utils.py` meet float32 arrays, so they act as float32). */
 const s = (v: number) => ops.scalar(v);
 
@@ -64,7 +63,11 @@ function yarnMscale(scale: number, mscale: number): number {
  * correction range, original ones above it, a linear ramp between (`beta_fast` / `beta_slow` rotations).
  * @returns float32 `[dims / 2]` (evaluated) and the q/k input scale.
  */
-function yarnFreqs(dims: number, base: number, c: Extract<RopeScaling, { type: "yarn" }>): { freqs: MxArray; mscale: number } {
+function yarnFreqs(
+  dims: number,
+  base: number,
+  c: Extract<RopeScaling, { type: "yarn" }>,
+): { freqs: MxArray; mscale: number } {
   const correctionDim = (rotations: number) =>
     (dims * Math.log(c.originalMaxPositionEmbeddings / (rotations * 2 * Math.PI))) / (2 * Math.log(base));
   const low = Math.max(Math.floor(correctionDim(c.betaFast)), 0);

@@ -79,7 +79,7 @@ function toNumber(text: string): number | undefined {
 
 /** The declared type name, lower-cased; for a union (`["integer", "null"]`) its first non-null member. */
 function typeName(type: unknown): string {
-  const t = Array.isArray(type) ? type.find((x) => x !== "null") ?? "null" : type;
+  const t = Array.isArray(type) ? (type.find((x) => x !== "null") ?? "null") : type;
   return String(t).trim().toLowerCase();
 }
 

@@ -48,7 +48,11 @@ export function newToolCallId(): string {
  * Parses one block's body (the text between the tags).
  * @param closed whether `</tool_call>` was seen (an XML block may then lack `</function>`)
  */
-export function parseToolCallBody(body: string, tools: readonly unknown[], closed = true): ParsedToolCall[] | undefined {
+export function parseToolCallBody(
+  body: string,
+  tools: readonly unknown[],
+  closed = true,
+): ParsedToolCall[] | undefined {
   const text = body.trim();
   if (text.startsWith("{") || text.startsWith("[")) return parseHermesCalls(text);
   if (text.startsWith("<function=")) return parseQwen3CoderCalls(text, tools, !closed);

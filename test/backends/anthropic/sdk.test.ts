@@ -63,7 +63,7 @@ describe("openai SDK reads anthropicEventsToChunks", () => {
       content: "One moment.",
       tool_calls: [{ id: "toolu_7", type: "function", function: { name: "search", arguments: '{"q":"bun"}' } }],
     });
-    expect((final.choices[0]?.message as { reasoning_content?: string }).reasoning_content).toBe("Use the tool.");
+    expect((final.choices[0]!.message as { reasoning_content?: string }).reasoning_content).toBe("Use the tool.");
     expect(final.usage).toEqual({
       prompt_tokens: 100,
       completion_tokens: 20,

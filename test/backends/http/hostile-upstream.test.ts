@@ -25,7 +25,10 @@ function answer(mode: string, request: Request): Response {
     case "noid":
       return sse(chunk("Hello") + chunk(" world") + finish);
     case "redirect":
-      return new Response(null, { status: 307, headers: { location: new URL("/sink/v1/chat/completions", request.url).href } });
+      return new Response(null, {
+        status: 307,
+        headers: { location: new URL("/sink/v1/chat/completions", request.url).href },
+      });
     case "huge":
       return Response.json({ choices: [{ index: 0, message: { role: "assistant", content: "x".repeat(3 * MiB) } }] });
     case "longline":

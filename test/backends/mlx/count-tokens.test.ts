@@ -19,7 +19,13 @@ import { WEATHER, WEATHER_SCRIPTS, makeModel, tempDir } from "../../helpers/path
 import { startIthaca } from "../../helpers/start.ts";
 
 const USER = { role: "user", content: "What is the weather in Paris?" };
-const PARTS = { role: "user", content: [{ type: "text", text: "What is" }, { type: "text", text: " the weather?" }] };
+const PARTS = {
+  role: "user",
+  content: [
+    { type: "text", text: "What is" },
+    { type: "text", text: " the weather?" },
+  ],
+};
 const SYSTEM = { role: "system", content: "You are a terse forecaster." };
 /** The tool-calling turn and its result, as a client sends them back. */
 const HISTORY = [
@@ -209,7 +215,9 @@ describe("counting runs in the token-count Worker", () => {
   test("while a large count_tokens is in flight, GET /health on the same server answers", async () => {
     const server = await startIthaca({ engine: { models_dir: inventory } });
     const tokenizers = async () => {
-      const health = (await (await fetch(`${server.url}/health`)).json()) as { backends: { local: { tokenizers: number } } };
+      const health = (await (await fetch(`${server.url}/health`)).json()) as {
+        backends: { local: { tokenizers: number } };
+      };
       return health.backends.local.tokenizers;
     };
     try {

@@ -23,7 +23,14 @@ describe("engine config", () => {
       max_active: 4,
       max_queue: 16,
       memory: { budget_bytes: Math.floor(totalmem() * 0.75) },
-      prefix_cache: { enabled: true, shared: true, max_bytes: 2 * 2 ** 30, max_entries: 64, ttl_s: 3600, block_size: 64 },
+      prefix_cache: {
+        enabled: true,
+        shared: true,
+        max_bytes: 2 * 2 ** 30,
+        max_entries: 64,
+        ttl_s: 3600,
+        block_size: 64,
+      },
     });
   });
 
@@ -61,7 +68,14 @@ describe("engine config", () => {
         cache_limit_bytes: 1_500_000_000,
         wired_limit_bytes: 1_048_576,
       },
-      prefix_cache: { enabled: true, shared: false, max_bytes: 512 * 2 ** 20, max_entries: 8, ttl_s: 60, block_size: 16 },
+      prefix_cache: {
+        enabled: true,
+        shared: false,
+        max_bytes: 512 * 2 ** 20,
+        max_entries: 8,
+        ttl_s: 60,
+        block_size: 16,
+      },
     });
   });
 

@@ -33,7 +33,11 @@ interface SessionRow {
 const admin = (path: string, init: RequestInit = {}, token: string | null = ADMIN) =>
   fetch(`${ithaca.url}${path}`, {
     ...init,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers },
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...init.headers,
+    },
   });
 
 interface SessionsList {
@@ -48,7 +52,8 @@ async function sessions(query = ""): Promise<SessionsList> {
   return (await response.json()) as SessionsList;
 }
 
-const clear = (body?: object) => admin("/admin/sessions/clear", { method: "POST", body: body ? JSON.stringify(body) : undefined });
+const clear = (body?: object) =>
+  admin("/admin/sessions/clear", { method: "POST", body: body ? JSON.stringify(body) : undefined });
 
 beforeAll(async () => {
   ithaca = await startIthaca(
@@ -68,9 +73,21 @@ async function twoTurns(session: { body?: string; header?: string }, stream = fa
   const options = session.header ? { headers: { "x-session-id": session.header } } : undefined;
   const extra = session.body ? { session_id: session.body } : {};
   const ask = async (messages: OpenAI.ChatCompletionMessageParam[]) => {
-    if (!stream) return openai.chat.completions.create({ model: "sea", messages, max_tokens: 12, temperature: 0, ...extra }, options);
+    if (!stream)
+      return openai.chat.completions.create(
+        { model: "sea", messages, max_tokens: 12, temperature: 0, ...extra },
+        options,
+      );
     const chunks = await openai.chat.completions.create(
-      { model: "sea", messages, max_tokens: 12, temperature: 0, stream: true, stream_options: { include_usage: true }, ...extra },
+      {
+        model: "sea",
+        messages,
+        max_tokens: 12,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+        ...extra,
+      },
       options,
     );
     let text = "";
@@ -81,9 +98,15 @@ async function twoTurns(session: { body?: string; header?: string }, stream = fa
     }
     return { choices: [{ message: { content: text } }], usage };
   };
-  const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: "system", content: SYSTEM }, { role: "user", content: "Which way is north?" }];
+  const messages: OpenAI.ChatCompletionMessageParam[] = [
+    { role: "system", content: SYSTEM },
+    { role: "user", content: "Which way is north?" },
+  ];
   const first = await ask(messages);
-  messages.push({ role: "assistant", content: first.choices[0]!.message.content ?? "" }, { role: "user", content: "And south?" });
+  messages.push(
+    { role: "assistant", content: first.choices[0]!.message.content ?? "" },
+    { role: "user", content: "And south?" },
+  );
   return [first, await ask(messages)] as const;
 }
 
@@ -112,9 +135,21 @@ describe("OpenAI dialect", () => {
       { role: "user" as const, content: "Name a knot." },
     ];
     const headers = { "x-session-id": "responses" };
-    const first = await openai.responses.create({ model: "sea", input, max_output_tokens: 12, temperature: 0 }, { headers });
+    const first = await openai.responses.create(
+      { model: "sea", input, max_output_tokens: 12, temperature: 0 },
+      { headers },
+    );
     const second = await openai.responses.create(
-      { model: "sea", input: [...input, { role: "assistant" as const, content: first.output_text }, { role: "user" as const, content: "Another?" }], max_output_tokens: 12, temperature: 0 },
+      {
+        model: "sea",
+        input: [
+          ...input,
+          { role: "assistant" as const, content: first.output_text },
+          { role: "user" as const, content: "Another?" },
+        ],
+        max_output_tokens: 12,
+        temperature: 0,
+      },
       { headers },
     );
     expect(second.usage!.input_tokens_details.cached_tokens).toBeGreaterThanOrEqual(first.usage!.input_tokens);
@@ -150,7 +185,13 @@ describe("admin", () => {
     expect(row.bytes).toBeGreaterThan(0);
     expect(Math.abs(row.last_use - Date.now() / 1000)).toBeLessThan(600);
     expect(models).toEqual([
-      { model: "sea", entries: data.length, bytes: data.reduce((sum, entry) => sum + entry.bytes, 0), max_bytes: 2 ** 30, max_entries: 64 },
+      {
+        model: "sea",
+        entries: data.length,
+        bytes: data.reduce((sum, entry) => sum + entry.bytes, 0),
+        max_bytes: 2 ** 30,
+        max_entries: 64,
+      },
     ]);
     expect((await sessions("?model=sea")).data).toHaveLength(data.length);
   });

@@ -47,7 +47,12 @@ function withCleanUp(dir: string): string {
 
 beforeAll(async () => {
   const dir = makeModel("qwen3", { seed: 7, scripts: WEATHER_SCRIPTS });
-  local = await startIthaca({ models: [{ id: MODEL, path: dir }, { id: CLEANUP_MODEL, path: withCleanUp(dir) }] });
+  local = await startIthaca({
+    models: [
+      { id: MODEL, path: dir },
+      { id: CLEANUP_MODEL, path: withCleanUp(dir) },
+    ],
+  });
   client = new OpenAI({ baseURL: local.baseURL, apiKey: "unused", maxRetries: 0 });
   tokenizer = new ModelTokenizer(dir, []);
 }, 60_000);

@@ -15,7 +15,6 @@ let slow: FakeUpstream;
 let server: RunningIthaca;
 let client: OpenAI;
 
-
 beforeAll(async () => {
   upstream = new FakeUpstream({ models: [MODEL], streamChunks: 3 });
   slow = new FakeUpstream({ models: ["slow-model"], streamChunks: 200, chunkDelayMs: 20 });

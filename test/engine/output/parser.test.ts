@@ -5,22 +5,45 @@
  */
 import { describe, expect, test } from "bun:test";
 import { LLAMA3_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE } from "../../../scripts/make-model/templates.ts";
-import { detectOutputFormat, OutputParser, promptOpensReasoning, type OutputFormat } from "../../../src/engine/output/parser.ts";
+import {
+  detectOutputFormat,
+  OutputParser,
+  promptOpensReasoning,
+  type OutputFormat,
+} from "../../../src/engine/output/parser.ts";
 import { expectStable, feed, type Item } from "./streaming.ts";
 
 const THINK = { start: "<think>", end: "</think>" };
-const TOOLS = [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { n: { type: "integer" } } } } }];
+const TOOLS = [
+  { type: "function", function: { name: "f", parameters: { type: "object", properties: { n: { type: "integer" } } } } },
+];
 const CALL = '<tool_call>\n{"name": "f", "arguments": {"n": 1}}\n</tool_call>';
 
 describe("detectOutputFormat", () => {
   const table: [string, string, OutputFormat][] = [
     ["Qwen3", QWEN3_CHAT_TEMPLATE, { reasoning: THINK, toolCalls: "hermes" }],
     ["Llama 3 (JSON calls without tags: not parsed)", LLAMA3_CHAT_TEMPLATE, {}],
-    ["Qwen2.5 style: tool calls, no thinking", `{{- '<tool_call>\\n{"name": "' + tool_call.name }}`, { toolCalls: "hermes" }],
-    ["Qwen3-Coder, escaped newline", `{{- '\\n<tool_call>\\n<function=' + tool_call.name + '>\\n' }}`, { toolCalls: "qwen3_coder" }],
+    [
+      "Qwen2.5 style: tool calls, no thinking",
+      `{{- '<tool_call>\\n{"name": "' + tool_call.name }}`,
+      { toolCalls: "hermes" },
+    ],
+    [
+      "Qwen3-Coder, escaped newline",
+      `{{- '\\n<tool_call>\\n<function=' + tool_call.name + '>\\n' }}`,
+      { toolCalls: "qwen3_coder" },
+    ],
     ["Qwen3-Coder, literal newline", "<tool_call>\n<function=x>", { toolCalls: "qwen3_coder" }],
-    ["DeepSeek-R1 style: thinking only", "{{'<｜Assistant｜><think>\\n'}}{% set content = content.split('</think>')[-1] %}", { reasoning: THINK }],
-    ["other thinking markers", "<|think:start|> … <|think:end|>", { reasoning: { start: "<|think:start|>", end: "<|think:end|>" } }],
+    [
+      "DeepSeek-R1 style: thinking only",
+      "{{'<｜Assistant｜><think>\\n'}}{% set content = content.split('</think>')[-1] %}",
+      { reasoning: THINK },
+    ],
+    [
+      "other thinking markers",
+      "<|think:start|> … <|think:end|>",
+      { reasoning: { start: "<|think:start|>", end: "<|think:end|>" } },
+    ],
     ["a start marker alone is not enough", "<think>", {}],
     ["plain ChatML", "{{ '<|im_start|>' + message.role }}", {}],
   ];
@@ -44,33 +67,53 @@ describe("promptOpensReasoning", () => {
 });
 
 describe("OutputParser", () => {
-  const cases: { name: string; format: OutputFormat; start?: boolean; tools?: unknown[]; text: string; expected: Item[] }[] = [
+  const cases: {
+    name: string;
+    format: OutputFormat;
+    start?: boolean;
+    tools?: unknown[];
+    text: string;
+    expected: Item[];
+  }[] = [
     {
       name: "reasoning, content and a call",
       format: { reasoning: THINK, toolCalls: "hermes" },
       tools: TOOLS,
       text: `<think>\nI need f.\n</think>\n\nCalling f.\n${CALL}`,
-      expected: [["reasoning", "I need f."], ["content", "Calling f."], ["call", 0, "f", '{"n":1}']],
+      expected: [
+        ["reasoning", "I need f."],
+        ["content", "Calling f."],
+        ["call", 0, "f", '{"n":1}'],
+      ],
     },
     {
       name: "a call written inside the reasoning is not parsed",
       format: { reasoning: THINK, toolCalls: "hermes" },
       tools: TOOLS,
       text: `<think>\nMaybe ${CALL}?\n</think>\n\n${CALL}`,
-      expected: [["reasoning", `Maybe ${CALL}?`], ["call", 0, "f", '{"n":1}']],
+      expected: [
+        ["reasoning", `Maybe ${CALL}?`],
+        ["call", 0, "f", '{"n":1}'],
+      ],
     },
     {
       name: "no tools in the request: calls are content",
       format: { reasoning: THINK, toolCalls: "hermes" },
       text: `<think>x</think>\n${CALL}`,
-      expected: [["reasoning", "x"], ["content", CALL]],
+      expected: [
+        ["reasoning", "x"],
+        ["content", CALL],
+      ],
     },
     {
       name: "no reasoning markers in the format: think tags are content",
       format: { toolCalls: "hermes" },
       tools: TOOLS,
       text: `<think>x</think>${CALL}`,
-      expected: [["content", "<think>x</think>"], ["call", 0, "f", '{"n":1}']],
+      expected: [
+        ["content", "<think>x</think>"],
+        ["call", 0, "f", '{"n":1}'],
+      ],
     },
     {
       name: "prompt opened the reasoning",
@@ -78,7 +121,10 @@ describe("OutputParser", () => {
       start: true,
       tools: TOOLS,
       text: "Think.\n</think>\n\n<tool_call>\n<function=f>\n<parameter=n>\n7\n</parameter>\n</function>\n</tool_call>",
-      expected: [["reasoning", "Think."], ["call", 0, "f", '{"n":7}']],
+      expected: [
+        ["reasoning", "Think."],
+        ["call", 0, "f", '{"n":7}'],
+      ],
     },
     {
       name: "reasoning cut by max_tokens",

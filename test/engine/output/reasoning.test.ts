@@ -9,17 +9,34 @@ const cases: { name: string; text: string; start?: boolean; expected: Item[] }[]
   {
     name: "Qwen3 answer: newlines inside the markers and after the end dropped",
     text: "<think>\nLet me think.\nStep 2.\n</think>\n\nThe answer.",
-    expected: [["reasoning", "Let me think.\nStep 2."], ["content", "The answer."]],
+    expected: [
+      ["reasoning", "Let me think.\nStep 2."],
+      ["content", "The answer."],
+    ],
   },
   { name: "no reasoning", text: "Hello there", expected: [["content", "Hello there"]] },
   { name: "empty answer", text: "", expected: [] },
   { name: "whitespace-only answer kept", text: " \n\n", expected: [["content", " \n\n"]] },
-  { name: "whitespace before the start marker dropped", text: " \n<think>x</think>y", expected: [["reasoning", "x"], ["content", "y"]] },
-  { name: "start marker after text is content", text: "Hi <think>x</think>", expected: [["content", "Hi <think>x</think>"]] },
+  {
+    name: "whitespace before the start marker dropped",
+    text: " \n<think>x</think>y",
+    expected: [
+      ["reasoning", "x"],
+      ["content", "y"],
+    ],
+  },
+  {
+    name: "start marker after text is content",
+    text: "Hi <think>x</think>",
+    expected: [["content", "Hi <think>x</think>"]],
+  },
   {
     name: "one block only: later markers are content",
     text: "<think>a</think>b<think>c</think>",
-    expected: [["reasoning", "a"], ["content", "b<think>c</think>"]],
+    expected: [
+      ["reasoning", "a"],
+      ["content", "b<think>c</think>"],
+    ],
   },
   { name: "unclosed block stays reasoning", text: "<think>\nunfinished\n", expected: [["reasoning", "unfinished\n"]] },
   { name: "cut inside the end marker", text: "<think>a\n\n</thi", expected: [["reasoning", "a\n\n</thi"]] },
@@ -28,31 +45,59 @@ const cases: { name: string; text: string; start?: boolean; expected: Item[] }[]
   {
     name: "marker-like text inside reasoning",
     text: "<think>a < b </thinker> c</think>d",
-    expected: [["reasoning", "a < b </thinker> c"], ["content", "d"]],
+    expected: [
+      ["reasoning", "a < b </thinker> c"],
+      ["content", "d"],
+    ],
   },
   { name: "empty block", text: "<think></think>", expected: [] },
-  { name: "empty Qwen3 block then content", text: "<think>\n\n</think>\n\nContent\n", expected: [["content", "Content\n"]] },
+  {
+    name: "empty Qwen3 block then content",
+    text: "<think>\n\n</think>\n\nContent\n",
+    expected: [["content", "Content\n"]],
+  },
   { name: "newlines inside reasoning kept", text: "<think>a\n\nb\n</think>", expected: [["reasoning", "a\n\nb"]] },
-  { name: "spaces around reasoning kept", text: "<think> a </think> b", expected: [["reasoning", " a "], ["content", " b"]] },
+  {
+    name: "spaces around reasoning kept",
+    text: "<think> a </think> b",
+    expected: [
+      ["reasoning", " a "],
+      ["content", " b"],
+    ],
+  },
   {
     name: "multi-byte text",
     text: "<think>\nDéjà vu 🤔\n</think>\n\nCafé ☕",
-    expected: [["reasoning", "Déjà vu 🤔"], ["content", "Café ☕"]],
+    expected: [
+      ["reasoning", "Déjà vu 🤔"],
+      ["content", "Café ☕"],
+    ],
   },
   // The prompt already opened the block (Qwen3 thinking templates, DeepSeek-R1).
   {
     name: "starts in reasoning",
     start: true,
     text: "\nReasoning.\n</think>\n\nAnswer",
-    expected: [["reasoning", "Reasoning."], ["content", "Answer"]],
+    expected: [
+      ["reasoning", "Reasoning."],
+      ["content", "Answer"],
+    ],
   },
   { name: "starts in reasoning, never closed", start: true, text: "\nno end", expected: [["reasoning", "no end"]] },
-  { name: "starts in reasoning, closes at once", start: true, text: "</think>answer", expected: [["content", "answer"]] },
+  {
+    name: "starts in reasoning, closes at once",
+    start: true,
+    text: "</think>answer",
+    expected: [["content", "answer"]],
+  },
   {
     name: "start marker inside reasoning is text",
     start: true,
     text: "<think>x</think>y",
-    expected: [["reasoning", "<think>x"], ["content", "y"]],
+    expected: [
+      ["reasoning", "<think>x"],
+      ["content", "y"],
+    ],
   },
 ];
 
@@ -65,7 +110,10 @@ describe("ReasoningParser", () => {
 
   test("custom markers", () => {
     const m = { start: "<|think:start|>", end: "<|think:end|>" };
-    expectStable(() => new ReasoningParser(m), "<|think:start|>\na\n<|think:end|>\nb", [["reasoning", "a"], ["content", "b"]]);
+    expectStable(() => new ReasoningParser(m), "<|think:start|>\na\n<|think:end|>\nb", [
+      ["reasoning", "a"],
+      ["content", "b"],
+    ]);
   });
 
   test("a marker split across pieces is never leaked", () => {

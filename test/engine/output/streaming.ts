@@ -19,7 +19,10 @@ export function items(deltas: OutputDelta[]): Item[] {
   for (const d of deltas) {
     const kinds = [d.content, d.reasoning_content, d.tool_calls].filter((v) => v !== undefined);
     expect(kinds.length).toBe(1);
-    for (const [kind, text] of [["reasoning", d.reasoning_content], ["content", d.content]] as const) {
+    for (const [kind, text] of [
+      ["reasoning", d.reasoning_content],
+      ["content", d.content],
+    ] as const) {
       if (text === undefined) continue;
       expect(text).not.toBe("");
       const last = out.at(-1);

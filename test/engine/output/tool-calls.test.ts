@@ -40,12 +40,22 @@ const cases: { name: string; format?: ToolCallFormat; text: string; expected: It
   {
     name: "text then parallel calls (whitespace around calls dropped)",
     text: `Let me check.\n\n${WEATHER}\n${hermes("now", "{}")}\n`,
-    expected: [["content", "Let me check."], ["call", 0, "get_weather", '{"city":"Paris","days":2}'], ["call", 1, "now", "{}"]],
+    expected: [
+      ["content", "Let me check."],
+      ["call", 0, "get_weather", '{"city":"Paris","days":2}'],
+      ["call", 1, "now", "{}"],
+    ],
   },
   {
     name: "text between and after calls stays content",
     text: `A ${hermes("now", "{}")} B\n${hermes("now", '{"x": 1}')} C `,
-    expected: [["content", "A"], ["call", 0, "now", "{}"], ["content", "B"], ["call", 1, "now", '{"x":1}'], ["content", "C "]],
+    expected: [
+      ["content", "A"],
+      ["call", 0, "now", "{}"],
+      ["content", "B"],
+      ["call", 1, "now", '{"x":1}'],
+      ["content", "C "],
+    ],
   },
   {
     name: "malformed JSON is content, whitespace included",
@@ -65,7 +75,10 @@ const cases: { name: string; format?: ToolCallFormat; text: string; expected: It
   {
     name: "malformed block then a good one",
     text: `<tool_call>oops</tool_call>${hermes("now", "{}")}`,
-    expected: [["content", "<tool_call>oops</tool_call>"], ["call", 0, "now", "{}"]],
+    expected: [
+      ["content", "<tool_call>oops</tool_call>"],
+      ["call", 0, "now", "{}"],
+    ],
   },
   {
     name: "double-encoded arguments",
@@ -81,7 +94,10 @@ const cases: { name: string; format?: ToolCallFormat; text: string; expected: It
   {
     name: "a list of calls in one block",
     text: '<tool_call>[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {"k": null}}]</tool_call>',
-    expected: [["call", 0, "a", "{}"], ["call", 1, "b", '{"k":null}']],
+    expected: [
+      ["call", 0, "a", "{}"],
+      ["call", 1, "b", '{"k":null}'],
+    ],
   },
   {
     name: "non-ASCII arguments",
@@ -91,7 +107,10 @@ const cases: { name: string; format?: ToolCallFormat; text: string; expected: It
   {
     name: "unclosed but complete call at the end",
     text: 'Sure.\n<tool_call>\n{"name": "now", "arguments": {}}\n',
-    expected: [["content", "Sure."], ["call", 0, "now", "{}"]],
+    expected: [
+      ["content", "Sure."],
+      ["call", 0, "now", "{}"],
+    ],
   },
   {
     name: "unclosed truncated call at the end is content",
@@ -99,7 +118,11 @@ const cases: { name: string; format?: ToolCallFormat; text: string; expected: It
     expected: [["content", 'Sure.\n<tool_call>\n{"name": "now", "argu']],
   },
   { name: "partial tag at the end", text: "Hello <tool_", expected: [["content", "Hello <tool_"]] },
-  { name: "look-alike tag", text: "<tool_calls> x </tool_call>", expected: [["content", "<tool_calls> x </tool_call>"]] },
+  {
+    name: "look-alike tag",
+    text: "<tool_calls> x </tool_call>",
+    expected: [["content", "<tool_calls> x </tool_call>"]],
+  },
   { name: "only whitespace after a call", text: `${hermes("now", "{}")}\n\n  `, expected: [["call", 0, "now", "{}"]] },
   // Qwen3-Coder XML
   {
@@ -127,13 +150,23 @@ const cases: { name: string; format?: ToolCallFormat; text: string; expected: It
     text:
       "<tool_call>\n<function=get_weather>\n<parameter=city>\nline 1\n\nline 3\n</parameter>\n<parameter=days>\n2.5\n</parameter>\n" +
       "<parameter=temp>\nwarm\n</parameter>\n<parameter=options>\n{'a': 1}\n</parameter>\n<parameter=limit>\n7\n</parameter>\n</function>\n</tool_call>",
-    expected: [["call", 0, "get_weather", '{"city":"line 1\\n\\nline 3","days":"2.5","temp":"warm","options":"{\'a\': 1}","limit":7}']],
+    expected: [
+      [
+        "call",
+        0,
+        "get_weather",
+        '{"city":"line 1\\n\\nline 3","days":"2.5","temp":"warm","options":"{\'a\': 1}","limit":7}',
+      ],
+    ],
   },
   {
     name: "Qwen3-Coder parallel calls, one without parameters",
     format: "qwen3_coder",
     text: "<tool_call>\n<function=now>\n</function>\n</tool_call>\n<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n</function>\n</tool_call>",
-    expected: [["call", 0, "now", "{}"], ["call", 1, "get_weather", '{"city":"Oslo"}']],
+    expected: [
+      ["call", 0, "now", "{}"],
+      ["call", 1, "get_weather", '{"city":"Oslo"}'],
+    ],
   },
   {
     name: "Qwen3-Coder block without </function> but closed",

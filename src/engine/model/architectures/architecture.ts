@@ -38,7 +38,6 @@ export interface Architecture<T extends string = string> {
   readonly dropsWeight: (name: string, config: Pick<ArchitectureConfig, "tieWordEmbeddings">) => boolean;
 }
 
-
 /** `config[field]`, which the architecture `modelType` requires. @throws Error naming the field when absent. */
 export function required<K extends keyof RawModelConfig & string>(
   config: RawModelConfig,

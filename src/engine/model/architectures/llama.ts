@@ -11,7 +11,8 @@ export const llama: Architecture<"llama"> = {
   modelType: "llama",
   config: (c) => {
     const sliding = c.layer_types?.find((t) => t !== "full_attention");
-    if (sliding !== undefined) configError("layer_types", `'${sliding}' layers are not supported (only full_attention)`);
+    if (sliding !== undefined)
+      configError("layer_types", `'${sliding}' layers are not supported (only full_attention)`);
     return {
       numKvHeads: c.num_key_value_heads ?? c.num_attention_heads,
       headDim: c.head_dim ?? derivedHeadDim(c),

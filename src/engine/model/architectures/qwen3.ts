@@ -22,7 +22,8 @@ export const qwen3: Architecture<"qwen3"> = {
       if (ropeTheta === undefined && typeof nested === "number") ropeTheta = nested;
       if (!rawRopeScaling) rawRopeScaling = c.rope_parameters;
     }
-    if (ropeTheta === undefined) configError("rope_theta", "missing (neither rope_theta nor rope_parameters.rope_theta)");
+    if (ropeTheta === undefined)
+      configError("rope_theta", "missing (neither rope_theta nor rope_parameters.rope_theta)");
     return {
       numKvHeads,
       headDim,
