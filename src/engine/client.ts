@@ -27,16 +27,19 @@ export type GenerationEvent =
   | { type: "done"; finishReason: FinishReason; usage: Usage; stopString?: string }
   | { type: "error"; message: string; status: number };
 
-/** How many generations one model serves at once and how many may wait. */
+/**
+ * How many generations one model serves at once, how many may wait, and its prefix cache. Every value is given: the
+ * defaults live in the config schema (`engine:` of src/config/schema.ts), which src/backends/mlx/engine-settings.ts maps.
+ */
 export interface EngineLimits {
-  /** Generations decoded together (interleaved step by step); default 4. */
-  maxActive?: number;
-  /** Requests allowed to wait beyond `maxActive`; more are refused with 503. Default 16. */
-  maxQueue?: number;
-  /** MLX allocator limits, applied in the Worker before loading. */
+  /** Generations decoded together (interleaved step by step). */
+  maxActive: number;
+  /** Requests allowed to wait beyond `maxActive`; more are refused with 503. */
+  maxQueue: number;
+  /** MLX allocator limits, applied in the Worker before loading; absent: MLX's own. */
   memory?: MemoryLimits;
-  /** Prefix cache switches and limits; absent fields take `DEFAULT_PREFIX_CACHE`'s values. */
-  prefixCache?: Partial<PrefixCacheOptions>;
+  /** Prefix cache switches and limits. */
+  prefixCache: PrefixCacheOptions;
 }
 
 /** Thrown by {@link EngineClient.generate} when `maxActive + maxQueue` generations are already in flight. */
@@ -113,9 +116,8 @@ export class EngineClient {
    * Starts a Worker and loads the model directory in it.
    * @throws Error with the Worker's message when the model cannot be loaded (missing files, bad config, MLX error).
    */
-  static async start(model: { id: string; path: string }, limits: EngineLimits = {}): Promise<EngineClient> {
-    const maxActive = limits.maxActive ?? 4;
-    const maxQueue = limits.maxQueue ?? 16;
+  static async start(model: { id: string; path: string }, limits: EngineLimits): Promise<EngineClient> {
+    const { maxActive, maxQueue } = limits;
     const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       worker.onmessage = (ev: MessageEvent<FromEngine>) => {

@@ -48,15 +48,6 @@ export interface PrefixCacheOptions {
 /** The caller scope of requests that name none (open mode). */
 export const OPEN_CACHE_SCOPE = "open";
 
-export const DEFAULT_PREFIX_CACHE: PrefixCacheOptions = {
-  enabled: true,
-  shared: true,
-  maxBytes: 2 * 1024 ** 3,
-  maxEntries: 64,
-  ttlS: 3600,
-  blockSize: 64,
-};
-
 /** One kept KV cache, as `GET /admin/sessions` lists it. */
 export interface PrefixCacheEntryInfo {
   /** The session, or null for an unowned shared prefix. */
@@ -144,8 +135,9 @@ export class PrefixCache {
   readonly #hits = { session: 0, shared: 0, cold: 0 };
   #nextUnowned = 0;
 
-  constructor(options: Partial<PrefixCacheOptions> = {}) {
-    this.options = { ...DEFAULT_PREFIX_CACHE, ...options };
+  /** @param options every switch and limit (their defaults live in the config schema, `engine.prefix_cache`). */
+  constructor(options: PrefixCacheOptions) {
+    this.options = { ...options };
     const { maxBytes, maxEntries, ttlS } = this.options;
     this.#entries = new LRUCache<string, Entry>({
       max: Math.max(1, maxEntries),

@@ -130,7 +130,7 @@ export type ToEngine =
       model: { id: string; path: string };
       maxActive: number;
       memory?: MemoryLimits;
-      prefixCache?: Partial<PrefixCacheOptions>;
+      prefixCache: PrefixCacheOptions;
     }
   | { type: "generate"; id: number; params: GenerateParams }
   | { type: "cancel"; id: number }

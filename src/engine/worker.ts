@@ -25,7 +25,7 @@ function load(
   id: string,
   path: string,
   memory: MemoryLimits | undefined,
-  prefixCache: Partial<PrefixCacheOptions> | undefined,
+  prefixCache: PrefixCacheOptions,
 ): LoadedModel {
   if (memory?.cacheLimitBytes !== undefined) setCacheLimit(memory.cacheLimitBytes);
   if (memory?.wiredLimitBytes !== undefined) setWiredLimit(memory.wiredLimitBytes);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineBusyError, EngineClient, type GenerationEvent } from "../../src/engine/client.ts";
-import { arraysInUse, generateParams } from "../helpers/engine.ts";
+import { arraysInUse, engineLimits, generateParams } from "../helpers/engine.ts";
 import { makeModel } from "../helpers/paths.ts";
 
 const params = (content: string, max_tokens: number) =>
@@ -32,7 +32,7 @@ beforeAll(() => {
 describe("interleaving (max_active 2)", () => {
   let engine: EngineClient;
   beforeAll(async () => {
-    engine = await EngineClient.start({ id: "m", path: dir }, { maxActive: 2, maxQueue: 4 });
+    engine = await EngineClient.start({ id: "m", path: dir }, engineLimits({ maxActive: 2, maxQueue: 4 }));
   });
   afterAll(() => engine.close());
 
@@ -59,7 +59,7 @@ describe("interleaving (max_active 2)", () => {
 describe("bounded queue (max_active 1, max_queue 1)", () => {
   let engine: EngineClient;
   beforeAll(async () => {
-    engine = await EngineClient.start({ id: "m", path: dir }, { maxActive: 1, maxQueue: 1 });
+    engine = await EngineClient.start({ id: "m", path: dir }, engineLimits({ maxActive: 1, maxQueue: 1 }));
   });
   afterAll(() => engine.close());
 

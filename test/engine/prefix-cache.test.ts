@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineClient } from "../../src/engine/client.ts";
 import { blockHashes, commonPrefixLength, scopeOf } from "../../src/engine/prefix-cache.ts";
 import type { GenerateParams, Usage } from "../../src/engine/worker-messages.ts";
-import { arraysInUse, generateParams } from "../helpers/engine.ts";
+import { arraysInUse, engineLimits, generateParams } from "../helpers/engine.ts";
 import { makeModel, WEATHER, WEATHER_SCRIPTS } from "../helpers/paths.ts";
 
 type Message = Record<string, unknown>;
@@ -62,8 +62,8 @@ async function both(messages: Message[], over: Partial<GenerateParams> = {}): Pr
 const path = makeModel("qwen3", { seed: 3, size: "small" });
 
 beforeAll(async () => {
-  cached = await EngineClient.start({ id: "m", path }, { prefixCache: { blockSize: 16 } });
-  fresh = await EngineClient.start({ id: "m", path }, { prefixCache: { enabled: false } });
+  cached = await EngineClient.start({ id: "m", path }, engineLimits({ prefixCache: { blockSize: 16 } }));
+  fresh = await EngineClient.start({ id: "m", path }, engineLimits({ prefixCache: { enabled: false } }));
 });
 afterAll(async () => {
   await cached.close();
@@ -132,8 +132,11 @@ describe("tool turns", () => {
   let tooledFresh: EngineClient;
   const weather = makeModel("qwen3", { scripts: WEATHER_SCRIPTS });
   beforeAll(async () => {
-    tooled = await EngineClient.start({ id: "w", path: weather });
-    tooledFresh = await EngineClient.start({ id: "w", path: weather }, { prefixCache: { enabled: false } });
+    tooled = await EngineClient.start({ id: "w", path: weather }, engineLimits());
+    tooledFresh = await EngineClient.start(
+      { id: "w", path: weather },
+      engineLimits({ prefixCache: { enabled: false } }),
+    );
   });
   afterAll(async () => {
     await tooled.close();
@@ -264,14 +267,14 @@ describe("caller scopes", () => {
 
 describe("bounded memory", () => {
   test("the byte budget and the entry limit evict the least recently used; nothing leaks", async () => {
-    const probe = await EngineClient.start({ id: "m", path }, { prefixCache: { maxEntries: 2 } });
+    const probe = await EngineClient.start({ id: "m", path }, engineLimits({ prefixCache: { maxEntries: 2 } }));
     const baseline = await arraysInUse(probe);
     for (const s of ["a", "b", "c"]) await ask(probe, { messages: [user(`Session ${s}`)], session_id: s });
     expect((await probe.sessions()).map((entry) => entry.session_id)).toEqual(["c", "b"]);
     const one = (await probe.sessions())[0]!.bytes;
     await probe.close();
 
-    const tight = await EngineClient.start({ id: "m", path }, { prefixCache: { maxBytes: one } });
+    const tight = await EngineClient.start({ id: "m", path }, engineLimits({ prefixCache: { maxBytes: one } }));
     for (const s of ["a", "b", "c"]) await ask(tight, { messages: [user(`Session ${s}`)], session_id: s });
     const kept = await tight.sessions();
     expect(kept.map((entry) => entry.session_id)).toEqual(["c"]);
@@ -282,7 +285,7 @@ describe("bounded memory", () => {
   });
 
   test("entries expire after ttl_s", async () => {
-    const brief = await EngineClient.start({ id: "m", path }, { prefixCache: { ttlS: 0.3 } });
+    const brief = await EngineClient.start({ id: "m", path }, engineLimits({ prefixCache: { ttlS: 0.3 } }));
     await ask(brief, { messages: [user("Quick question")], session_id: "brief" });
     expect(await brief.sessions()).toHaveLength(1);
     await Bun.sleep(800);

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EngineClient, type GenerationEvent } from "../../src/engine/client.ts";
-import { arraysInUse, generateParams } from "../helpers/engine.ts";
+import { arraysInUse, engineLimits, generateParams } from "../helpers/engine.ts";
 import { makeModel, tempDir } from "../helpers/paths.ts";
 
 let engine: EngineClient;
@@ -22,7 +22,7 @@ async function collect(it: AsyncIterable<GenerationEvent>) {
 }
 
 beforeAll(async () => {
-  engine = await EngineClient.start({ id: "tiny", path: makeModel("qwen3", { seed: 3 }) });
+  engine = await EngineClient.start({ id: "tiny", path: makeModel("qwen3", { seed: 3 }) }, engineLimits());
 });
 afterAll(() => engine.close());
 
@@ -101,5 +101,5 @@ describe("engine worker", () => {
 
 test("loading a directory that is not a model fails with a message naming the file", async () => {
   const dir = tempDir();
-  await expect(EngineClient.start({ id: "bad", path: dir })).rejects.toThrow(/config\.json/);
+  await expect(EngineClient.start({ id: "bad", path: dir }, engineLimits())).rejects.toThrow(/config\.json/);
 });

@@ -2,7 +2,9 @@
  * Engine request parameters for tests: greedy, no penalties, no logprobs — what the HTTP layer sends for a plain
  * request — with the fields a test cares about overridden.
  */
-import type { EngineClient } from "../../src/engine/client.ts";
+import { DEFAULT_ENGINE, workerLimits } from "../../src/backends/mlx/engine-settings.ts";
+import type { EngineClient, EngineLimits } from "../../src/engine/client.ts";
+import type { PrefixCacheOptions } from "../../src/engine/prefix-cache.ts";
 import type { GenerateParams } from "../../src/engine/worker-messages.ts";
 
 export function generateParams(over: Partial<GenerateParams> = {}): GenerateParams {
@@ -30,4 +32,15 @@ export function generateParams(over: Partial<GenerateParams> = {}): GeneratePara
 export async function arraysInUse(engine: EngineClient): Promise<number> {
   const stats = await engine.stats();
   return stats.liveArrays - stats.prefixCache.arrays;
+}
+
+/**
+ * Engine Worker limits for tests: the config schema's `engine:` defaults (as the app maps them), with the given
+ * concurrency and prefix-cache fields overridden.
+ */
+export function engineLimits(
+  over: Partial<Pick<EngineLimits, "maxActive" | "maxQueue">> & { prefixCache?: Partial<PrefixCacheOptions> } = {},
+): EngineLimits {
+  const defaults = workerLimits(DEFAULT_ENGINE);
+  return { ...defaults, ...over, prefixCache: { ...defaults.prefixCache, ...over.prefixCache } };
 }

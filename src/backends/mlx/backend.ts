@@ -6,13 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import type { EngineConfig } from "../../config/schema.ts";
-import { EngineBusyError, type EngineLimits, type GenerationEvent } from "../../engine/client.ts";
+import { EngineBusyError, type GenerationEvent } from "../../engine/client.ts";
 import type { GenerateParams } from "../../engine/worker-messages.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 import type { ChatCompletionChunk } from "../../protocol/openai-response.ts";
 import type { Backend, BackendCallContext, BackendModel, ChunksAnswer, CompletionAnswer } from "../backend.ts";
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
-import { DEFAULT_ENGINE, withLimits } from "./engine-settings.ts";
+import { DEFAULT_ENGINE, type LimitOverrides, withLimits } from "./engine-settings.ts";
 import type { ModelLease } from "./leases.ts";
 import type { LocalModelConfig } from "./listing.ts";
 import type { KnownModel } from "./model-view.ts";
@@ -240,7 +240,7 @@ export class MlxBackend implements Backend {
 export async function createMlxBackend(opts: {
   models: LocalModelConfig[];
   engine?: EngineConfig;
-  limits?: EngineLimits;
+  limits?: LimitOverrides;
 }): Promise<MlxBackend> {
   const models = new LocalModels(opts.models, withLimits(opts.engine ?? DEFAULT_ENGINE, opts.limits));
   await models.loadConfigured();

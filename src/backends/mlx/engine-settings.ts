@@ -8,6 +8,9 @@ import * as v from "valibot";
 import { type EngineConfig, EngineSchema } from "../../config/schema.ts";
 import type { EngineLimits } from "../../engine/client.ts";
 
+/** Worker-style overrides of the `engine:` settings (tests and embedders): concurrency and MLX allocator limits. */
+export type LimitOverrides = Partial<Pick<EngineLimits, "maxActive" | "maxQueue" | "memory">>;
+
 /**
  * Engine settings when the caller gives none: the `engine:` defaults of the config schema, with no memory budget
  * (`memory.budget_bytes` is `Number.MAX_SAFE_INTEGER`; loading a config file resolves it from the machine's memory).
@@ -22,7 +25,7 @@ export const DEFAULT_ENGINE: EngineConfig = {
  * `memory.wiredLimitBytes` replace `max_active`, `max_queue`, `memory.cache_limit_bytes` and
  * `memory.wired_limit_bytes` when given (`limits.prefixCache` is not read); everything else is kept.
  */
-export function withLimits(settings: EngineConfig, limits: EngineLimits = {}): EngineConfig {
+export function withLimits(settings: EngineConfig, limits: LimitOverrides = {}): EngineConfig {
   return {
     ...settings,
     max_active: limits.maxActive ?? settings.max_active,
