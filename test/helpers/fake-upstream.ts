@@ -7,6 +7,8 @@ import type { Server } from "bun";
 
 export interface RecordedRequest {
   body: Record<string, unknown>;
+  /** The body exactly as it arrived. */
+  raw: string;
   headers: Headers;
   /** Resolves when the client (Ithaca) aborts the request. */
   aborted: Promise<void>;
@@ -87,7 +89,8 @@ export class FakeUpstream {
     }
     if (path !== "/v1/chat/completions") return new Response("not found", { status: 404 });
 
-    const body = (await request.json()) as Record<string, unknown>;
+    const raw = await request.text();
+    const body = JSON.parse(raw) as Record<string, unknown>;
     let aborted = false;
     const abortedPromise = new Promise<void>((resolve) => {
       request.signal.addEventListener("abort", () => {
@@ -95,7 +98,7 @@ export class FakeUpstream {
         resolve();
       });
     });
-    this.requests.push({ body, headers: request.headers, aborted: abortedPromise, wasAborted: () => aborted });
+    this.requests.push({ body, raw, headers: request.headers, aborted: abortedPromise, wasAborted: () => aborted });
 
     const behavior = this.behavior;
     if (behavior.kind === "fail") {

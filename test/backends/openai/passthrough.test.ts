@@ -100,6 +100,23 @@ describe("passthrough", () => {
     expect(upstream.last.headers.get("authorization")).toBe("Bearer sk-upstream-secret");
   });
 
+  test("a body that needs no rewriting goes out byte for byte; one that does is re-serialized with model rewritten", async () => {
+    // The client names the upstream's own id (an alias), sends no session: nothing to rewrite.
+    const raw = `{ "messages" : [{"role":"user","content":"hi"}],\n  "model":"${MODEL}", "x_order": [3,1,2] }`;
+    const post = (body: string) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    expect((await post(raw)).status).toBe(200);
+    expect(upstream.last.raw).toBe(raw);
+    const renamed = raw.replace(MODEL, "telemak1");
+    expect((await post(renamed)).status).toBe(200);
+    expect(upstream.last.raw).not.toBe(renamed);
+    expect(upstream.last.body).toEqual({ ...JSON.parse(renamed), model: MODEL });
+  });
+
   test("the bare upstream id and the upstream id alone both route (aliases)", async () => {
     for (const model of [MODEL, "telemak1", "TELEMAK1:Qwen3-0.6B-4bit"]) {
       await client.chat.completions.create({ model, messages: hello });
