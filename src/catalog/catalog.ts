@@ -51,10 +51,15 @@ export function resolveCandidates(entries: readonly CatalogEntry[], requested: s
 /** Milliseconds a catalog snapshot is served before it is rebuilt in the background (drift no backend reports). */
 export const CATALOG_MAX_AGE_MS = 2_000;
 
-/** One build of the catalog: its entries in order. */
+/** One build of the catalog: its entries in order, and the resolutions made against them. */
 interface Snapshot {
   entries: CatalogEntry[];
   builtAt: number;
+  /**
+   * Successful resolutions by lower-cased requested id (bounded: only ids and aliases the catalog holds resolve).
+   * Failures are not kept: anyone may send any id.
+   */
+  resolved: Map<string, readonly CatalogEntry[]>;
 }
 
 /**
@@ -84,18 +89,30 @@ export class Catalog {
    * the first backend keeps the id and a warning is logged once.
    */
   async entries(): Promise<CatalogEntry[]> {
-    const cached = this.snapshot;
-    if (!cached) return (await this.build()).entries;
-    if (Date.now() - cached.builtAt > CATALOG_MAX_AGE_MS) void this.build().catch(() => {});
-    return cached.entries;
+    return (await this.current()).entries;
   }
 
   /**
-   * Candidates for a requested model id.
+   * Candidates for a requested model id (a fresh array: callers may reorder it).
    * @throws OpenAIError 404 / 400, see {@link resolveCandidates}.
    */
   async candidates(requested: string): Promise<CatalogEntry[]> {
-    return resolveCandidates(await this.entries(), requested);
+    const snapshot = await this.current();
+    const key = requested.toLowerCase();
+    let found = snapshot.resolved.get(key);
+    if (found === undefined) {
+      found = resolveCandidates(snapshot.entries, requested);
+      snapshot.resolved.set(key, found);
+    }
+    return [...found];
+  }
+
+  /** The snapshot to read now: the cached one (refreshed in the background past its age), or a new build. */
+  private async current(): Promise<Snapshot> {
+    const cached = this.snapshot;
+    if (!cached) return this.build();
+    if (Date.now() - cached.builtAt > CATALOG_MAX_AGE_MS) void this.build().catch(() => {});
+    return cached;
   }
 
   /**
@@ -108,7 +125,7 @@ export class Catalog {
     const backends = this.registry.list();
     const snapshot = Promise.all(backends.map((backend) => backend.listModels()))
       .then((lists) => {
-        const built = { entries: this.merge(backends, lists), builtAt: Date.now() };
+        const built: Snapshot = { entries: this.merge(backends, lists), builtAt: Date.now(), resolved: new Map() };
         if (generation === this.generation) this.snapshot = built;
         return built;
       })

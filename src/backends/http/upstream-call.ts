@@ -1,6 +1,9 @@
 /**
- * One upstream exchange: a single `AbortController` fed by the client's request signal and by a deadline timer, so
- * a client disconnect and a missed deadline both abort the upstream fetch or read.
+ * One upstream exchange: a single `AbortController` fed by the client's request signal and by a deadline, so a
+ * client disconnect and a missed deadline both abort the upstream fetch or read.
+ *
+ * The deadline moves on every chunk of a stream; rather than a timer per chunk, one timer runs and, when it fires
+ * early because the deadline moved later, re-arms itself for what is left. A deadline moved earlier re-arms it at once.
  */
 
 /** One attempt at an upstream request (see the module comment). */
@@ -12,6 +15,10 @@ export class UpstreamCall {
   /** The client went away (its request signal aborted, or it stopped reading the stream). */
   clientGone = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer fires (epoch ms), while one runs. */
+  private timerAt = 0;
+  /** The deadline in force (epoch ms) and what it waits for; undefined while disarmed. */
+  private deadline: { at: number; what: string; ms: number } | undefined;
   private readonly onClientAbort = () => this.clientLeft();
 
   constructor(private readonly clientSignal: AbortSignal) {
@@ -30,25 +37,37 @@ export class UpstreamCall {
    * when `fromStart`.
    */
   arm(what: string, ms: number, fromStart = false): void {
-    this.disarm();
-    const left = fromStart ? ms - (Date.now() - this.startedAt) : ms;
-    this.timer = setTimeout(
-      () => {
-        this.timedOut = { what, ms };
-        this.controller.abort(new Error(`deadline: ${what}`));
-      },
-      Math.max(0, left),
-    );
+    const at = (fromStart ? this.startedAt : Date.now()) + ms;
+    this.deadline = { at, what, ms };
+    if (this.timer === undefined || at < this.timerAt) this.schedule(at);
   }
 
+  /** Suspends the deadline (the timer, if running, finds nothing to do). */
   disarm(): void {
+    this.deadline = undefined;
+  }
+
+  private schedule(at: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.check(), Math.max(0, at - Date.now()));
+  }
+
+  /** The timer fired: abort when the deadline passed, re-arm for what is left when it moved later. */
+  private check(): void {
     this.timer = undefined;
+    const deadline = this.deadline;
+    if (deadline === undefined) return;
+    if (deadline.at > Date.now()) return this.schedule(deadline.at);
+    this.timedOut = { what: deadline.what, ms: deadline.ms };
+    this.controller.abort(new Error(`deadline: ${deadline.what}`));
   }
 
   /** Stops the deadline and detaches from the client signal. */
   dispose(): void {
     this.disarm();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     this.clientSignal.removeEventListener("abort", this.onClientAbort);
   }
 }
