@@ -58,7 +58,10 @@ export class UpstreamCall {
     this.timer = undefined;
     const deadline = this.deadline;
     if (deadline === undefined) return;
-    if (deadline.at > Date.now()) return this.schedule(deadline.at);
+    if (deadline.at > Date.now()) {
+      this.schedule(deadline.at);
+      return;
+    }
     this.timedOut = { what: deadline.what, ms: deadline.ms };
     this.controller.abort(new Error(`deadline: ${deadline.what}`));
   }
