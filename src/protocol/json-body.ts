@@ -12,6 +12,9 @@
  */
 import { OpenAIError } from "./errors.ts";
 
+/** Strict UTF-8 (invalid bytes are an error); stateless between calls, so shared. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** The limits a JSON body is read under (`server.*` in the configuration). */
 export interface JsonBodyLimits {
   /** Largest accepted body, in bytes. */
@@ -187,7 +190,7 @@ export async function readJsonBody(request: Request, limits: JsonBodyLimits, emp
     );
   }
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return JSON.parse(STRICT_UTF8.decode(bytes));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw invalidJson(`Request body is not valid JSON: ${reason}`);

@@ -34,6 +34,9 @@ import { chatToMessages } from "./request.ts";
 import { messageToChatCompletion } from "./response.ts";
 import { anthropicEventsFromSse, anthropicEventsToChunks } from "./stream.ts";
 
+/** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
+const UTF8 = new TextDecoder();
+
 /** Ithaca's request extensions, which Anthropic's API would reject as unknown fields. */
 const ITHACA_EXTENSIONS = ["session_id", "enable_thinking", "reasoning_effort"];
 
@@ -62,9 +65,7 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
       ctx,
     );
     if (!stream) {
-      return this.client.bytes(exchange, "anthropic", (bytes) =>
-        this.countUsage(new TextDecoder().decode(bytes), "last"),
-      );
+      return this.client.bytes(exchange, "anthropic", (bytes) => this.countUsage(UTF8.decode(bytes), "last"));
     }
     // message_start (the stream's head) carries the input count; the last message_delta (its tail) the output count.
     return this.client.relay(
@@ -103,7 +104,7 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
     const bytes = await this.client.readBody(exchange);
     let message: AnthropicMessage;
     try {
-      message = JSON.parse(new TextDecoder().decode(bytes)) as AnthropicMessage;
+      message = JSON.parse(UTF8.decode(bytes)) as AnthropicMessage;
       if (message === null || typeof message !== "object" || !Array.isArray(message.content))
         throw new TypeError("no content");
     } catch {

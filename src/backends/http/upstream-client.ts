@@ -17,6 +17,9 @@ import { upstreamEndpoint } from "./endpoint.ts";
 import { RETRYABLE_STATUSES, retryAfterMs, UpstreamResilience, type AttemptOutcome } from "./resilience.ts";
 import { describeFailure, UpstreamCall } from "./upstream-call.ts";
 
+/** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
+const UTF8 = new TextDecoder();
+
 /** Upstream response headers worth passing on; the rest (length, encoding, hop-by-hop) no longer apply. */
 const PASSED_HEADERS = ["content-type", "cache-control", "retry-after", "x-request-id", "request-id"];
 
@@ -472,7 +475,7 @@ class EdgeKeeper {
   }
 
   ends(): RelayEnds {
-    const decode = (parts: Uint8Array[]) => new TextDecoder().decode(Buffer.concat(parts));
+    const decode = (parts: Uint8Array[]) => UTF8.decode(Buffer.concat(parts));
     const head = decode(this.head);
     return { head, tail: this.tail.length > 0 ? decode(this.tail) : head };
   }
@@ -500,7 +503,7 @@ async function readCapped(response: Response, limit: number): Promise<string> {
   } catch {
     // What arrived is enough to quote.
   }
-  return new TextDecoder().decode(Buffer.concat(parts));
+  return UTF8.decode(Buffer.concat(parts));
 }
 
 function tooLarge(upstream: string, what: string, limit: number): OpenAIError {

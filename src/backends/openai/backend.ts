@@ -21,6 +21,9 @@ import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
 import { scanJsonObject } from "../http/usage-scan.ts";
 
+/** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
+const UTF8 = new TextDecoder();
+
 /** Bytes at the end of a non-stream body searched for its `usage` object. */
 const USAGE_TAIL_BYTES = 4096;
 
@@ -82,7 +85,7 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
 
 /** The last {@link USAGE_TAIL_BYTES} of a body as text. */
 function tailText(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes.subarray(Math.max(0, bytes.byteLength - USAGE_TAIL_BYTES)));
+  return UTF8.decode(bytes.subarray(Math.max(0, bytes.byteLength - USAGE_TAIL_BYTES)));
 }
 
 /** Creates the backend of one configured OpenAI-dialect upstream (id `upstream:<id>`). */

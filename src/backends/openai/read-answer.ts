@@ -9,6 +9,9 @@ import type { ChatCompletion, ChatCompletionChunk, OpenAIStreamItem } from "../.
 import { sseJsonPayloads } from "../../protocol/sse.ts";
 import type { BytesAnswer, ChatAnswer, ChunksAnswer, CompletionAnswer } from "../backend.ts";
 
+/** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
+const UTF8 = new TextDecoder();
+
 /**
  * `answer` as canonical values: itself when it already is, else its bytes parsed.
  * @throws OpenAIError 502 `upstream_invalid_response` when a non-stream body is not a chat completion (a stream's
@@ -19,7 +22,7 @@ export function canonicalAnswer(answer: ChatAnswer): CompletionAnswer | ChunksAn
   if (answer.stream) return { kind: "chunks", chunks: streamItems(answer) };
   let completion: unknown;
   try {
-    completion = JSON.parse(new TextDecoder().decode(answer.body as Uint8Array));
+    completion = JSON.parse(UTF8.decode(answer.body as Uint8Array));
   } catch {
     throw invalid(answer.upstream, "its answer is not JSON");
   }
