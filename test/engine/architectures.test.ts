@@ -5,51 +5,29 @@
 import { describe, expect, test } from "bun:test";
 import { ARCHITECTURES, MODEL_TYPES, type ModelType } from "../../src/engine/model/architectures/index.ts";
 import { type ModelConfig, parseModelConfig } from "../../src/engine/model/config.ts";
+import { BASE } from "./config-fixtures.ts";
 
-/** Fields every architecture needs (qwen3's extra required fields are added per case). */
-const BASE = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  intermediate_size: 128,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  rms_norm_eps: 1e-5,
-  vocab_size: 1024,
-};
 const QWEN3_REQUIRED = { head_dim: 32, max_position_embeddings: 4096, tie_word_embeddings: true, rope_theta: 1e6 };
+
+/** What llama's `ModelArgs` makes of the smallest config it accepts. */
+const LLAMA_DEFAULTS: Partial<ModelConfig> = {
+  headDim: 16,
+  numKvHeads: 2,
+  ropeTheta: 10_000,
+  ropeTraditional: false,
+  maxPositionEmbeddings: undefined,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  outputBias: false,
+  mlpBias: false,
+  qkNorm: false,
+};
 
 /** Per architecture: the smallest config.json it accepts, and what it makes of it. */
 const DEFAULTS: Record<ModelType, { config: Record<string, unknown>; expected: Partial<ModelConfig> }> = {
-  llama: {
-    config: { ...BASE, model_type: "llama" },
-    expected: {
-      headDim: 16,
-      numKvHeads: 2,
-      ropeTheta: 10_000,
-      ropeTraditional: false,
-      maxPositionEmbeddings: undefined,
-      tieWordEmbeddings: true,
-      attentionBias: false,
-      outputBias: false,
-      mlpBias: false,
-      qkNorm: false,
-    },
-  },
-  mistral: {
-    config: { ...BASE, model_type: "mistral" },
-    expected: {
-      headDim: 16,
-      numKvHeads: 2,
-      ropeTheta: 10_000,
-      ropeTraditional: false,
-      maxPositionEmbeddings: undefined,
-      tieWordEmbeddings: true,
-      attentionBias: false,
-      outputBias: false,
-      mlpBias: false,
-      qkNorm: false,
-    },
-  },
+  llama: { config: { ...BASE, model_type: "llama" }, expected: LLAMA_DEFAULTS },
+  // mistral is llama under another name (mlx-lm remaps it), defaults included.
+  mistral: { config: { ...BASE, model_type: "mistral" }, expected: LLAMA_DEFAULTS },
   qwen2: {
     config: { ...BASE, model_type: "qwen2" },
     expected: {

@@ -13,16 +13,8 @@ import { loadModel } from "../../src/engine/model/loader.ts";
 import { Rope } from "../../src/engine/model/rope.ts";
 import { parseRopeScaling } from "../../src/engine/model/rope-scaling.ts";
 import { makeModel, runPython, tempDir } from "../helpers/paths.ts";
+import { BASE } from "./config-fixtures.ts";
 
-const BASE = {
-  hidden_size: 64,
-  num_hidden_layers: 2,
-  intermediate_size: 128,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  rms_norm_eps: 1e-5,
-  vocab_size: 1024,
-};
 const QWEN3 = {
   ...BASE,
   model_type: "qwen3",
