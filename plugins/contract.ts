@@ -3,7 +3,7 @@
  *
  * The document is computed from the catalog on each request (see `src/catalog/contract.ts` for its shape), so it
  * never advertises a model that is not servable. Upstream engines' own contracts and model lists are cached with a
- * TTL by their backends (`src/catalog/upstream-probe.ts`) and re-probed after a failure; this plugin probes them all
+ * TTL by their backends (`src/backends/http/probe.ts`) and re-probed after a failure; this plugin probes them all
  * once when the server starts, so the first request finds the catalog warm.
  *
  * The route is public (auth plugin), as Companion probes it without credentials.

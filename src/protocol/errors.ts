@@ -104,6 +104,30 @@ export function upstreamBroken(upstreamId: string, cause: unknown): OpenAIError 
   });
 }
 
+/** 502: the upstream sent more than Ithaca reads (`upstreams[].limits`): an answer, an error body, an SSE line. */
+export function upstreamTooLarge(upstreamId: string, what: string, limit: number): OpenAIError {
+  return new OpenAIError(502, `${upstreamName(upstreamId)} sent an ${what} over ${limit} bytes (upstreams[].limits)`, {
+    code: "upstream_response_too_large",
+  });
+}
+
+/** 502: the upstream's answer cannot be read as its dialect says (`what` says how). */
+export function upstreamInvalid(upstreamId: string, what: string): OpenAIError {
+  return new OpenAIError(502, `${upstreamName(upstreamId)} sent an invalid answer: ${what}`, {
+    code: "upstream_invalid_response",
+  });
+}
+
+/** 499: the client went away; nobody reads it, but a routing plan stops there. */
+export function clientClosed(): OpenAIError {
+  return new OpenAIError(499, "The client closed the request.", { code: "client_closed" });
+}
+
+/** 503: Ithaca is shutting down and cancels what it still runs. */
+export function shuttingDown(): OpenAIError {
+  return new OpenAIError(503, "Ithaca is shutting down.", { code: "shutting_down" });
+}
+
 /** 504: the upstream did not answer within `ms` milliseconds while waiting for `what` (`response headers`...). */
 export function upstreamTimeout(upstreamId: string, what: string, ms: number): OpenAIError {
   return new OpenAIError(504, `${upstreamName(upstreamId)} timed out after ${ms} ms waiting for ${what}`, {

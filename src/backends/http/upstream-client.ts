@@ -11,20 +11,24 @@
  * credentials in `base_url` (./endpoint.ts) live in headers and appear in no log, error or response.
  */
 import type { UpstreamConfig } from "../../config/schema.ts";
-import { OpenAIError, upstreamBroken, upstreamTimeout, upstreamUnreachable } from "../../protocol/errors.ts";
+import {
+  clientClosed,
+  OpenAIError,
+  shuttingDown,
+  upstreamBroken,
+  upstreamInvalid,
+  upstreamTimeout,
+  upstreamTooLarge,
+  upstreamUnreachable,
+} from "../../protocol/errors.ts";
 import type { BackendCallContext, BytesAnswer, WireDialect } from "../backend.ts";
+import { EdgeKeeper, type RelayEnds, readCapped, startsLikeJsonObject } from "./body-bytes.ts";
 import { upstreamEndpoint } from "./endpoint.ts";
 import { RETRYABLE_STATUSES, retryAfterMs, UpstreamResilience, type AttemptOutcome } from "./resilience.ts";
 import { describeFailure, UpstreamCall } from "./upstream-call.ts";
 
-/** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
-const UTF8 = new TextDecoder();
-
 /** Upstream response headers worth passing on; the rest (length, encoding, hop-by-hop) no longer apply. */
 const PASSED_HEADERS = ["content-type", "cache-control", "retry-after", "x-request-id", "request-id"];
-
-/** Bytes of a relayed stream's start and end kept for {@link RelayEnds} (usage lives there). */
-const KEPT_EDGE_BYTES = 8 * 1024;
 
 /** The headers of `headers` that a relayed answer keeps. */
 function passedHeaders(headers: Headers): Record<string, string> {
@@ -59,12 +63,6 @@ export interface Exchange {
   readonly response: Response;
   readonly call: UpstreamCall;
   finished: boolean;
-}
-
-/** The first and last bytes of a relayed stream (each at most 8 KiB, decoded), seen when it ended normally. */
-export interface RelayEnds {
-  head: string;
-  tail: string;
 }
 
 /** Counters for `/health`. */
@@ -240,14 +238,14 @@ export class UpstreamClient {
     const { response, call } = exchange;
     try {
       const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-      if (declared > limit) throw tooLarge(this.name, "answer", limit);
+      if (declared > limit) throw upstreamTooLarge(this.name, "answer", limit);
       call.arm("the response body", this.upstream.timeout_ms.idle);
       if (Number.isFinite(declared)) return new Uint8Array(await response.arrayBuffer());
       const parts: Uint8Array[] = [];
       let total = 0;
       for await (const part of response.body ?? []) {
         total += part.byteLength;
-        if (total > limit) throw tooLarge(this.name, "answer", limit);
+        if (total > limit) throw upstreamTooLarge(this.name, "answer", limit);
         parts.push(part);
         call.arm("the rest of the response body", this.upstream.timeout_ms.idle);
       }
@@ -278,7 +276,7 @@ export class UpstreamClient {
     const body = await this.readBody(exchange);
     if (!startsLikeJsonObject(body)) {
       this.counters.errors++;
-      throw invalidResponse(this.name, "its answer is not a JSON object");
+      throw upstreamInvalid(this.name, "its answer is not a JSON object");
     }
     onBody?.(body);
     const { status, headers } = exchange.response;
@@ -377,7 +375,7 @@ export class UpstreamClient {
         if (lineBytes > maxLine) {
           this.counters.errors++;
           await reader.cancel().catch(() => {});
-          return fail(controller, tooLarge(this.name, "SSE line", maxLine));
+          return fail(controller, upstreamTooLarge(this.name, "SSE line", maxLine));
         }
         hooks.onChunk?.(bytes);
         controller.enqueue(bytes);
@@ -411,7 +409,7 @@ export class UpstreamClient {
    */
   invalid(what: string): OpenAIError {
     this.counters.errors++;
-    return invalidResponse(this.name, what);
+    return upstreamInvalid(this.name, what);
   }
 
   /** Resolves once no exchange is in flight (opening, or being read or relayed). */
@@ -452,79 +450,6 @@ export class UpstreamClient {
     this.onUpstreamFailure();
     return upstreamBroken(this.name, describeFailure(error));
   }
-}
-
-/** Keeps the first and the last {@link KEPT_EDGE_BYTES} of a byte stream without copying what passes between. */
-class EdgeKeeper {
-  private readonly head: Uint8Array[] = [];
-  private headBytes = 0;
-  private tail: Uint8Array[] = [];
-  private tailBytes = 0;
-
-  add(bytes: Uint8Array): void {
-    if (this.headBytes < KEPT_EDGE_BYTES) {
-      this.head.push(bytes);
-      this.headBytes += bytes.byteLength;
-      return;
-    }
-    this.tail.push(bytes);
-    this.tailBytes += bytes.byteLength;
-    while (this.tail.length > 1 && this.tailBytes - (this.tail[0]?.byteLength ?? 0) >= KEPT_EDGE_BYTES) {
-      this.tailBytes -= this.tail.shift()?.byteLength ?? 0;
-    }
-  }
-
-  ends(): RelayEnds {
-    const decode = (parts: Uint8Array[]) => UTF8.decode(Buffer.concat(parts));
-    const head = decode(this.head);
-    return { head, tail: this.tail.length > 0 ? decode(this.tail) : head };
-  }
-}
-
-/** Whether `body` starts (after whitespace) with `{`. */
-function startsLikeJsonObject(body: Uint8Array): boolean {
-  for (const byte of body) {
-    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
-    return byte === 0x7b;
-  }
-  return false;
-}
-
-/** Up to `limit` bytes of a response body as text; the rest is dropped (the read is cancelled). */
-async function readCapped(response: Response, limit: number): Promise<string> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for await (const part of response.body ?? []) {
-      parts.push(part.byteLength > limit - total ? part.subarray(0, limit - total) : part);
-      total += part.byteLength;
-      if (total >= limit) break;
-    }
-  } catch {
-    // What arrived is enough to quote.
-  }
-  return UTF8.decode(Buffer.concat(parts));
-}
-
-function tooLarge(upstream: string, what: string, limit: number): OpenAIError {
-  return new OpenAIError(502, `upstream '${upstream}' sent an ${what} over ${limit} bytes (upstreams[].limits)`, {
-    code: "upstream_response_too_large",
-  });
-}
-
-function invalidResponse(upstream: string, what: string): OpenAIError {
-  return new OpenAIError(502, `upstream '${upstream}' sent an invalid answer: ${what}`, {
-    code: "upstream_invalid_response",
-  });
-}
-
-/** 499: the client went away; nobody reads it, but the plan stops there. */
-export function clientClosed(): OpenAIError {
-  return new OpenAIError(499, "The client closed the request.", { code: "client_closed" });
-}
-
-function shuttingDown(): OpenAIError {
-  return new OpenAIError(503, "Ithaca is shutting down.", { code: "shutting_down" });
 }
 
 function closeQuietly(controller: ReadableStreamDefaultController<Uint8Array>): void {

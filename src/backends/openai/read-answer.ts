@@ -4,7 +4,7 @@
  * the same-dialect path never comes here. What cannot be read as the dialect says is a 502 naming the upstream:
  * a body that is not a `chat.completion`, a stream event that is neither a chunk nor an in-band error.
  */
-import { OpenAIError } from "../../protocol/errors.ts";
+import { upstreamInvalid } from "../../protocol/errors.ts";
 import type { ChatCompletion, ChatCompletionChunk, OpenAIStreamItem } from "../../protocol/openai-response.ts";
 import { sseJsonPayloads } from "../../protocol/sse.ts";
 import type { BytesAnswer, ChatAnswer, ChunksAnswer, CompletionAnswer } from "../backend.ts";
@@ -24,9 +24,9 @@ export function canonicalAnswer(answer: ChatAnswer): CompletionAnswer | ChunksAn
   try {
     completion = JSON.parse(UTF8.decode(answer.body as Uint8Array));
   } catch {
-    throw invalid(answer.upstream, "its answer is not JSON");
+    throw upstreamInvalid(answer.upstream, "its answer is not JSON");
   }
-  if (!hasChoices(completion)) throw invalid(answer.upstream, "its answer is not a chat completion");
+  if (!hasChoices(completion)) throw upstreamInvalid(answer.upstream, "its answer is not a chat completion");
   return { kind: "completion", completion: completion as unknown as ChatCompletion };
 }
 
@@ -39,7 +39,7 @@ async function* streamItems(answer: BytesAnswer<"openai">): AsyncGenerator<OpenA
       return;
     }
     if (!hasChoices(payload)) {
-      yield invalid(answer.upstream, "a stream event is not a chat completion chunk").toBody();
+      yield upstreamInvalid(answer.upstream, "a stream event is not a chat completion chunk").toBody();
       return;
     }
     // Engines differ on the chunk's envelope; translation needs only `choices` and `usage`.
@@ -54,10 +54,4 @@ async function* streamItems(answer: BytesAnswer<"openai">): AsyncGenerator<OpenA
 
 function hasChoices(value: unknown): value is Record<string, unknown> & { choices: unknown[] } {
   return value !== null && typeof value === "object" && Array.isArray((value as { choices?: unknown }).choices);
-}
-
-function invalid(upstream: string, what: string): OpenAIError {
-  return new OpenAIError(502, `upstream '${upstream}' sent an invalid answer: ${what}`, {
-    code: "upstream_invalid_response",
-  });
 }
