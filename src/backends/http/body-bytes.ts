@@ -9,7 +9,7 @@ const UTF8 = new TextDecoder();
 /** Bytes of a relayed stream's start and end kept for {@link RelayEnds} (usage lives there). */
 const KEPT_EDGE_BYTES = 8 * 1024;
 
-/** The first and last bytes of a relayed stream (each at most 8 KiB, decoded), seen when it ended normally. */
+/** The first and last 8 KiB of a relayed stream (less when it is shorter), decoded, seen when it ended normally. */
 export interface RelayEnds {
   head: string;
   tail: string;
@@ -24,9 +24,9 @@ class EdgeKeeper {
 
   add(bytes: Uint8Array): void {
     if (this.headBytes < KEPT_EDGE_BYTES) {
-      this.head.push(bytes);
-      this.headBytes += bytes.byteLength;
-      return;
+      const take = bytes.subarray(0, KEPT_EDGE_BYTES - this.headBytes);
+      this.head.push(take);
+      this.headBytes += take.byteLength;
     }
     this.tail.push(bytes);
     this.tailBytes += bytes.byteLength;
@@ -35,10 +35,13 @@ class EdgeKeeper {
     }
   }
 
+  /** The kept edges, decoded (a character cut at an edge decodes as U+FFFD). */
   ends(): RelayEnds {
-    const decode = (parts: Uint8Array[]) => UTF8.decode(Buffer.concat(parts));
-    const head = decode(this.head);
-    return { head, tail: this.tail.length > 0 ? decode(this.tail) : head };
+    const tail = Buffer.concat(this.tail);
+    return {
+      head: UTF8.decode(Buffer.concat(this.head)),
+      tail: UTF8.decode(tail.subarray(Math.max(0, tail.byteLength - KEPT_EDGE_BYTES))),
+    };
   }
 }
 
