@@ -39,6 +39,7 @@ import { toOpenAIError } from "./protocol/errors.ts";
 import { isJsonMediaType, mediaType, readJsonBody, requireJsonMediaType } from "./protocol/json-body.ts";
 import { ChatCompletionRequestSchema } from "./protocol/openai-request.ts";
 import { ResponsesRequestSchema } from "./protocol/responses.ts";
+import { Store } from "./store/store.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { embeddings, EmbeddingsRequestSchema } from "./routes/embeddings.ts";
 import { countTokens, messages } from "./routes/messages.ts";
@@ -90,6 +91,7 @@ const ModelsQuerySchema = v.object({
  */
 export async function createApp(config: Config, deps: AppDeps = {}) {
   const userPlugins = await loadPlugins(config.plugins);
+  const store = Store.open(config.home);
   const built = deps.backends ? { backends: deps.backends } : await createBackends(config);
   const backends = built.backends;
   const localModels =
@@ -255,6 +257,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     registry,
     /** The local engine's model registry (load, unload, inventory), when there is a local backend. */
     localModels,
+    /** The runtime database under `config.home` (src/store/), open and migrated. */
+    store,
     async close(graceMs = 10_000): Promise<void> {
       const stopped = app.server ? app.stop() : Promise.resolve(app);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -264,6 +268,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
       await Promise.race([stopped, grace]).finally(() => clearTimeout(timer));
       await registry.close();
       await stopped;
+      store.close();
     },
   };
 }

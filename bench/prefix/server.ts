@@ -35,7 +35,11 @@ export async function startServer(
   // JSON is YAML.
   writeFileSync(
     configFile,
-    JSON.stringify({ server: { host: "127.0.0.1", port: 0 }, models: [{ id: model, path: modelDir }] }),
+    JSON.stringify({
+      server: { host: "127.0.0.1", port: 0 },
+      home: join(workDir, "ithaca-home"),
+      models: [{ id: model, path: modelDir }],
+    }),
   );
   const outFile = join(workDir, "server.out");
   const errFile = join(workDir, "server.err");

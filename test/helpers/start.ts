@@ -4,6 +4,7 @@
  */
 import { createApp, type AppDeps, type Ithaca } from "../../src/app.ts";
 import { REPO_ROOT, resolveConfig } from "../../src/config/load.ts";
+import { tempDir } from "./paths.ts";
 
 export interface RunningIthaca {
   ithaca: Ithaca;
@@ -19,9 +20,15 @@ export interface StartOptions extends AppDeps {
   env?: Record<string, string>;
 }
 
-/** Starts Ithaca with `raw` as its configuration (no local models unless `raw.models` says so). */
+/**
+ * Starts Ithaca with `raw` as its configuration (no local models unless `raw.models` says so; its runtime database
+ * in a fresh temporary `home` unless `raw.home` says otherwise).
+ */
 export async function startIthaca(raw: Record<string, unknown>, options: StartOptions = {}): Promise<RunningIthaca> {
-  const config = resolveConfig({ models: [], ...raw }, { baseDir: REPO_ROOT, env: options.env ?? {}, source: "test" });
+  const config = resolveConfig(
+    { models: [], home: tempDir("ithaca-home-"), ...raw },
+    { baseDir: REPO_ROOT, env: options.env ?? {}, source: "test" },
+  );
   const ithaca = await createApp(config, { backends: options.backends });
   ithaca.app.listen({ hostname: "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${ithaca.app.server?.port}`;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
-import { BUN, makeModel, REPO } from "../helpers/paths.ts";
+import { BUN, makeModel, REPO, tempDir } from "../helpers/paths.ts";
 import { freePort, startServerProcess, type ServerProcess } from "../helpers/processes.ts";
 
 const MESSAGES = [{ role: "user" as const, content: "Name three colours of the sea." }];
@@ -175,6 +175,7 @@ describe("(c) through Ithaca to a second Ithaca standing in for a Telemak", () =
         readyPath: "/health",
         timeoutMs: 60_000,
         cwd: REPO,
+        env: { ITHACA_HOME: tempDir("ithaca-home-") },
       },
     );
     proxy = await startIthaca({ upstreams: [{ id: "telemak1", kind: "openai-http", base_url: `${telemak.url}/v1` }] });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createApp } from "../../../src/app.ts";
 import { REPO_ROOT, resolveConfig } from "../../../src/config/load.ts";
 import { startIthaca } from "../../helpers/start.ts";
+import { tempDir } from "../../helpers/paths.ts";
 import { FakeUpstream } from "../../helpers/fake-upstream.ts";
 
 let upstream: FakeUpstream;
@@ -19,6 +20,7 @@ afterAll(() => upstream.stop());
 
 const config = (server: Record<string, unknown> = {}) => ({
   models: [],
+  home: tempDir("ithaca-home-"),
   server,
   upstreams: [{ id: "up", base_url: upstream.baseUrl, retry: { attempts: 1 }, timeout_ms: { first_byte: 120_000 } }],
 });

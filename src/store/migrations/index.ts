@@ -1,0 +1,21 @@
+/**
+ * The schema migrations of the runtime database, in order: version N is the N-th entry, and SQLite's `user_version`
+ * records the last one applied. The SQL lives in plain files beside this one, imported as text so that
+ * `bun build --compile` embeds them. A migration is never edited once released: a change is a new file.
+ */
+import settings from "./0001-settings.sql" with { type: "text" };
+import engines from "./0002-engines.sql" with { type: "text" };
+
+/** One schema step. */
+export interface Migration {
+  /** 1-based; equals its position in {@link MIGRATIONS}. */
+  version: number;
+  /** File name, for errors. */
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "0001-settings.sql", sql: settings },
+  { version: 2, name: "0002-engines.sql", sql: engines },
+];

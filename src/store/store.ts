@@ -1,0 +1,79 @@
+/**
+ * Ithaca's runtime state (DESIGN §5): one SQLite database, `ithaca.db` under `ITHACA_HOME` (config `home`, default
+ * `~/.ithaca`), opened with `bun:sqlite` in WAL mode and migrated to the current schema (./migrate.ts).
+ *
+ * Durability: every write is a transaction that has committed when the call returns, with `synchronous = FULL`, so
+ * what a caller acknowledged survives the process being killed (and, as far as the disk keeps its promises, power
+ * loss). Readers never wait for writers (WAL); a writer waits up to {@link BUSY_TIMEOUT_MS} for another process.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { migrate } from "./migrate.ts";
+import { MIGRATIONS } from "./migrations/index.ts";
+
+/** The database file's name under `home`. */
+export const DATABASE_FILE = "ithaca.db";
+/** How long a write waits for a lock held by another connection, in ms. */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+/** The open runtime database. */
+export class Store {
+  private constructor(readonly db: Database) {}
+
+  /**
+   * Opens (creating it, mode 0700 for the directory) the database under `home` and migrates it.
+   * @param home the data directory (`config.home`).
+   * @throws MigrationError when the schema cannot be brought up to date; Error from SQLite when the file cannot be
+   *   opened (not a database, no permission).
+   */
+  static open(home: string): Store {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    const db = new Database(join(home, DATABASE_FILE), { create: true, strict: true });
+    try {
+      db.run("PRAGMA journal_mode = WAL");
+      db.run("PRAGMA synchronous = FULL");
+      db.run("PRAGMA foreign_keys = ON");
+      db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      migrate(db, MIGRATIONS);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new Store(db);
+  }
+
+  /** A setting's value (any JSON value), or undefined when unset. */
+  getSetting(key: string): unknown {
+    const row = this.db.query<{ value: string }, [string]>("SELECT value FROM settings WHERE key = ?").get(key);
+    return row === null ? undefined : JSON.parse(row.value);
+  }
+
+  /** Every setting, by key. */
+  settings(): Record<string, unknown> {
+    const rows = this.db
+      .query<{ key: string; value: string }, []>("SELECT key, value FROM settings ORDER BY key")
+      .all();
+    return Object.fromEntries(rows.map((row) => [row.key, JSON.parse(row.value)]));
+  }
+
+  /**
+   * Sets settings, all or none (one transaction); committed when this returns.
+   * @param values key → any JSON value.
+   */
+  putSettings(values: Record<string, unknown>): void {
+    const upsert = this.db.query<unknown, [string, string, number]>(
+      "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) " +
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    );
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const [key, value] of Object.entries(values)) upsert.run(key, JSON.stringify(value), now);
+    })();
+  }
+
+  /** Closes the database (checkpointing the WAL into the main file). */
+  close(): void {
+    this.db.close();
+  }
+}
