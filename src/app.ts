@@ -22,6 +22,7 @@ import { Router } from "./routing/router.ts";
 import { sessionAffinity } from "./routing/session-affinity.ts";
 import { sessionPlugin } from "../plugins/session.ts";
 import { createHostCheck } from "./access/host-check.ts";
+import { adminClustersRoutes } from "./admin/clusters.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -40,6 +41,7 @@ import { isJsonMediaType, mediaType, readJsonBody, requireJsonMediaType } from "
 import { ChatCompletionRequestSchema } from "./protocol/openai-request.ts";
 import { ResponsesRequestSchema } from "./protocol/responses.ts";
 import { Store } from "./store/store.ts";
+import { Enrolment } from "./fleet/enrolment.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { embeddings, EmbeddingsRequestSchema } from "./routes/embeddings.ts";
 import { countTokens, messages } from "./routes/messages.ts";
@@ -70,7 +72,10 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
   return { backends: [local, ...upstreams], local: local.models };
 }
 
-/** Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all). */
+/**
+ * Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all). A
+ * `DELETE` may carry none either.
+ */
 const OPTIONAL_BODY = new Set(["/admin/sessions/clear"]);
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
@@ -98,6 +103,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     built.local ?? (backends.find((backend) => backend.kind === "mlx") as { models?: LocalModels } | undefined)?.models;
   const registry = new BackendRegistry(backends);
   const catalog = new Catalog(registry);
+  const enrolment = new Enrolment(store, registry, config.upstreams);
+  enrolment.restore();
   const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
@@ -146,7 +153,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         return undefined;
       }
       requireJsonMediaType(request);
-      return readJsonBody(request, bodyLimits, OPTIONAL_BODY.has(path) ? {} : undefined);
+      const optional = OPTIONAL_BODY.has(path) || request.method === "DELETE";
+      return readJsonBody(request, bodyLimits, optional ? {} : undefined);
     })
     .use(authPlugin({ apiKeys: config.auth.api_keys, adminToken: config.auth.admin_token }))
     .use(
@@ -160,7 +168,10 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     .use(routingPolicy(sessionAffinity));
 
   for (const plugin of userPlugins) pipeline.use(plugin);
-  pipeline.use(adminModelsRoutes(localModels)).use(adminSessionsRoutes(localModels));
+  pipeline
+    .use(adminModelsRoutes(localModels))
+    .use(adminSessionsRoutes(localModels))
+    .use(adminClustersRoutes(enrolment));
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline

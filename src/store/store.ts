@@ -9,6 +9,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { EngineTable } from "./engines.ts";
 import { migrate } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
 
@@ -19,7 +20,12 @@ export const BUSY_TIMEOUT_MS = 5_000;
 
 /** The open runtime database. */
 export class Store {
-  private constructor(readonly db: Database) {}
+  /** Engines enrolled at runtime. */
+  readonly engines: EngineTable;
+
+  private constructor(readonly db: Database) {
+    this.engines = new EngineTable(db);
+  }
 
   /**
    * Opens (creating it, mode 0700 for the directory) the database under `home` and migrates it.

@@ -72,7 +72,7 @@ const CONTRACT_TTL_MS = 60_000;
 const RETRY_MS = 2_000;
 
 async function getJSON(url: string, headers: Record<string, string>, timeoutMs: number): Promise<unknown> {
-  const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  const response = await fetch(url, { headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) {
     await response.body?.cancel();
     throw new Error(`GET ${url} returned ${response.status}`);
@@ -91,6 +91,43 @@ function toContract(raw: v.InferOutput<typeof ContractSchema>): UpstreamContract
   };
 }
 
+/**
+ * An upstream's model list, `GET {baseUrl}/models` (OpenAI list shape).
+ * @param baseUrl without trailing slash, credentials kept out (./endpoint.ts); `headers` carry them.
+ * @throws Error when the upstream cannot be reached, answers an error status, or sends something else (ValiError).
+ */
+export async function fetchModels(
+  baseUrl: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<UpstreamModel[]> {
+  const raw = v.parse(ModelListSchema, await getJSON(`${baseUrl}/models`, headers, timeoutMs));
+  return raw.data.map((model) => ({
+    id: model.id,
+    contextLength: model.max_model_len ?? model.context_length ?? model.x_odyssai?.context_length ?? undefined,
+  }));
+}
+
+/**
+ * An upstream's capability contract, `GET /.well-known/inference-engine.json` at its origin.
+ * @returns null when it serves none (404; vLLM, mlx_lm.server) or not in a known shape.
+ * @throws Error when the upstream cannot be reached or answers another error status.
+ */
+export async function fetchContract(baseUrl: string, timeoutMs: number): Promise<UpstreamContract | null> {
+  const url = new URL("/.well-known/inference-engine.json", `${baseUrl}/`).href;
+  const response = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`GET ${url} returned ${response.status}`);
+  }
+  const parsed = v.safeParse(ContractSchema, await response.json().catch(() => null));
+  return parsed.success ? toContract(parsed.output) : null;
+}
+
 /** Cached discovery of one upstream (see the module comment). */
 export class UpstreamProbe {
   private readonly modelsCache: TtlCache<UpstreamModel[]>;
@@ -101,7 +138,7 @@ export class UpstreamProbe {
   constructor(private readonly options: UpstreamProbeOptions) {
     const base = options.baseUrl.replace(/\/+$/, "");
     this.modelsCache = new TtlCache({
-      load: () => this.loadModels(`${base}/models`),
+      load: () => this.loadModels(base),
       fallback: [],
       ttlMs: MODELS_TTL_MS,
       retryMs: RETRY_MS,
@@ -109,7 +146,7 @@ export class UpstreamProbe {
       onLoad: () => this.changed(),
     });
     this.contractCache = new TtlCache({
-      load: () => this.loadContract(new URL("/.well-known/inference-engine.json", `${base}/`).href),
+      load: () => fetchContract(base, options.timeoutMs),
       fallback: null,
       ttlMs: CONTRACT_TTL_MS,
       retryMs: RETRY_MS,
@@ -142,25 +179,11 @@ export class UpstreamProbe {
     this.contractCache.invalidate();
   }
 
-  private async loadModels(url: string): Promise<UpstreamModel[]> {
-    const raw = v.parse(ModelListSchema, await getJSON(url, this.options.headers, this.options.timeoutMs));
+  private async loadModels(base: string): Promise<UpstreamModel[]> {
+    const models = await fetchModels(base, this.options.headers, this.options.timeoutMs);
     if (this.outage) console.warn(`[ithaca] upstream '${this.options.upstreamId}' is reachable again`);
     this.outage = false;
-    return raw.data.map((model) => ({
-      id: model.id,
-      contextLength: model.max_model_len ?? model.context_length ?? model.x_odyssai?.context_length ?? undefined,
-    }));
-  }
-
-  private async loadContract(url: string): Promise<UpstreamContract | null> {
-    const response = await fetch(url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return null; // Engines without a contract (vLLM, mlx_lm.server): not an error.
-    }
-    if (!response.ok) throw new Error(`GET ${url} returned ${response.status}`);
-    const parsed = v.safeParse(ContractSchema, await response.json());
-    return parsed.success ? toContract(parsed.output) : null;
+    return models;
   }
 
   private changed(): void {

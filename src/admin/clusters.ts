@@ -1,0 +1,90 @@
+/**
+ * `/admin/clusters*`: the engines of the fleet (reference/odyssai-x-wire.md §1.2, §3.1; behind the admin token).
+ *
+ * - `GET /admin/clusters` — `{data: [engine], count}`: engines from `ithaca.yaml` (`source: "config"`, read-only)
+ *   and enrolled ones (`source: "enrolled"`), each with `available` and the catalog ids of its models.
+ * - `GET /admin/clusters/{id}` — one engine; 404 `engine_not_found`.
+ * - `PUT /admin/clusters/{id}` `{kind, upstream, name?, ssh?, credential_env?, enabled?}` — probes the engine
+ *   (reachability, latency, `/v1/models`, contract), then saves it and puts it in service at once: `{dry_run, probe,
+ *   engine}`. `?dry_run=true` returns the probe and the engine as it would be, saving nothing. An engine that does
+ *   not answer gets 502 `probe_failed` naming why, unless `?force=true`. 409 `engine_read_only` for a configured id.
+ * - `DELETE /admin/clusters/{id}` — out of service at once (requests in flight finish) and forgotten: `{ok, id}`;
+ *   404 when not enrolled, 409 for a configured id.
+ *
+ * Engine ids are slugs, `[a-z0-9][a-z0-9-]{0,40}`: models are published as `<id>:<model>`.
+ */
+import type { AnyElysia } from "elysia";
+import * as v from "valibot";
+import type { Enrolment } from "../fleet/enrolment.ts";
+import { OpenAIError } from "../protocol/errors.ts";
+import { ENGINE_KINDS } from "../store/engines.ts";
+
+/** Path parameter of one engine. */
+const EngineParams = v.object({
+  id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,40}$/, "must be a slug: [a-z0-9][a-z0-9-]{0,40}")),
+});
+
+/** Body of `PUT /admin/clusters/{id}`. */
+export const EngineInputSchema = v.strictObject({
+  kind: v.picklist(ENGINE_KINDS, `must be one of ${ENGINE_KINDS.join(", ")}`),
+  upstream: v.pipe(v.string(), v.url("must be an absolute URL"), v.regex(/^https?:/i, "must be an http(s) URL")),
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+  ssh: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_-]+$/, "must be user@host"))),
+  credential_env: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"))),
+  enabled: v.optional(v.boolean()),
+});
+
+/** `?dry_run=true&force=true`. */
+const PutQuery = v.object({
+  dry_run: v.optional(v.picklist(["true", "false", "1", "0"], "must be true or false")),
+  force: v.optional(v.picklist(["true", "false", "1", "0"], "must be true or false")),
+});
+
+const yes = (flag: string | undefined) => flag === "true" || flag === "1";
+
+const notFound = (id: string) => new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
+
+/** The routes (see the module comment). */
+export function adminClustersRoutes(enrolment: Enrolment) {
+  return (app: AnyElysia) =>
+    app
+      .get(
+        "/admin/clusters",
+        async () => {
+          const data = await enrolment.list();
+          return { data, count: data.length };
+        },
+        { detail: { summary: "Engines of the fleet: configured and enrolled (admin)", tags: ["Admin"] } },
+      )
+      .get(
+        "/admin/clusters/:id",
+        async ({ params }) => (await enrolment.view(params.id)) ?? Promise.reject(notFound(params.id)),
+        { params: EngineParams, detail: { summary: "One engine (admin)", tags: ["Admin"] } },
+      )
+      .put(
+        "/admin/clusters/:id",
+        ({ params, body, query }) =>
+          enrolment.put(params.id, body as v.InferOutput<typeof EngineInputSchema>, {
+            dryRun: yes(query.dry_run),
+            force: yes(query.force),
+          }),
+        {
+          params: EngineParams,
+          body: EngineInputSchema,
+          query: PutQuery,
+          parse: "json",
+          detail: {
+            summary: "Enrol an engine: probe, save, serve at once (dry_run: preview; force: save unreachable) (admin)",
+            tags: ["Admin"],
+          },
+        },
+      )
+      .delete(
+        "/admin/clusters/:id",
+        ({ params }) => {
+          if (!enrolment.remove(params.id)) throw notFound(params.id);
+          return { ok: true, id: params.id };
+        },
+        { params: EngineParams, detail: { summary: "Remove an enrolled engine (admin)", tags: ["Admin"] } },
+      );
+}

@@ -1,0 +1,215 @@
+/**
+ * Engines joining and leaving while Ithaca runs (DESIGN §7; reference/odyssai-x-wire.md §3.1, improved): an engine is
+ * probed before it is saved (OdyssAI-X saves blindly and probes lazily), saved in the runtime database in one
+ * transaction, and joins the backend registry — hence the catalog — at once; it is restored at the next start.
+ * Engines from `ithaca.yaml` are listed beside them, read-only.
+ */
+import type { BackendRegistry } from "../backends/registry.ts";
+import { publicBaseUrl } from "../backends/http/endpoint.ts";
+import { createOpenAIHttpBackend } from "../backends/openai/backend.ts";
+import { resolveUpstream } from "../config/load.ts";
+import type { UpstreamConfig } from "../config/schema.ts";
+import { OpenAIError } from "../protocol/errors.ts";
+import type { EngineKind, EngineRecord } from "../store/engines.ts";
+import type { Store } from "../store/store.ts";
+import { type EngineProbe, probeEngine } from "./engine-probe.ts";
+
+/** Deadline of each probe request at enrolment, in ms. */
+export const ENROLMENT_PROBE_TIMEOUT_MS = 4_000;
+
+/** What `PUT /admin/clusters/{id}` sends. */
+export interface EngineInput {
+  name?: string;
+  kind: EngineKind;
+  /** The engine's URL: `http://10.0.0.5:8003` (the `/v1` prefix is added when the path is empty) or a full base URL. */
+  upstream: string;
+  /** `user@host` for SSH management. */
+  ssh?: string;
+  /** Name of the environment variable holding the engine's API key. */
+  credential_env?: string;
+  enabled?: boolean;
+}
+
+/** An engine as the admin API shows it. */
+export interface EngineView {
+  id: string;
+  name: string;
+  kind: string;
+  /** Base URL, credentials removed. */
+  upstream: string;
+  ssh: string | null;
+  credential_env: string | null;
+  enabled: boolean;
+  /** `config`: from ithaca.yaml (read-only); `enrolled`: through this API. */
+  source: "config" | "enrolled";
+  /** Whether requests reach it now (false while it cools down after failures or is disabled). */
+  available: boolean;
+  /** Catalog ids of the models it serves now. */
+  models: string[];
+}
+
+/** The enrolled and configured engines (see the module comment). */
+export class Enrolment {
+  private readonly configured: ReadonlyMap<string, UpstreamConfig>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: BackendRegistry,
+    configured: readonly UpstreamConfig[],
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {
+    this.configured = new Map(configured.map((upstream) => [upstream.id, upstream]));
+  }
+
+  /** Adds every enabled enrolled engine to the registry (at start); one whose id the config took is skipped. */
+  restore(): void {
+    for (const engine of this.store.engines.list()) {
+      if (!engine.enabled) continue;
+      if (this.configured.has(engine.id)) {
+        console.warn(`[ithaca] enrolled engine '${engine.id}' is shadowed by the upstream of that id in the config`);
+        continue;
+      }
+      this.registry.add(createOpenAIHttpBackend(this.upstreamOf(engine)));
+    }
+  }
+
+  /** Every engine: configured ones first (read-only), then the enrolled ones. */
+  async list(): Promise<EngineView[]> {
+    const configured = [...this.configured.values()].map((upstream) => this.viewOfConfigured(upstream));
+    const enrolled = this.store.engines.list().map((engine) => this.viewOfEnrolled(engine));
+    return Promise.all([...configured, ...enrolled]);
+  }
+
+  /** One engine, or undefined. */
+  async view(id: string): Promise<EngineView | undefined> {
+    const upstream = this.configured.get(id);
+    if (upstream) return this.viewOfConfigured(upstream);
+    const engine = this.store.engines.get(id);
+    return engine ? this.viewOfEnrolled(engine) : undefined;
+  }
+
+  /**
+   * Probes an engine and, unless `dryRun`, saves it and puts it in service (replacing an enrolled engine of that id).
+   * @returns the probe, and the engine as saved (or as it would be, for a dry run).
+   * @throws OpenAIError 409 `engine_read_only` for an id the config defines; 400 naming the field for an invalid
+   *   URL or credential name; 502 `probe_failed` naming the probe's failure when the engine did not answer and
+   *   `force` is off (nothing is saved).
+   */
+  async put(
+    id: string,
+    input: EngineInput,
+    options: { dryRun?: boolean; force?: boolean } = {},
+  ): Promise<{ dry_run: boolean; probe: EngineProbe; engine: EngineView }> {
+    if (this.configured.has(id)) throw readOnly(id);
+    const record = {
+      id,
+      label: input.name ?? id,
+      kind: input.kind,
+      baseUrl: withApiPrefix(input.upstream),
+      sshTarget: input.ssh ?? null,
+      credentialEnv: input.credential_env ?? null,
+      enabled: input.enabled ?? true,
+    };
+    const upstream = this.upstreamOf({ ...record, createdAt: 0, updatedAt: 0 });
+    const probe = await probeEngine(upstream.base_url, upstream.api_key, ENROLMENT_PROBE_TIMEOUT_MS);
+    if (options.dryRun) {
+      const preview = { ...this.baseView({ ...record, createdAt: 0, updatedAt: 0 }), available: probe.reachable };
+      return { dry_run: true, probe, engine: { ...preview, models: probe.models.map((model) => model.id) } };
+    }
+    if (!probe.reachable && !options.force) {
+      throw new OpenAIError(
+        502,
+        `engine '${id}' did not answer the probe (${probe.error}); nothing was saved. Send force=true to enrol it anyway.`,
+        { code: "probe_failed", param: "upstream" },
+      );
+    }
+    const saved = this.store.engines.put(record);
+    const backendId = `upstream:${id}`;
+    if (this.registry.get(backendId)) void this.registry.remove(backendId);
+    if (saved.enabled) this.registry.add(createOpenAIHttpBackend(upstream));
+    return { dry_run: false, probe, engine: await this.viewOfEnrolled(saved) };
+  }
+
+  /**
+   * Removes an enrolled engine: out of the catalog at once, its requests in flight finish, then it is closed.
+   * @returns false when no engine of that id is enrolled.
+   * @throws OpenAIError 409 `engine_read_only` for an id the config defines.
+   */
+  remove(id: string): boolean {
+    if (this.configured.has(id)) throw readOnly(id);
+    if (!this.store.engines.delete(id)) return false;
+    void this.registry.remove(`upstream:${id}`);
+    return true;
+  }
+
+  /** The upstream config of an enrolled engine (every enrolled kind speaks the OpenAI dialect). */
+  private upstreamOf(engine: EngineRecord): UpstreamConfig {
+    return resolveUpstream(
+      {
+        id: engine.id,
+        kind: "openai-http",
+        label: engine.label,
+        base_url: engine.baseUrl,
+        ...(engine.credentialEnv ? { api_key_env: engine.credentialEnv } : {}),
+      },
+      this.env,
+    );
+  }
+
+  private baseView(engine: EngineRecord): Omit<EngineView, "available" | "models"> {
+    return {
+      id: engine.id,
+      name: engine.label,
+      kind: engine.kind,
+      upstream: publicBaseUrl(engine.baseUrl),
+      ssh: engine.sshTarget,
+      credential_env: engine.credentialEnv,
+      enabled: engine.enabled,
+      source: "enrolled",
+    };
+  }
+
+  private async viewOfEnrolled(engine: EngineRecord): Promise<EngineView> {
+    return { ...this.baseView(engine), ...(await this.serving(engine.id)) };
+  }
+
+  private async viewOfConfigured(upstream: UpstreamConfig): Promise<EngineView> {
+    return {
+      id: upstream.id,
+      name: upstream.label ?? upstream.id,
+      kind: upstream.kind,
+      upstream: publicBaseUrl(upstream.base_url),
+      ssh: null,
+      credential_env: upstream.api_key_env ?? null,
+      enabled: true,
+      source: "config",
+      ...(await this.serving(upstream.id)),
+    };
+  }
+
+  /** Whether the engine's backend is in service and available, and the models it serves now. */
+  private async serving(id: string): Promise<Pick<EngineView, "available" | "models">> {
+    const backend = this.registry.get(`upstream:${id}`);
+    if (!backend) return { available: false, models: [] };
+    const models = await backend.listModels();
+    return { available: backend.available?.() ?? true, models: models.map((model) => model.id) };
+  }
+}
+
+/** `url` with `/v1` appended when its path is empty (an engine's address as people write it). */
+function withApiPrefix(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.pathname === "/" || parsed.pathname === "") parsed.pathname = "/v1";
+    return parsed.href.replace(/\/+$/, "");
+  } catch {
+    return url; // The upstream schema names the problem.
+  }
+}
+
+function readOnly(id: string): OpenAIError {
+  return new OpenAIError(409, `engine '${id}' comes from the configuration file and is read-only here`, {
+    code: "engine_read_only",
+    param: "id",
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * Enrolment through `/admin/clusters` against real engines (fake Telemak-shaped upstreams on loopback): a dry run
+ * previews the probe and saves nothing; a PUT probes, saves and serves at once (routed by the engine's id with the
+ * openai SDK); an engine that does not answer is refused unless forced; configured engines are read-only; bad input
+ * is a 400 naming the field; enrolled engines survive a restart; DELETE takes one out of service.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import OpenAI from "openai";
+import { closedPort, FakeUpstream } from "../helpers/fake-upstream.ts";
+import { tempDir } from "../helpers/paths.ts";
+import { type RunningIthaca, startIthaca } from "../helpers/start.ts";
+
+const home = tempDir("ithaca-home-");
+let configured: FakeUpstream;
+let telemak: FakeUpstream;
+let server: RunningIthaca;
+
+const start = () =>
+  startIthaca({ home, upstreams: [{ id: "cfg", base_url: configured.baseUrl, models: ["cfg-model"] }] });
+
+beforeAll(async () => {
+  configured = new FakeUpstream({ models: ["cfg-model"] });
+  telemak = new FakeUpstream({ models: ["mlx-community/Qwen3-4B-4bit"], telemakContract: true });
+  server = await start();
+});
+
+afterAll(async () => {
+  await server.close();
+  configured.stop();
+  telemak.stop();
+});
+
+async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+const servedIds = async () => (await admin("GET", "/v1/models")).json.data.map((model: { id: string }) => model.id);
+/** The Telemak's address as a person types it: no `/v1`. */
+const telemakUrl = () => telemak.baseUrl.replace(/\/v1$/, "");
+
+describe("/admin/clusters", () => {
+  test("the configured engine is listed, read-only", async () => {
+    const { status, json } = await admin("GET", "/admin/clusters");
+    expect(status).toBe(200);
+    expect(json.data).toEqual([
+      expect.objectContaining({ id: "cfg", source: "config", available: true, models: ["cfg:cfg-model"] }),
+    ]);
+    expect((await admin("PUT", "/admin/clusters/cfg", { kind: "telemak", upstream: telemakUrl() })).status).toBe(409);
+    expect((await admin("DELETE", "/admin/clusters/cfg")).json.error.code).toBe("engine_read_only");
+  });
+
+  test("a dry run returns the probe and the engine as it would be, and saves nothing", async () => {
+    const { status, json } = await admin("PUT", "/admin/clusters/tm1?dry_run=true", {
+      kind: "telemak",
+      upstream: telemakUrl(),
+      name: "Studio",
+    });
+    expect(status).toBe(200);
+    expect(json.dry_run).toBe(true);
+    expect(json.probe).toMatchObject({
+      reachable: true,
+      models: [{ id: "mlx-community/Qwen3-4B-4bit", context_length: null }],
+      contract: { engine: "telemak", version: "0.6.0", tools: true },
+      error: null,
+    });
+    expect(json.probe.latency_ms).toBeGreaterThanOrEqual(0);
+    expect(json.engine).toMatchObject({ id: "tm1", name: "Studio", upstream: telemak.baseUrl, source: "enrolled" });
+    expect((await admin("GET", "/admin/clusters/tm1")).status).toBe(404);
+    expect(await servedIds()).not.toContain("tm1:qwen3-4b-4bit");
+  });
+
+  test("PUT probes, saves and serves at once: the engine's models route by its id", async () => {
+    const { status, json } = await admin("PUT", "/admin/clusters/tm1", {
+      kind: "telemak",
+      upstream: telemakUrl(),
+      name: "Studio",
+      ssh: "me@studio.local",
+    });
+    expect(status).toBe(200);
+    expect(json.engine).toMatchObject({
+      id: "tm1",
+      kind: "telemak",
+      ssh: "me@studio.local",
+      enabled: true,
+      available: true,
+      models: ["tm1:qwen3-4b-4bit"],
+    });
+    expect(await servedIds()).toContain("tm1:qwen3-4b-4bit");
+    const client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
+    const completion = await client.chat.completions.create({
+      model: "tm1:qwen3-4b-4bit",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(completion.choices[0]?.message.content).toBe("Hello from the fake upstream");
+    expect(telemak.last.body.model).toBe("mlx-community/Qwen3-4B-4bit");
+  });
+
+  test("an engine that does not answer is refused with the probe's failure, unless forced", async () => {
+    const dead = { kind: "openai-compatible", upstream: `http://127.0.0.1:${closedPort()}` };
+    const refused = await admin("PUT", "/admin/clusters/gone", dead);
+    expect(refused.status).toBe(502);
+    expect(refused.json.error).toMatchObject({ code: "probe_failed", param: "upstream" });
+    expect(refused.json.error.message).toContain("engine 'gone' did not answer the probe");
+    expect((await admin("GET", "/admin/clusters/gone")).status).toBe(404);
+    const forced = await admin("PUT", "/admin/clusters/gone?force=true", dead);
+    expect(forced.status).toBe(200);
+    expect(forced.json.engine).toMatchObject({ id: "gone", models: [] });
+    expect((await admin("DELETE", "/admin/clusters/gone")).json).toEqual({ ok: true, id: "gone" });
+  });
+
+  test("bad input is a 400 naming the field", async () => {
+    const badId = await admin("PUT", "/admin/clusters/Not_A_Slug", { kind: "telemak", upstream: telemakUrl() });
+    expect(badId.status).toBe(400);
+    expect(badId.json.error.message).toContain("id");
+    const badKind = await admin("PUT", "/admin/clusters/x1", { kind: "mainframe", upstream: telemakUrl() });
+    expect(badKind.status).toBe(400);
+    expect(badKind.json.error.param).toBe("kind");
+    const badUrl = await admin("PUT", "/admin/clusters/x1", { kind: "telemak", upstream: "not a url" });
+    expect(badUrl.json.error.param).toBe("upstream");
+    const unknown = await admin("PUT", "/admin/clusters/x1", { kind: "telemak", upstream: telemakUrl(), port: 1 });
+    expect(unknown.status).toBe(400);
+  });
+
+  test("enrolled engines survive a restart; DELETE takes one out of service for good", async () => {
+    await server.close();
+    server = await start();
+    const listed = (await admin("GET", "/admin/clusters")).json.data.map((e: { id: string; source: string }) => e.id);
+    expect(listed).toEqual(["cfg", "tm1"]);
+    expect(await servedIds()).toContain("tm1:qwen3-4b-4bit");
+    expect((await admin("DELETE", "/admin/clusters/tm1")).json).toEqual({ ok: true, id: "tm1" });
+    expect(await servedIds()).not.toContain("tm1:qwen3-4b-4bit");
+    expect((await admin("DELETE", "/admin/clusters/tm1")).status).toBe(404);
+    await server.close();
+    server = await start();
+    expect((await admin("GET", "/admin/clusters")).json.count).toBe(1);
+  });
+});
