@@ -38,6 +38,8 @@ export interface FakeUpstreamOptions {
   streamChunks?: number;
   /** Delay between streamed chunks, in milliseconds. */
   chunkDelayMs?: number;
+  /** Port to listen on (default: any free one): a restarted upstream comes back where it was. */
+  port?: number;
 }
 
 const encoder = new TextEncoder();
@@ -51,13 +53,17 @@ export class FakeUpstream {
   constructor(private readonly options: FakeUpstreamOptions = {}) {
     this.server = Bun.serve({
       hostname: "127.0.0.1",
-      port: 0,
+      port: options.port ?? 0,
       idleTimeout: 0,
       fetch: (request) => this.handle(request),
     });
   }
 
   /** Base URL as configured in Ithaca (`…/v1`). */
+  get port(): number {
+    return this.server.port as number;
+  }
+
   get baseUrl(): string {
     return `http://127.0.0.1:${this.server.port}/v1`;
   }

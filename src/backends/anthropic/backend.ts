@@ -55,10 +55,11 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
   async listModels(): Promise<BackendModel[]> {
     if (this.upstream.published) return publishedModels(this.upstream);
     const models = this.upstream.models?.map((id) => ({ id })) ?? (await this.probe.models());
-    return publishUpstreamModels(this.upstream, models, null);
+    return publishUpstreamModels(this.upstream, models, null, !this.probe.down());
   }
 
   async messages(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
+    this.checkReady(ctx);
     const stream = body.stream === true;
     const exchange = await this.client.open(
       { path: "/messages", body: this.outgoing(body, ctx), stream, headers: this.betaHeader(ctx) },
@@ -80,6 +81,7 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
   }
 
   async countMessageTokens(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"anthropic">> {
+    this.checkReady(ctx);
     const outgoing = this.outgoing(body, ctx);
     delete outgoing.stream;
     delete outgoing.max_tokens;
@@ -91,6 +93,7 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
   }
 
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<CompletionAnswer | ChunksAnswer> {
+    this.checkReady(ctx);
     const request = { ...chatToMessages(body), model: ctx.model.upstreamId } as Record<string, unknown>;
     const stream = body.stream === true;
     const exchange = await this.client.open(

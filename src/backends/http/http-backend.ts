@@ -3,12 +3,20 @@
  * serves, the client that sends its requests (deadlines, retries, cool-down, bounds), and the parts of the
  * {@link Backend} interface that only these two answer: availability, model-change notices, draining, counters and
  * closing. The dialect folders (../openai/, ../anthropic/) add listing and the calls themselves.
+ *
+ * Health: the upstream is re-probed every {@link HEALTH_CHECK_MS} (the probe's own TTLs decide whether that costs a
+ * request), besides what its real traffic shows; while it does not answer, its models are listed not ready and a
+ * request to one gets 503 with `Retry-After` (another replica is tried first); they come back on their own.
  */
 import type { UpstreamConfig } from "../../config/schema.ts";
-import type { Backend } from "../backend.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import type { Backend, BackendCallContext } from "../backend.ts";
 import { upstreamEndpoint } from "./endpoint.ts";
 import { UpstreamProbe } from "./probe.ts";
 import { UpstreamClient, type UpstreamDialect } from "./upstream-client.ts";
+
+/** How often an upstream's health is looked at, in ms. */
+export const HEALTH_CHECK_MS = 2_000;
 
 /** The upstream's configured extra headers, names lower-cased. */
 export function configuredHeaders(upstream: UpstreamConfig): Record<string, string> {
@@ -24,6 +32,7 @@ export abstract class HttpBackend
   readonly id: string;
   protected readonly probe: UpstreamProbe;
   protected readonly client: UpstreamClient;
+  private readonly health: ReturnType<typeof setInterval> | undefined;
 
   /**
    * @param headers sent with every request and probe (auth, dialect version, configured extras); credentials in
@@ -44,6 +53,22 @@ export abstract class HttpBackend
       timeoutMs: upstream.timeout_ms.connect,
     });
     this.client = new UpstreamClient(upstream, dialect, headers, () => this.probe.invalidate());
+    if (!upstream.published && !upstream.models) {
+      this.health = setInterval(() => void this.probe.models(), HEALTH_CHECK_MS);
+      this.health.unref?.();
+    }
+  }
+
+  /**
+   * Refuses a request to a model of an upstream that is not answering.
+   * @throws OpenAIError 503 `upstream_unavailable` with `Retry-After`.
+   */
+  protected checkReady(ctx: BackendCallContext): void {
+    if (ctx.model.ready) return;
+    throw new OpenAIError(503, `upstream '${this.upstream.id}' is not answering; its models come back when it does`, {
+      code: "upstream_unavailable",
+      headers: { "retry-after": String(Math.ceil(HEALTH_CHECK_MS / 1000)) },
+    });
   }
 
   available(): boolean {
@@ -63,6 +88,7 @@ export abstract class HttpBackend
   }
 
   async close(): Promise<void> {
+    clearInterval(this.health);
     this.client.close();
   }
 }

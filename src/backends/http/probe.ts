@@ -2,8 +2,9 @@
  * Discovery of what an OpenAI-compatible upstream serves: its model list (`GET {base_url}/models`) and its capability
  * contract (`GET /.well-known/inference-engine.json` at the upstream's origin, Telemak or OdyssAI-X shape), each cached
  * with a TTL as OdyssAI-X does (models 8 s, contract 60 s; reference/odyssai-x-wire.md §3.3). Both are probed at
- * startup (the catalog's first refresh) and re-probed soon after a failure. An unreachable upstream serves no models
- * and logs one warning per outage; it never throws.
+ * startup (the catalog's first refresh) and re-probed soon after a failure. An upstream that stops answering is
+ * `down`: its last known models are still listed (the catalog marks them not ready) and one warning is logged per
+ * outage; one that never answered lists none. It never throws.
  */
 import * as v from "valibot";
 import { TtlCache } from "../ttl-cache.ts";
@@ -133,6 +134,8 @@ export class UpstreamProbe {
   private readonly modelsCache: TtlCache<UpstreamModel[]>;
   private readonly contractCache: TtlCache<UpstreamContract | null>;
   private outage = false;
+  /** The models of the last successful probe. */
+  private lastGood: UpstreamModel[] = [];
   private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: UpstreamProbeOptions) {
@@ -154,9 +157,15 @@ export class UpstreamProbe {
     });
   }
 
-  /** The upstream's models (`[]` while it is unreachable). */
-  models(): Promise<UpstreamModel[]> {
-    return this.modelsCache.get();
+  /** The upstream's models; while it is {@link down}, those it served when it last answered. */
+  async models(): Promise<UpstreamModel[]> {
+    const models = await this.modelsCache.get();
+    return this.outage ? this.lastGood : models;
+  }
+
+  /** Whether the last model probe failed (the upstream is not answering). */
+  down(): boolean {
+    return this.outage;
   }
 
   /** The upstream's contract, or null when it serves none or is unreachable. */
@@ -183,6 +192,7 @@ export class UpstreamProbe {
     const models = await fetchModels(base, this.options.headers, this.options.timeoutMs);
     if (this.outage) console.warn(`[ithaca] upstream '${this.options.upstreamId}' is reachable again`);
     this.outage = false;
+    this.lastGood = models;
     return models;
   }
 
@@ -195,7 +205,7 @@ export class UpstreamProbe {
     this.outage = true;
     const reason = error instanceof v.ValiError ? `unexpected body: ${error.message}` : (error as Error).message;
     console.warn(
-      `[ithaca] upstream '${this.options.upstreamId}': ${what}: ${reason}; serving no models from it, retrying`,
+      `[ithaca] upstream '${this.options.upstreamId}': ${what}: ${reason}; its models are not ready until it answers again`,
     );
   }
 }

@@ -18,6 +18,7 @@ export function publishUpstreamModels(
   upstream: UpstreamConfig,
   models: readonly UpstreamModel[],
   contract: UpstreamContract | null,
+  ready = true,
 ): BackendModel[] {
   const shorts = models.map((model) => shortModelName(model.id));
   const capabilities = [...(contract?.tools ? ["tools"] : []), ...(contract?.vision ? ["vision"] : [])];
@@ -29,7 +30,7 @@ export function publishUpstreamModels(
       upstreamId: model.id,
       aliases: [model.id, ...(models.length === 1 ? [upstream.id] : [])],
       contextLength: model.contextLength,
-      ready: true,
+      ready,
       capabilities,
       details: {
         cluster: upstream.id,

@@ -47,10 +47,11 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     if (this.upstream.published) return publishedModels(this.upstream);
     const configured = this.upstream.models?.map((id) => ({ id }));
     const [models, contract] = await Promise.all([configured ?? this.probe.models(), this.probe.contract()]);
-    return publishUpstreamModels(this.upstream, models, contract);
+    return publishUpstreamModels(this.upstream, models, contract, !this.probe.down());
   }
 
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
+    this.checkReady(ctx);
     const headers: Record<string, string> = {};
     const forward = this.upstream.forward_session_id;
     if (forward && ctx.sessionId !== undefined) headers["x-session-id"] = ctx.sessionId;
@@ -71,6 +72,7 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
   }
 
   async embeddings(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
+    this.checkReady(ctx);
     const outgoing = { ...body, model: ctx.model.upstreamId };
     const exchange = await this.client.open({ path: "/embeddings", body: outgoing, stream: false }, ctx);
     return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
