@@ -74,7 +74,8 @@ export function buildContract(entries: readonly CatalogEntry[], context: Contrac
     name: "Ithaca",
     vendor: CONTRACT_VENDOR,
     version: context.version,
-    api_compat: ["openai/v1"],
+    // Both dialects are served in front of every backend.
+    api_compat: ["openai/v1", "anthropic/v1"],
     auth: {
       required: context.apiKeysRequired,
       scheme: "bearer",
@@ -97,7 +98,7 @@ export function buildContract(entries: readonly CatalogEntry[], context: Contrac
       max_context: contexts.length > 0 ? Math.max(...contexts) : null,
       session_cache: prefixCache,
       openai_compat: "v1",
-      anthropic_compat: null,
+      anthropic_compat: "v1",
       speculative_decoding: { supported: false, modes: [], active_pairs: [] },
     },
     models: entries

@@ -96,7 +96,8 @@ export function toOpenAIModel(entry: CatalogEntry, created: number): OpenAIModel
       supports_vision: vision,
       // Ithaca extension: answers carry `reasoning_content` (the chat template has thinking markers).
       supports_thinking: capabilities.has("thinking"),
-      supports_json_mode: capabilities.has("json_mode") || tools,
+      // Only where `response_format` is enforced (no backend enforces it yet; issue 16 brings it to the local engine).
+      supports_json_mode: capabilities.has("json-mode"),
       supports_streaming: true,
       estimated_tps: null,
       estimated_load_s: null,

@@ -268,6 +268,11 @@ export const UpstreamSchema = v.strictObject({
   models: v.optional(v.array(NonEmpty)),
   /** Display name (`x_odyssai.cluster_label`); defaults to `id`. */
   label: v.optional(NonEmpty),
+  /**
+   * What runs there, when its contract does not say: `telemak` publishes its models as OdyssAI-X publishes a
+   * Telemak's (`x_odyssai.kind: "telemak"`, grouped under its label by Companion). Enrolment sets it.
+   */
+  engine: v.optional(v.picklist(["telemak", "ithaca", "odyssai-x", "openai-compatible"])),
   /** A cloud provider rather than a LAN engine: published as `owned_by: odyssai-cloud-<id>` so clients treat it so. */
   cloud: v.optional(v.boolean(), false),
   timeout_ms: v.optional(TimeoutsSchema, {}),

@@ -148,6 +148,7 @@ export class Enrolment {
       {
         id: engine.id,
         kind: "openai-http",
+        engine: engine.kind,
         label: engine.label,
         base_url: engine.baseUrl,
         ...(engine.credentialEnv ? { api_key_env: engine.credentialEnv } : {}),

@@ -100,6 +100,24 @@ describe("/admin/clusters", () => {
     expect(telemak.last.body.model).toBe("mlx-community/Qwen3-4B-4bit");
   });
 
+  test("an enrolled Telemak is published as OdyssAI-X publishes one, even without a contract of its own", async () => {
+    const bare = new FakeUpstream({ models: ["mlx-community/Llama-3.2-1B-4bit"] });
+    try {
+      const url = bare.baseUrl.replace(/\/v1$/, "");
+      expect((await admin("PUT", "/admin/clusters/tm2", { kind: "telemak", upstream: url, name: "Mini" })).status).toBe(
+        200,
+      );
+      const entry = (await admin("GET", "/v1/models")).json.data.find(
+        (m: { id: string }) => m.id === "tm2:llama-3.2-1b-4bit",
+      );
+      expect(entry.owned_by).toBe("odyssai-tm2");
+      expect(entry.x_odyssai).toMatchObject({ kind: "telemak", backend: "http-proxy", cluster_label: "Mini" });
+      expect((await admin("DELETE", "/admin/clusters/tm2")).status).toBe(200);
+    } finally {
+      bare.stop();
+    }
+  });
+
   test("an engine that does not answer is refused with the probe's failure, unless forced", async () => {
     const dead = { kind: "openai-compatible", upstream: `http://127.0.0.1:${closedPort()}` };
     const refused = await admin("PUT", "/admin/clusters/gone", dead);

@@ -30,7 +30,7 @@ describe("open mode", () => {
     expect(contract.vendor).toBe("odyssai.eu");
     expect(contract.name).toBe("Ithaca");
     expect(typeof contract.version).toBe("string");
-    expect(contract.api_compat).toEqual(["openai/v1"]);
+    expect(contract.api_compat).toEqual(["openai/v1", "anthropic/v1"]);
     expect(contract.auth).toMatchObject({ required: false, scheme: "bearer", admin_required: false });
     expect(contract.auth.public_routes).toContain("/.well-known/*");
     expect(contract.features).toContain("cloud-passthrough");
@@ -38,7 +38,13 @@ describe("open mode", () => {
     expect(contract.features).toContain("tool-calling"); // the upstream's contract says tools: true
     expect(contract.extensions.x_odyssai.fields).toContain("supports_tools");
     expect(contract.engine).toBe("ithaca");
-    expect(contract.capabilities).toMatchObject({ stream: true, tools: true, vision: false, openai_compat: "v1" });
+    expect(contract.capabilities).toMatchObject({
+      stream: true,
+      tools: true,
+      vision: false,
+      openai_compat: "v1",
+      anthropic_compat: "v1", // /v1/messages is served in front of every backend
+    });
     expect(contract.models).toEqual([
       {
         id: "telemak1:qwen3-0.6b-4bit",
@@ -73,6 +79,7 @@ describe("open mode", () => {
       quantization: "4bit",
       supports_tools: true,
       supports_vision: false,
+      supports_json_mode: false, // nothing enforces response_format yet: tools support does not imply it
       supports_streaming: true,
       tools: true,
       stream: true,

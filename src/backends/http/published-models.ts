@@ -37,7 +37,7 @@ export function publishUpstreamModels(
         cluster_label: upstream.label ?? upstream.id,
         upstream: publicBaseUrl(upstream.base_url),
         origin: upstream.cloud ? "cloud" : "lan",
-        engine: contract?.engine,
+        engine: contract?.engine ?? upstream.engine,
         engine_version: contract?.version,
       },
     };
