@@ -275,6 +275,11 @@ export const UpstreamSchema = v.strictObject({
   engine: v.optional(v.picklist(["telemak", "ithaca", "odyssai-x", "openai-compatible"])),
   /** A cloud provider rather than a LAN engine: published as `owned_by: odyssai-cloud-<id>` so clients treat it so. */
   cloud: v.optional(v.boolean(), false),
+  /**
+   * `max_tokens` sent to an engine that has no cap of its own (a Telemak) when a request names none, in tokens;
+   * `max_completion_tokens` is sent to it as `max_tokens` (telemak-companion-wire §9 #19).
+   */
+  default_max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 4096),
   timeout_ms: v.optional(TimeoutsSchema, {}),
   /**
    * Send the conversation id upstream (`session_id` body field and `X-Session-Id`); off: `session_id` is removed.

@@ -98,6 +98,15 @@ describe("/admin/clusters", () => {
     });
     expect(completion.choices[0]?.message.content).toBe("Hello from the fake upstream");
     expect(telemak.last.body.model).toBe("mlx-community/Qwen3-4B-4bit");
+    // A Telemak reads max_tokens only and has no cap of its own (§9 #19).
+    expect(telemak.last.body.max_tokens).toBe(4096);
+    await client.chat.completions.create({
+      model: "tm1:qwen3-4b-4bit",
+      messages: [{ role: "user", content: "hi" }],
+      max_completion_tokens: 77,
+    });
+    expect(telemak.last.body.max_tokens).toBe(77);
+    expect("max_completion_tokens" in telemak.last.body).toBe(false);
   });
 
   test("an enrolled Telemak is published as OdyssAI-X publishes one, even without a contract of its own", async () => {

@@ -58,17 +58,26 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     const sessionKept = forward
       ? ctx.sessionId === undefined || body.session_id === ctx.sessionId
       : !("session_id" in body);
+    const telemak = await this.isTelemak();
     let outgoing: Record<string, unknown> | Uint8Array;
-    if (ctx.rawBody && sessionKept && body.model === ctx.model.upstreamId) outgoing = ctx.rawBody;
+    if (ctx.rawBody && sessionKept && !telemak && body.model === ctx.model.upstreamId) outgoing = ctx.rawBody;
     else {
       outgoing = { ...body, model: ctx.model.upstreamId };
       if (!forward) delete outgoing.session_id;
       else if (ctx.sessionId !== undefined) outgoing.session_id = ctx.sessionId;
+      if (telemak) capTokens(outgoing, this.upstream.default_max_tokens);
     }
     const stream = body.stream === true;
     const exchange = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);
     if (stream) return this.client.relay(exchange, "openai", sseError, ({ tail }) => this.countUsage(tail));
     return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
+  }
+
+  /** Whether a Telemak answers here: the config (or enrolment) says so, else its contract does. */
+  private async isTelemak(): Promise<boolean> {
+    if (this.upstream.engine !== undefined) return this.upstream.engine === "telemak";
+    if (this.upstream.published) return false;
+    return (await this.probe.contract())?.engine === "telemak";
   }
 
   async embeddings(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
@@ -83,6 +92,16 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     const usage = scanJsonObject(text, "usage", "last");
     this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
   }
+}
+
+/**
+ * A Telemak reads `max_tokens` only and has no cap of its own (telemak-companion-wire §9 #19): `max_completion_tokens`
+ * becomes `max_tokens`, and `fallback` tokens are asked for when the request names neither.
+ */
+function capTokens(outgoing: Record<string, unknown>, fallback: number): void {
+  const asked = outgoing.max_completion_tokens ?? outgoing.max_tokens; // the newer field wins, as at OpenAI
+  outgoing.max_tokens = typeof asked === "number" ? asked : fallback;
+  delete outgoing.max_completion_tokens;
 }
 
 /** The last {@link USAGE_TAIL_BYTES} of a body as text. */
