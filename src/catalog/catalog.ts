@@ -9,6 +9,7 @@
  * 3. otherwise 404 `model_not_found` listing what is servable.
  */
 import type { Backend, BackendModel } from "../backends/backend.ts";
+import { upstreamBackendId } from "../backends/http/http-backend.ts";
 import type { BackendRegistry } from "../backends/registry.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 
@@ -101,10 +102,30 @@ export class Catalog {
     const key = requested.toLowerCase();
     let found = snapshot.resolved.get(key);
     if (found === undefined) {
-      found = resolveCandidates(snapshot.entries, requested);
+      try {
+        found = resolveCandidates(snapshot.entries, requested);
+      } catch (error) {
+        throw this.engineNotReady(snapshot, requested) ?? error;
+      }
       snapshot.resolved.set(key, found);
     }
     return [...found];
+  }
+
+  /**
+   * For a request the catalog cannot resolve: a 503 with `Retry-After` when it names an engine that serves no model
+   * now (none loaded, one loading, the engine restarting), which a retry may find; undefined otherwise (the 404
+   * stands). An engine serving other models does not make `engine:unknown` a 503.
+   */
+  private engineNotReady(snapshot: Snapshot, requested: string): OpenAIError | undefined {
+    const engine = requested.toLowerCase().split(":")[0] ?? "";
+    const backend = this.registry.get(upstreamBackendId(engine));
+    if (!backend || snapshot.entries.some((entry) => entry.backend === backend)) return undefined;
+    return new OpenAIError(
+      503,
+      `engine '${engine}' serves no model now (none loaded, one loading, or it is restarting); try '${requested}' again shortly`,
+      { param: "model", code: "model_not_ready", headers: { "retry-after": "2" } },
+    );
   }
 
   /** The snapshot to read now: the cached one (refreshed in the background past its age), or a new build. */

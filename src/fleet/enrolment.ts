@@ -6,6 +6,7 @@
  */
 import type { BackendRegistry } from "../backends/registry.ts";
 import { publicBaseUrl } from "../backends/http/endpoint.ts";
+import { upstreamBackendId } from "../backends/http/http-backend.ts";
 import { createOpenAIHttpBackend } from "../backends/openai/backend.ts";
 import { resolveUpstream } from "../config/load.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
@@ -124,7 +125,7 @@ export class Enrolment {
       );
     }
     const saved = this.store.engines.put(record);
-    const backendId = `upstream:${id}`;
+    const backendId = upstreamBackendId(id);
     if (this.registry.get(backendId)) void this.registry.remove(backendId);
     if (saved.enabled) this.registry.add(createOpenAIHttpBackend(upstream));
     return { dry_run: false, probe, engine: await this.viewOfEnrolled(saved) };
@@ -138,7 +139,7 @@ export class Enrolment {
   remove(id: string): boolean {
     if (this.configured.has(id)) throw readOnly(id);
     if (!this.store.engines.delete(id)) return false;
-    void this.registry.remove(`upstream:${id}`);
+    void this.registry.remove(upstreamBackendId(id));
     return true;
   }
 
@@ -190,7 +191,7 @@ export class Enrolment {
 
   /** Whether the engine's backend is in service and available, and the models it serves now. */
   private async serving(id: string): Promise<Pick<EngineView, "available" | "models">> {
-    const backend = this.registry.get(`upstream:${id}`);
+    const backend = this.registry.get(upstreamBackendId(id));
     if (!backend) return { available: false, models: [] };
     const models = await backend.listModels();
     return { available: backend.available?.() ?? true, models: models.map((model) => model.id) };

@@ -127,6 +127,41 @@ describe("/admin/clusters", () => {
     }
   });
 
+  test("by engine id: one model → it; several → 400 ambiguous; none → 503 with Retry-After; unknown → 404", async () => {
+    const pair = new FakeUpstream({ models: ["org/Alpha-1B", "org/Beta-2B"] });
+    const empty = new FakeUpstream({ models: [] });
+    try {
+      for (const [id, engine] of [
+        ["duo", pair],
+        ["idle", empty],
+      ] as const) {
+        const url = engine.baseUrl.replace(/\/v1$/, "");
+        expect((await admin("PUT", `/admin/clusters/${id}`, { kind: "telemak", upstream: url })).status).toBe(200);
+      }
+      const chat = (model: string) =>
+        fetch(`${server.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+        });
+      expect((await chat("tm1")).status).toBe(200); // tm1 serves one model
+      const ambiguous = await chat("duo");
+      expect(ambiguous.status).toBe(400);
+      expect(((await ambiguous.json()) as { error: { code: string } }).error.code).toBe("model_ambiguous");
+      for (const model of ["idle", "idle:qwen3"]) {
+        const notReady = await chat(model);
+        expect(notReady.status).toBe(503);
+        expect(notReady.headers.get("retry-after")).toBe("2");
+        expect(((await notReady.json()) as { error: { code: string } }).error.code).toBe("model_not_ready");
+      }
+      expect((await chat("duo:gamma-3b")).status).toBe(404);
+      for (const id of ["duo", "idle"]) expect((await admin("DELETE", `/admin/clusters/${id}`)).status).toBe(200);
+    } finally {
+      pair.stop();
+      empty.stop();
+    }
+  });
+
   test("an engine that does not answer is refused with the probe's failure, unless forced", async () => {
     const dead = { kind: "openai-compatible", upstream: `http://127.0.0.1:${closedPort()}` };
     const refused = await admin("PUT", "/admin/clusters/gone", dead);

@@ -18,6 +18,11 @@ import { UpstreamClient, type UpstreamDialect } from "./upstream-client.ts";
 /** How often an upstream's health is looked at, in ms. */
 export const HEALTH_CHECK_MS = 2_000;
 
+/** The registry id of the backend of upstream `id` (`upstream:<id>`). */
+export function upstreamBackendId(id: string): string {
+  return `upstream:${id}`;
+}
+
 /** The upstream's configured extra headers, names lower-cased. */
 export function configuredHeaders(upstream: UpstreamConfig): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -44,7 +49,7 @@ export abstract class HttpBackend
     headers: Record<string, string>,
     dialect: UpstreamDialect,
   ) {
-    this.id = `upstream:${upstream.id}`;
+    this.id = upstreamBackendId(upstream.id);
     const endpoint = upstreamEndpoint(upstream.base_url);
     this.probe = new UpstreamProbe({
       upstreamId: upstream.id,

@@ -28,7 +28,8 @@ export function publishUpstreamModels(
     return {
       id: `${upstream.id}:${unique ? short : model.id.toLowerCase()}`,
       upstreamId: model.id,
-      aliases: [model.id, ...(models.length === 1 ? [upstream.id] : [])],
+      // The upstream id alone names its model when it serves one; with several it is ambiguous (400), not unknown.
+      aliases: [model.id, upstream.id],
       contextLength: model.contextLength,
       ready,
       capabilities,
