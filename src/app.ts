@@ -21,6 +21,7 @@ import { routerPlugin, routingPolicy } from "../plugins/router.ts";
 import { Router } from "./routing/router.ts";
 import { sessionAffinity } from "./routing/session-affinity.ts";
 import { sessionPlugin } from "../plugins/session.ts";
+import { corsPlugin } from "./access/cors.ts";
 import { createHostCheck } from "./access/host-check.ts";
 import { adminClustersRoutes } from "./admin/clusters.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
@@ -115,7 +116,11 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   };
   const apiKeysRequired = config.auth.api_keys.length > 0;
   const adminTokenRequired = config.auth.admin_token !== undefined;
-  const hostCheck = createHostCheck({ allowedHosts: config.server.allowed_hosts, checkOrigin: !apiKeysRequired });
+  const hostCheck = createHostCheck({
+    allowedHosts: config.server.allowed_hosts,
+    checkOrigin: !apiKeysRequired,
+    corsOrigins: config.server.cors_origins,
+  });
 
   const pipeline = new Elysia({
     name: "ithaca",
@@ -156,6 +161,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
       const optional = OPTIONAL_BODY.has(path) || request.method === "DELETE";
       return readJsonBody(request, bodyLimits, optional ? {} : undefined);
     })
+    // Preflights are answered before auth (they carry no credentials); only configured origins get CORS headers.
+    .use(corsPlugin(config.server.cors_origins))
     .use(authPlugin({ apiKeys: config.auth.api_keys, adminToken: config.auth.admin_token }))
     .use(
       contractPlugin({

@@ -50,6 +50,8 @@ export interface HostCheckOptions {
   allowedHosts: readonly string[];
   /** Refuse requests whose `Origin` names a host that is not allowed (open mode: no API keys). */
   checkOrigin: boolean;
+  /** Origins allowed by CORS (`server.cors_origins`): never refused, whatever their host. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -58,6 +60,7 @@ export interface HostCheckOptions {
  *   `misdirected_request` for a `Host` that is not allowed, 403 `cross_origin_refused` for such an `Origin`.
  */
 export function createHostCheck(options: HostCheckOptions): (request: Request) => OpenAIError | undefined {
+  const corsOrigins = new Set(options.corsOrigins ?? []);
   const own = hostname().toLowerCase();
   const allowed = new Set([own, `${own}.local`, ...options.allowedHosts.map((host) => hostnameOf(host) ?? host)]);
   const allowedName = (name: string | undefined): boolean => {
@@ -76,7 +79,7 @@ export function createHostCheck(options: HostCheckOptions): (request: Request) =
       );
     }
     const origin = request.headers.get("origin");
-    if (options.checkOrigin && origin !== null && !allowedName(originHost(origin))) {
+    if (options.checkOrigin && origin !== null && !corsOrigins.has(origin) && !allowedName(originHost(origin))) {
       return new OpenAIError(
         403,
         `Cross-site request refused: origin '${origin.slice(0, 255)}' is not allowed (serve the page from an allowed host, add it to server.allowed_hosts, or configure API keys).`,

@@ -66,6 +66,14 @@ export const ServerSchema = v.strictObject({
    * rule applies to a browser's `Origin`.
    */
   allowed_hosts: v.optional(v.array(HostName), []),
+  /**
+   * Browser origins allowed to call Ithaca directly (CORS, telemak-companion-wire §9 #36), exactly as browsers send
+   * them: `http://localhost:5173`. They get `Access-Control-Allow-Origin` and 204 preflights; none by default.
+   */
+  cors_origins: v.optional(
+    v.array(v.pipe(v.string(), v.regex(/^https?:\/\/[^/\s]+$/, "must be an origin: scheme://host[:port], no path"))),
+    [],
+  ),
 });
 
 export const AuthSchema = v.strictObject({

@@ -28,6 +28,7 @@ describe("config", () => {
       body_timeout_ms: 30_000,
       max_json_depth: 64,
       allowed_hosts: [],
+      cors_origins: [],
     });
     expect(config.models).toEqual([{ id: "demo", path: join(REPO_ROOT, "models", "demo"), aliases: [] }]);
     expect(config.upstreams).toEqual([]);
