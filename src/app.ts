@@ -74,10 +74,10 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
 }
 
 /**
- * Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all). A
- * `DELETE` may carry none either.
+ * Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all,
+ * `POST /admin/clusters/{id}/unload` unloads all). A `DELETE` may carry none either.
  */
-const OPTIONAL_BODY = new Set(["/admin/sessions/clear"]);
+const OPTIONAL_BODY = /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload)$/;
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
 const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
@@ -158,7 +158,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         return undefined;
       }
       requireJsonMediaType(request);
-      const optional = OPTIONAL_BODY.has(path) || request.method === "DELETE";
+      const optional = OPTIONAL_BODY.test(path) || request.method === "DELETE";
       return readJsonBody(request, bodyLimits, optional ? {} : undefined);
     })
     // Preflights are answered before auth (they carry no credentials); only configured origins get CORS headers.

@@ -11,11 +11,19 @@
  * - `DELETE /admin/clusters/{id}` — out of service at once (requests in flight finish) and forgotten: `{ok, id}`;
  *   404 when not enrolled, 409 for a configured id.
  *
+ * - `GET /admin/clusters/{id}/status` — its status gathered from its `/health`, `/admin/activity`, `/admin/sessions`,
+ *   `/admin/memory` and `/v1/models` (odyssai-x-wire §3.3; `busy` from the phase; what it does not serve is null).
+ * - `GET /admin/clusters/{id}/models` — its on-disk inventory (a Telemak's `/admin/models/available`).
+ * - `POST /admin/clusters/{id}/load {model}`, `POST /admin/clusters/{id}/unload {model?}` (absent: all) — passed to
+ *   its `/admin/load` and `/admin/unload`, its answer returned; the catalog follows at once. Its errors keep their
+ *   status (`insufficient_memory` 400...); an engine that cannot be reached is a 502 naming it.
+ *
  * Engine ids are slugs, `[a-z0-9][a-z0-9-]{0,40}`: models are published as `<id>:<model>`.
  */
 import type { AnyElysia } from "elysia";
 import * as v from "valibot";
 import type { Enrolment } from "../fleet/enrolment.ts";
+import { telemakInventory, telemakLoad, telemakStatus, telemakUnload } from "../fleet/telemak-ops.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { ENGINE_KINDS } from "../store/engines.ts";
 
@@ -41,6 +49,11 @@ const PutQuery = v.object({
 });
 
 const yes = (flag: string | undefined) => flag === "true" || flag === "1";
+
+/** Body of `POST /admin/clusters/{id}/load`. */
+const LoadSchema = v.strictObject({ model: v.pipe(v.string(), v.minLength(1, "must be a model id")) });
+/** Body of `POST /admin/clusters/{id}/unload` (no model: all). */
+const UnloadSchema = v.strictObject({ model: v.optional(v.pipe(v.string(), v.minLength(1, "must be a model id"))) });
 
 const notFound = (id: string) => new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
 
@@ -77,6 +90,42 @@ export function adminClustersRoutes(enrolment: Enrolment) {
             summary: "Enrol an engine: probe, save, serve at once (dry_run: preview; force: save unreachable) (admin)",
             tags: ["Admin"],
           },
+        },
+      )
+      .get("/admin/clusters/:id/status", ({ params }) => telemakStatus(enrolment.target(params.id)), {
+        params: EngineParams,
+        detail: { summary: "An engine's status: health, activity, memory, sessions (admin)", tags: ["Admin"] },
+      })
+      .get("/admin/clusters/:id/models", ({ params }) => telemakInventory(enrolment.target(params.id)), {
+        params: EngineParams,
+        detail: { summary: "An engine's on-disk model inventory (admin)", tags: ["Admin"] },
+      })
+      .post(
+        "/admin/clusters/:id/load",
+        async ({ params, body }) => {
+          const answer = await telemakLoad(enrolment.target(params.id), (body as { model: string }).model);
+          await enrolment.refresh(params.id);
+          return answer;
+        },
+        {
+          params: EngineParams,
+          body: LoadSchema,
+          parse: "json",
+          detail: { summary: "Load a model on an engine (admin)", tags: ["Admin"] },
+        },
+      )
+      .post(
+        "/admin/clusters/:id/unload",
+        async ({ params, body }) => {
+          const answer = await telemakUnload(enrolment.target(params.id), (body as { model?: string }).model);
+          await enrolment.refresh(params.id);
+          return answer;
+        },
+        {
+          params: EngineParams,
+          body: UnloadSchema,
+          parse: "json",
+          detail: { summary: "Unload a model (or all) on an engine (admin)", tags: ["Admin"] },
         },
       )
       .delete(

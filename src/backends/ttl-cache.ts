@@ -36,6 +36,12 @@ export class TtlCache<T> {
     return entry ? entry.value : reload;
   }
 
+  /** Reloads the value now and resolves with it (e.g. after the upstream was told to load a model). */
+  refresh(): Promise<T> {
+    this.invalidate();
+    return this.reload();
+  }
+
   /** Marks the value stale: the next {@link get} reloads it (e.g. after a request to the upstream failed). */
   invalidate(): void {
     if (this.entry) this.entry.expiresAt = 0;

@@ -6,7 +6,7 @@
  */
 import type { BackendRegistry } from "../backends/registry.ts";
 import { publicBaseUrl } from "../backends/http/endpoint.ts";
-import { upstreamBackendId } from "../backends/http/http-backend.ts";
+import { HttpBackend, upstreamBackendId } from "../backends/http/http-backend.ts";
 import { createOpenAIHttpBackend } from "../backends/openai/backend.ts";
 import { resolveUpstream } from "../config/load.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
@@ -14,6 +14,7 @@ import { OpenAIError } from "../protocol/errors.ts";
 import type { EngineKind, EngineRecord } from "../store/engines.ts";
 import type { Store } from "../store/store.ts";
 import { type EngineProbe, probeEngine } from "./engine-probe.ts";
+import type { TelemakTarget } from "./telemak-ops.ts";
 
 /** Deadline of each probe request at enrolment, in ms. */
 export const ENROLMENT_PROBE_TIMEOUT_MS = 4_000;
@@ -141,6 +142,23 @@ export class Enrolment {
     if (!this.store.engines.delete(id)) return false;
     void this.registry.remove(upstreamBackendId(id));
     return true;
+  }
+
+  /**
+   * Where an engine's admin API is (configured or enrolled), for the Telemak operations (./telemak-ops.ts).
+   * @throws OpenAIError 404 `engine_not_found`.
+   */
+  target(id: string): TelemakTarget {
+    const engine = this.store.engines.get(id);
+    const upstream = this.configured.get(id) ?? (engine ? this.upstreamOf(engine) : undefined);
+    if (!upstream) throw new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
+    return { id, baseUrl: upstream.base_url, apiKey: upstream.api_key };
+  }
+
+  /** Probes an engine's models again now, so a load or an unload there shows in the catalog at once. */
+  async refresh(id: string): Promise<void> {
+    const backend = this.registry.get(upstreamBackendId(id));
+    if (backend instanceof HttpBackend) await backend.refreshModels();
   }
 
   /** The upstream config of an enrolled engine (every enrolled kind speaks the OpenAI dialect). */

@@ -80,6 +80,11 @@ export abstract class HttpBackend
     return this.client.available();
   }
 
+  /** Probes the upstream's models again now (after it was told to load or unload one). */
+  refreshModels(): Promise<void> {
+    return this.probe.refresh();
+  }
+
   onModelsChanged(listener: () => void): () => void {
     return this.probe.onChange(listener);
   }

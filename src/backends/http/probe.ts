@@ -182,6 +182,11 @@ export class UpstreamProbe {
     return () => this.listeners.delete(listener);
   }
 
+  /** Probes the model list again now (after a load or an unload there) and resolves once it is known. */
+  async refresh(): Promise<void> {
+    await this.modelsCache.refresh();
+  }
+
   /** Forces a re-probe on next use: called when a request to the upstream failed. */
   invalidate(): void {
     this.modelsCache.invalidate();
