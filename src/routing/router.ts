@@ -14,6 +14,9 @@ import type { CanonicalChatRequest } from "../protocol/canonical.ts";
 import type { Catalog, CatalogEntry } from "../catalog/catalog.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 
+/** The virtual model id Companion's gateway sends for short checks (`max_tokens` ≤ 20): any small ready model. */
+export const PROBE_MODEL = "probe";
+
 /** What a routing policy knows about the request. */
 export interface RoutingRequest {
   /** The `model` the client sent. */
@@ -78,10 +81,28 @@ export class Router {
     try {
       return await this.catalog.candidates(model);
     } catch (error) {
+      if (!(error instanceof OpenAIError) || error.code !== "model_not_found") throw error;
+      if (model.toLowerCase() === PROBE_MODEL) {
+        const probe = await this.probeCandidates();
+        if (probe.length > 0) return probe;
+      }
       const alias = this.aliases.find(({ glob }) => glob.match(model.toLowerCase()));
-      if (!alias || !(error instanceof OpenAIError) || error.code !== "model_not_found") throw error;
+      if (!alias) throw error;
       return this.catalog.candidates(alias.target);
     }
+  }
+
+  /**
+   * The ready models, smallest first (weights' size when known), for the virtual id `probe` that Companion sends to
+   * check an engine with a few tokens (telemak-companion-wire §9 #30).
+   */
+  private async probeCandidates(): Promise<CatalogEntry[]> {
+    const size = (entry: CatalogEntry) => {
+      const bytes = entry.model.details?.size_bytes;
+      return typeof bytes === "number" ? bytes : Number.MAX_SAFE_INTEGER;
+    };
+    const ready = (await this.catalog.entries()).filter((entry) => entry.model.ready);
+    return ready.sort((a, b) => size(a) - size(b));
   }
 
   /**

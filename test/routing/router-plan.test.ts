@@ -186,6 +186,23 @@ describe("resolution", () => {
   });
 });
 
+describe("the virtual id probe (Companion's short checks)", () => {
+  test("goes to the ready models, smallest first; a model named probe still wins", async () => {
+    const small = new FakeBackend("upstream:s", [
+      model("s:big", { details: { size_bytes: 9_000 } }),
+      model("s:tiny", { details: { size_bytes: 10 } }),
+      model("s:cold", { ready: false, details: { size_bytes: 1 } }),
+    ]);
+    const r = new Router(catalog([small]));
+    expect(await planOf(r, "probe")).toEqual(["upstream:s/s:tiny", "upstream:s/s:big"]);
+    expect(await planOf(r, "PROBE")).toEqual(["upstream:s/s:tiny", "upstream:s/s:big"]);
+    const named = new Router(catalog([new FakeBackend("upstream:p", [model("probe")]), small]));
+    expect(await planOf(named, "probe")).toEqual(["upstream:p/probe"]);
+    const empty = new Router(catalog([new FakeBackend("upstream:e", [])]));
+    expect((await refusal(empty.plan(request("probe")))).code).toBe("model_not_found");
+  });
+});
+
 describe("alias patterns", () => {
   test("a requested id no model has resolves through the first matching glob, case-insensitively", async () => {
     const { router: r } = router({ aliases: { "claude-3*": "demo", "Claude-*": "qwen", "*-mini": "backup" } });
