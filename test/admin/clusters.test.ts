@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { closedPort, FakeUpstream } from "../helpers/fake-upstream.ts";
 import { tempDir } from "../helpers/paths.ts";
+import { jsonCall } from "../helpers/json-call.ts";
 import { type RunningIthaca, startIthaca } from "../helpers/start.ts";
 
 const home = tempDir("ithaca-home-");
@@ -30,14 +31,7 @@ afterAll(async () => {
   telemak.stop();
 });
 
-async function admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const admin = (method: string, path: string, body?: unknown) => jsonCall(server.url, method, path, body);
 
 const servedIds = async () => (await admin("GET", "/v1/models")).json.data.map((model: { id: string }) => model.id);
 /** The Telemak's address as a person types it: no `/v1`. */

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { FakeTelemak } from "../helpers/fake-telemak.ts";
+import { jsonCall } from "../helpers/json-call.ts";
 import { type RunningIthaca, startIthaca } from "../helpers/start.ts";
 
 let telemak: FakeTelemak;
@@ -23,14 +24,7 @@ afterAll(async () => {
   telemak.stop();
 });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const call = (method: string, path: string, body?: unknown) => jsonCall(server.url, method, path, body);
 
 const served = async () => (await call("GET", "/v1/models")).json.data.map((model: { id: string }) => model.id);
 
