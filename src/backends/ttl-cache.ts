@@ -36,6 +36,11 @@ export class TtlCache<T> {
     return entry ? entry.value : reload;
   }
 
+  /** The value held now, fresh or stale, without loading anything; undefined before the first load. */
+  peek(): T | undefined {
+    return this.entry?.value;
+  }
+
   /** Reloads the value now and resolves with it (e.g. after the upstream was told to load a model). */
   refresh(): Promise<T> {
     this.invalidate();

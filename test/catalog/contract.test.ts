@@ -89,6 +89,13 @@ describe("open mode", () => {
     expect(entry.x_odyssai.aliases).toEqual(["mlx-community/Qwen3-0.6B-4bit", "telemak1"]);
   });
 
+  test("an upstream whose contract says it is a Telemak gets a max_tokens cap (§9 #19)", async () => {
+    await fetch(`${server.url}/v1/models`); // the catalog has probed the contract
+    const client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused", maxRetries: 0 });
+    await client.chat.completions.create({ model: "telemak1", messages: [{ role: "user", content: "hi" }] });
+    expect(upstream.last.body.max_tokens).toBe(4096);
+  });
+
   test("the openai SDK lists the same models", async () => {
     const client = new OpenAI({ baseURL: server.baseURL, apiKey: "unused" });
     const ids: string[] = [];

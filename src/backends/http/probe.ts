@@ -163,6 +163,11 @@ export class UpstreamProbe {
     return this.outage ? this.lastGood : models;
   }
 
+  /** The contract as last probed, without probing; undefined before the first probe, null when it serves none. */
+  knownContract(): UpstreamContract | null | undefined {
+    return this.contractCache.peek();
+  }
+
   /** Whether the last model probe failed (the upstream is not answering). */
   down(): boolean {
     return this.outage;

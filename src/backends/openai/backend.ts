@@ -58,7 +58,7 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     const sessionKept = forward
       ? ctx.sessionId === undefined || body.session_id === ctx.sessionId
       : !("session_id" in body);
-    const telemak = await this.isTelemak();
+    const telemak = this.isTelemak();
     let outgoing: Record<string, unknown> | Uint8Array;
     if (ctx.rawBody && sessionKept && !telemak && body.model === ctx.model.upstreamId) outgoing = ctx.rawBody;
     else {
@@ -73,11 +73,13 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
   }
 
-  /** Whether a Telemak answers here: the config (or enrolment) says so, else its contract does. */
-  private async isTelemak(): Promise<boolean> {
+  /**
+   * Whether a Telemak answers here: the config (or enrolment) says so, else its contract as last probed does (the
+   * catalog probes it before any request is routed here; nothing is awaited on the request path).
+   */
+  private isTelemak(): boolean {
     if (this.upstream.engine !== undefined) return this.upstream.engine === "telemak";
-    if (this.upstream.published) return false;
-    return (await this.probe.contract())?.engine === "telemak";
+    return this.probe.knownContract()?.engine === "telemak";
   }
 
   async embeddings(body: Record<string, unknown>, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
