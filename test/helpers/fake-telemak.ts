@@ -2,7 +2,9 @@
  * A Telemak emulated from its documented wire format (telemak-companion-wire §1.6-§1.9), for the fleet tests: the
  * OpenAI model list (loaded models only), its contract, `/health`, and the admin API — `/admin/activity`,
  * `/admin/sessions`, `/admin/memory`, `/admin/models/available`, synchronous `/admin/load` (400
- * `insufficient_memory` for a model too big) and `/admin/unload` (`?all=true` for all).
+ * `insufficient_memory` for a model too big) and `/admin/unload` (`?all=true` for all). Its chat completions have
+ * Telemak's quirks: tool-call fragments without `index`, `prompt_tokens` without the cached tokens, and its own
+ * Hugging Face id as `model`.
  */
 export class FakeTelemak {
   /** Models on disk, with their sizes in GB. */
@@ -70,6 +72,49 @@ export class FakeTelemak {
         return json({
           models: [...this.available].map(([id, gb]) => ({ id, source: "telemak-models-dir", size_gb: gb })),
         });
+      case "POST /v1/chat/completions": {
+        const body = (await request.json()) as { model: string; stream?: boolean };
+        const usage = {
+          prompt_tokens: 5,
+          completion_tokens: 3,
+          total_tokens: 8,
+          prompt_tokens_details: { cached_tokens: 20 },
+        };
+        const call = (id: string, name: string, args: string) => ({
+          id,
+          type: "function",
+          function: { name, arguments: args },
+        });
+        if (body.stream !== true) {
+          return json({
+            id: "chatcmpl-t",
+            object: "chat.completion",
+            created: 1,
+            model: body.model,
+            choices: [{ index: 0, message: { role: "assistant", content: "done" }, finish_reason: "stop" }],
+            usage,
+          });
+        }
+        const chunk = (delta: object, finish: string | null = null) => ({
+          id: "chatcmpl-t",
+          object: "chat.completion.chunk",
+          created: 1,
+          model: body.model,
+          choices: [{ index: 0, delta, finish_reason: finish }],
+        });
+        const events = [
+          chunk({ role: "assistant", content: "" }),
+          // Two parallel calls, fragments without `index` (as Telemak sends them).
+          chunk({ tool_calls: [call("call_a", "weather", '{"city":')] }),
+          chunk({ tool_calls: [{ function: { arguments: '"Paris"}' } }] }),
+          chunk({ tool_calls: [call("call_b", "time", '{"tz":')] }),
+          chunk({ tool_calls: [{ function: { arguments: '"CET"}' } }] }),
+          chunk({}, "tool_calls"),
+          { ...chunk({}), choices: [], usage },
+        ];
+        const text = `${events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("")}data: [DONE]\n\n`;
+        return new Response(text, { headers: { "content-type": "text/event-stream" } });
+      }
       case "POST /admin/load": {
         const { model } = (await request.json()) as { model: string };
         const size = this.available.get(model);

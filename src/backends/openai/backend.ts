@@ -15,11 +15,13 @@
 import type { UpstreamConfig } from "../../config/schema.ts";
 import { upstreamHttpError } from "../../protocol/errors.ts";
 import { sseError } from "../../protocol/sse.ts";
-import type { Backend, BackendCallContext, BackendModel, BytesAnswer } from "../backend.ts";
+import type { Backend, BackendCallContext, BackendModel, BytesAnswer, ChatAnswer } from "../backend.ts";
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
 import { scanJsonObject } from "../http/usage-scan.ts";
+import { canonicalAnswer } from "./read-answer.ts";
+import { repairChunks, repairCompletion } from "./telemak-repair.ts";
 
 /** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
 const UTF8 = new TextDecoder();
@@ -50,7 +52,7 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     return publishUpstreamModels(this.upstream, models, contract, !this.probe.down());
   }
 
-  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<BytesAnswer<"openai">> {
+  async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<ChatAnswer> {
     this.checkReady(ctx);
     const headers: Record<string, string> = {};
     const forward = this.upstream.forward_session_id;
@@ -69,8 +71,15 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     }
     const stream = body.stream === true;
     const exchange = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);
-    if (stream) return this.client.relay(exchange, "openai", sseError, ({ tail }) => this.countUsage(tail));
-    return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
+    const answer = stream
+      ? this.client.relay(exchange, "openai", sseError, ({ tail }) => this.countUsage(tail))
+      : await this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
+    if (!telemak) return answer;
+    // A Telemak's answer is repaired on the way: read into canonical values, fixed chunk by chunk.
+    const canonical = canonicalAnswer(answer);
+    return canonical.kind === "chunks"
+      ? repairChunks(canonical, ctx.model.id)
+      : repairCompletion(canonical, ctx.model.id);
   }
 
   /**
