@@ -9,7 +9,7 @@
  * 3. otherwise 404 `model_not_found` listing what is servable.
  */
 import type { Backend, BackendModel } from "../backends/backend.ts";
-import { upstreamBackendId } from "../backends/http/http-backend.ts";
+import { NOT_READY_RETRY_AFTER, upstreamBackendId } from "../backends/http/http-backend.ts";
 import type { BackendRegistry } from "../backends/registry.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 
@@ -124,7 +124,11 @@ export class Catalog {
     return new OpenAIError(
       503,
       `engine '${engine}' serves no model now (none loaded, one loading, or it is restarting); try '${requested}' again shortly`,
-      { param: "model", code: "model_not_ready", headers: { "retry-after": "2" } },
+      {
+        param: "model",
+        code: "model_not_ready",
+        headers: { "retry-after": NOT_READY_RETRY_AFTER },
+      },
     );
   }
 

@@ -20,6 +20,18 @@ export interface EngineProbe {
 }
 
 /**
+ * How to reach an engine: its base URL without credentials, and the headers of every request to it (Basic auth from
+ * the URL's user info, `Authorization: Bearer` with its API key when it has one).
+ */
+export function engineAccess(
+  baseUrl: string,
+  apiKey: string | undefined,
+): { base: string; headers: Record<string, string> } {
+  const { base, headers } = upstreamEndpoint(baseUrl);
+  return { base, headers: apiKey ? { ...headers, authorization: `Bearer ${apiKey}` } : { ...headers } };
+}
+
+/**
  * Probes the engine at `baseUrl` (with its API key, when it needs one).
  * @param timeoutMs deadline of each request.
  */
@@ -28,8 +40,7 @@ export async function probeEngine(
   apiKey: string | undefined,
   timeoutMs: number,
 ): Promise<EngineProbe> {
-  const { base, headers } = upstreamEndpoint(baseUrl);
-  const auth: Record<string, string> = { ...headers, ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) };
+  const { base, headers: auth } = engineAccess(baseUrl, apiKey);
   const started = performance.now();
   const [models, contract] = await Promise.allSettled([
     fetchModels(base, auth, timeoutMs),

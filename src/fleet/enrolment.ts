@@ -16,6 +16,9 @@ import type { Store } from "../store/store.ts";
 import { type EngineProbe, probeEngine } from "./engine-probe.ts";
 import type { TelemakTarget } from "./telemak-ops.ts";
 
+/** What an engine is, as saved or about to be (its timestamps aside). */
+type EngineFields = Omit<EngineRecord, "createdAt" | "updatedAt">;
+
 /** Deadline of each probe request at enrolment, in ms. */
 export const ENROLMENT_PROBE_TIMEOUT_MS = 4_000;
 
@@ -112,10 +115,10 @@ export class Enrolment {
       credentialEnv: input.credential_env ?? null,
       enabled: input.enabled ?? true,
     };
-    const upstream = this.upstreamOf({ ...record, createdAt: 0, updatedAt: 0 });
+    const upstream = this.upstreamOf(record);
     const probe = await probeEngine(upstream.base_url, upstream.api_key, ENROLMENT_PROBE_TIMEOUT_MS);
     if (options.dryRun) {
-      const preview = { ...this.baseView({ ...record, createdAt: 0, updatedAt: 0 }), available: probe.reachable };
+      const preview = { ...this.baseView(record), available: probe.reachable };
       return { dry_run: true, probe, engine: { ...preview, models: probe.models.map((model) => model.id) } };
     }
     if (!probe.reachable && !options.force) {
@@ -162,7 +165,7 @@ export class Enrolment {
   }
 
   /** The upstream config of an enrolled engine (every enrolled kind speaks the OpenAI dialect). */
-  private upstreamOf(engine: EngineRecord): UpstreamConfig {
+  private upstreamOf(engine: EngineFields): UpstreamConfig {
     return resolveUpstream(
       {
         id: engine.id,
@@ -176,7 +179,7 @@ export class Enrolment {
     );
   }
 
-  private baseView(engine: EngineRecord): Omit<EngineView, "available" | "models"> {
+  private baseView(engine: EngineFields): Omit<EngineView, "available" | "models"> {
     return {
       id: engine.id,
       name: engine.label,

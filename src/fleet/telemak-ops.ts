@@ -4,7 +4,7 @@
  * in parallel (any of them may be missing on another engine: that part is null), its on-disk inventory
  * (`/admin/models/available`), and loading or unloading a model (`/admin/load`, `/admin/unload`).
  */
-import { upstreamEndpoint } from "../backends/http/endpoint.ts";
+import { engineAccess } from "./engine-probe.ts";
 import { OpenAIError, upstreamHttpError, upstreamUnreachable } from "../protocol/errors.ts";
 
 /** Deadline of each status request, in ms (OdyssAI-X: 4 s). */
@@ -48,11 +48,10 @@ type Json = Record<string, unknown>;
 const num = (value: unknown): number | null => (typeof value === "number" && Number.isFinite(value) ? value : null);
 const str = (value: unknown): string | null => (typeof value === "string" ? value : null);
 
-/** The origin and headers of `target`'s admin API. */
-function adminOf(target: TelemakTarget): { origin: string; headers: Record<string, string> } {
-  const { base, headers } = upstreamEndpoint(target.baseUrl);
-  const auth: Record<string, string> = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
-  return { origin: new URL(base).origin, headers: { ...headers, ...auth } };
+/** `target`'s base URL, the origin of its admin API, and the headers of every request to it. */
+function adminOf(target: TelemakTarget): { base: string; origin: string; headers: Record<string, string> } {
+  const { base, headers } = engineAccess(target.baseUrl, target.apiKey);
+  return { base, origin: new URL(base).origin, headers };
 }
 
 /** GET `path` as a JSON object, or null when it fails in any way. */
@@ -76,8 +75,7 @@ async function tryGet(origin: string, path: string, headers: Record<string, stri
 
 /** The status of a Telemak (see {@link TelemakStatus}); never throws: what does not answer is null. */
 export async function telemakStatus(target: TelemakTarget): Promise<TelemakStatus> {
-  const { origin, headers } = adminOf(target);
-  const base = upstreamEndpoint(target.baseUrl).base;
+  const { base, origin, headers } = adminOf(target);
   const [health, activity, sessions, memory, models] = await Promise.all([
     tryGet(origin, "/health", headers),
     tryGet(origin, "/admin/activity", headers),

@@ -18,6 +18,9 @@ import { UpstreamClient, type UpstreamDialect } from "./upstream-client.ts";
 /** How often an upstream's health is looked at, in ms. */
 export const HEALTH_CHECK_MS = 2_000;
 
+/** `Retry-After` (seconds) of a request to an engine that does not serve the model now: one health check away. */
+export const NOT_READY_RETRY_AFTER = String(Math.ceil(HEALTH_CHECK_MS / 1000));
+
 /** The registry id of the backend of upstream `id` (`upstream:<id>`). */
 export function upstreamBackendId(id: string): string {
   return `upstream:${id}`;
@@ -72,7 +75,7 @@ export abstract class HttpBackend
     if (ctx.model.ready) return;
     throw new OpenAIError(503, `upstream '${this.upstream.id}' is not answering; its models come back when it does`, {
       code: "upstream_unavailable",
-      headers: { "retry-after": String(Math.ceil(HEALTH_CHECK_MS / 1000)) },
+      headers: { "retry-after": NOT_READY_RETRY_AFTER },
     });
   }
 
