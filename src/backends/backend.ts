@@ -133,7 +133,7 @@ export interface Backend {
   available?(): boolean;
   /**
    * Subscribes to changes of this backend's model list that it notices on its own (a local model loaded or
-   * unloaded, an upstream re-probed), so the catalog can drop its cached copy. Absent: the catalog's max age covers it.
+   * unloaded, an upstream's probe answering differently), so the catalog can drop its cached copy. Absent: the catalog's max age covers it.
    * @returns a function that ends the subscription.
    */
   onModelsChanged?(listener: () => void): () => void;

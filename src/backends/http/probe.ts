@@ -137,6 +137,8 @@ export class UpstreamProbe {
   /** The models of the last successful probe. */
   private lastGood: UpstreamModel[] = [];
   private readonly listeners = new Set<() => void>();
+  /** What the probes found last, serialized, to notice a change. */
+  private lastAnswer = "";
 
   constructor(private readonly options: UpstreamProbeOptions) {
     const base = options.baseUrl.replace(/\/+$/, "");
@@ -179,7 +181,7 @@ export class UpstreamProbe {
   }
 
   /**
-   * Calls `listener` after every probe (its answer may have changed what the upstream serves).
+   * Calls `listener` after a probe whose answer differs from the last one (models, contract, or reachability).
    * @returns a function that stops the calls.
    */
   onChange(listener: () => void): () => void {
@@ -206,7 +208,11 @@ export class UpstreamProbe {
     return models;
   }
 
+  /** Tells the listeners when what the probes found differs from what they found last (an unchanged answer is quiet). */
   private changed(): void {
+    const answer = JSON.stringify([this.outage, this.modelsCache.peek(), this.contractCache.peek()]);
+    if (answer === this.lastAnswer) return;
+    this.lastAnswer = answer;
     for (const listener of this.listeners) listener();
   }
 
