@@ -25,6 +25,7 @@ import { corsPlugin } from "./access/cors.ts";
 import { createHostCheck } from "./access/host-check.ts";
 import { adminClustersRoutes } from "./admin/clusters.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
+import { adminProvidersRoutes } from "./admin/providers.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { LocalModels } from "./backends/mlx/registry.ts";
@@ -43,6 +44,7 @@ import { ChatCompletionRequestSchema } from "./protocol/openai-request.ts";
 import { ResponsesRequestSchema } from "./protocol/responses.ts";
 import { Store } from "./store/store.ts";
 import { Enrolment } from "./fleet/enrolment.ts";
+import { Providers } from "./fleet/providers.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { embeddings, EmbeddingsRequestSchema } from "./routes/embeddings.ts";
 import { countTokens, messages } from "./routes/messages.ts";
@@ -75,9 +77,10 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
 
 /**
  * Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all,
- * `POST /admin/clusters/{id}/unload` unloads all). A `DELETE` may carry none either.
+ * `POST /admin/clusters/{id}/unload` unloads all, `POST /admin/providers/{id}/test` takes none). A `DELETE` may carry
+ * none either.
  */
-const OPTIONAL_BODY = /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload)$/;
+const OPTIONAL_BODY = /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test)$/;
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
 const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
@@ -106,6 +109,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const catalog = new Catalog(registry);
   const enrolment = new Enrolment(store, registry, config.upstreams);
   enrolment.restore();
+  const providers = new Providers(store, registry, config.upstreams);
+  providers.restore();
   const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
@@ -178,7 +183,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   pipeline
     .use(adminModelsRoutes(localModels))
     .use(adminSessionsRoutes(localModels))
-    .use(adminClustersRoutes(enrolment));
+    .use(adminClustersRoutes(enrolment))
+    .use(adminProvidersRoutes(providers));
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline

@@ -4,10 +4,12 @@
  * - `GET /admin/clusters` — `{data: [engine], count}`: engines from `ithaca.yaml` (`source: "config"`, read-only)
  *   and enrolled ones (`source: "enrolled"`), each with `available` and the catalog ids of its models.
  * - `GET /admin/clusters/{id}` — one engine; 404 `engine_not_found`.
- * - `PUT /admin/clusters/{id}` `{kind, upstream, name?, ssh?, credential_env?, enabled?}` — probes the engine
- *   (reachability, latency, `/v1/models`, contract), then saves it and puts it in service at once: `{dry_run, probe,
- *   engine}`. `?dry_run=true` returns the probe and the engine as it would be, saving nothing. An engine that does
- *   not answer gets 502 `probe_failed` naming why, unless `?force=true`. 409 `engine_read_only` for a configured id.
+ * - `PUT /admin/clusters/{id}` `{kind, upstream, name?, ssh?, credential_env?, api_key?, clear_api_key?, enabled?}` —
+ *   probes the engine (reachability, latency, `/v1/models`, contract), then saves it and puts it in service at once:
+ *   `{dry_run, probe, engine}`. `?dry_run=true` returns the probe and the engine as it would be, saving nothing. An
+ *   engine that does not answer gets 502 `probe_failed` naming why, unless `?force=true`. 409 `engine_read_only` for
+ *   a configured id. `api_key` is stored in the secrets file (mode 0600; kept when absent, removed by
+ *   `clear_api_key`) and used before `credential_env`; views show `api_key_set` and `api_key_source`, never the key.
  * - `DELETE /admin/clusters/{id}` — out of service at once (requests in flight finish) and forgotten: `{ok, id}`;
  *   404 when not enrolled, 409 for a configured id.
  *
@@ -39,6 +41,11 @@ export const EngineInputSchema = v.strictObject({
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
   ssh: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_-]+$/, "must be user@host"))),
   credential_env: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"))),
+  /** Stored in the secrets file (mode 0600), never returned; printable ASCII without spaces (it goes in a header). */
+  api_key: v.optional(
+    v.pipe(v.string("must be a string"), v.regex(/^[\x21-\x7e]{1,4096}$/, "must be printable ASCII without spaces")),
+  ),
+  clear_api_key: v.optional(v.boolean("must be true or false")),
   enabled: v.optional(v.boolean()),
 });
 

@@ -2,7 +2,9 @@
  * Engines joining and leaving while Ithaca runs (DESIGN §7; reference/odyssai-x-wire.md §3.1, improved): an engine is
  * probed before it is saved (OdyssAI-X saves blindly and probes lazily), saved in the runtime database in one
  * transaction, and joins the backend registry — hence the catalog — at once; it is restored at the next start.
- * Engines from `ithaca.yaml` are listed beside them, read-only.
+ * Engines from `ithaca.yaml` are listed beside them, read-only. An engine's API key is named by environment variable
+ * (`credential_env`) or stored through the API in the secrets file (`api_key`; mode 0600, never in the database, never
+ * returned), the stored one first (./credentials.ts).
  */
 import type { BackendRegistry } from "../backends/registry.ts";
 import { publicBaseUrl } from "../backends/http/endpoint.ts";
@@ -13,6 +15,14 @@ import type { UpstreamConfig } from "../config/schema.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { EngineKind, EngineRecord } from "../store/engines.ts";
 import type { Store } from "../store/store.ts";
+import {
+  applyKeyUpdate,
+  checkKeyUpdate,
+  engineSecretName,
+  type KeySource,
+  pendingStoredKey,
+  resolveCredential,
+} from "./credentials.ts";
 import { type EngineProbe, probeEngine } from "./engine-probe.ts";
 import type { TelemakTarget } from "./telemak-ops.ts";
 
@@ -32,6 +42,10 @@ export interface EngineInput {
   ssh?: string;
   /** Name of the environment variable holding the engine's API key. */
   credential_env?: string;
+  /** A key to store in the secrets file (used before `credential_env`); absent: the stored key is kept. */
+  api_key?: string;
+  /** Removes the stored key. */
+  clear_api_key?: boolean;
   enabled?: boolean;
 }
 
@@ -44,6 +58,10 @@ export interface EngineView {
   upstream: string;
   ssh: string | null;
   credential_env: string | null;
+  /** Whether requests carry a key; the key itself is never shown. */
+  api_key_set: boolean;
+  /** Where the key comes from: `stored` (this API), `env` (`credential_env`), `config` (ithaca.yaml), `none`. */
+  api_key_source: KeySource;
   enabled: boolean;
   /** `config`: from ithaca.yaml (read-only); `enrolled`: through this API. */
   source: "config" | "enrolled";
@@ -51,6 +69,20 @@ export interface EngineView {
   available: boolean;
   /** Catalog ids of the models it serves now. */
   models: string[];
+  /** Deadlines of its requests, in ms (`upstreams[].timeout_ms`). */
+  timeouts: { connect_ms: number; first_byte_ms: number; idle_ms: number };
+}
+
+/**
+ * A Telemak's deadline for the first byte of an answer, in ms: it generates a non-stream answer whole before it
+ * answers, and Companion waits up to 600 s for it (telemak-companion-wire §9 #35).
+ */
+export const TELEMAK_FIRST_BYTE_MS = 600_000;
+
+/** The `timeouts` of an engine's view. */
+function timeoutsView(upstream: UpstreamConfig): Pick<EngineView, "timeouts"> {
+  const { connect, first_byte, idle } = upstream.timeout_ms;
+  return { timeouts: { connect_ms: connect, first_byte_ms: first_byte, idle_ms: idle } };
 }
 
 /** The enrolled and configured engines (see the module comment). */
@@ -74,7 +106,7 @@ export class Enrolment {
         console.warn(`[ithaca] enrolled engine '${engine.id}' is shadowed by the upstream of that id in the config`);
         continue;
       }
-      this.registry.add(createOpenAIHttpBackend(this.upstreamOf(engine)));
+      this.registry.add(createOpenAIHttpBackend(this.upstreamOf(engine, this.storedKey(engine.id))));
     }
   }
 
@@ -96,9 +128,10 @@ export class Enrolment {
   /**
    * Probes an engine and, unless `dryRun`, saves it and puts it in service (replacing an enrolled engine of that id).
    * @returns the probe, and the engine as saved (or as it would be, for a dry run).
-   * @throws OpenAIError 409 `engine_read_only` for an id the config defines; 400 naming the field for an invalid
-   *   URL or credential name; 502 `probe_failed` naming the probe's failure when the engine did not answer and
-   *   `force` is off (nothing is saved).
+   * @throws OpenAIError 409 `engine_read_only` for an id the config defines, `id_taken` for a runtime provider's; 400
+   *   naming the field for an invalid URL or credential name, or `api_key` with `clear_api_key`; 502 `probe_failed`
+   *   naming the probe's failure when the engine did not answer and `force` is off (nothing is saved); Error from the
+   *   file system when the key cannot be stored.
    */
   async put(
     id: string,
@@ -106,6 +139,14 @@ export class Enrolment {
     options: { dryRun?: boolean; force?: boolean } = {},
   ): Promise<{ dry_run: boolean; probe: EngineProbe; engine: EngineView }> {
     if (this.configured.has(id)) throw readOnly(id);
+    if (this.store.providers.get(id)) {
+      throw new OpenAIError(409, `'${id}' is a cloud provider (/admin/providers); choose another engine id`, {
+        code: "id_taken",
+        param: "id",
+      });
+    }
+    checkKeyUpdate(input);
+    const stored = pendingStoredKey(this.store.secrets, engineSecretName(id), input);
     const record = {
       id,
       label: input.name ?? id,
@@ -115,10 +156,10 @@ export class Enrolment {
       credentialEnv: input.credential_env ?? null,
       enabled: input.enabled ?? true,
     };
-    const upstream = this.upstreamOf(record);
+    const upstream = this.upstreamOf(record, stored);
     const probe = await probeEngine(upstream.base_url, upstream.api_key, ENROLMENT_PROBE_TIMEOUT_MS);
     if (options.dryRun) {
-      const preview = { ...this.baseView(record), available: probe.reachable };
+      const preview = { ...this.baseView(record, stored), available: probe.reachable };
       return { dry_run: true, probe, engine: { ...preview, models: probe.models.map((model) => model.id) } };
     }
     if (!probe.reachable && !options.force) {
@@ -129,6 +170,7 @@ export class Enrolment {
       );
     }
     const saved = this.store.engines.put(record);
+    applyKeyUpdate(this.store.secrets, engineSecretName(id), input);
     const backendId = upstreamBackendId(id);
     if (this.registry.get(backendId)) void this.registry.remove(backendId);
     if (saved.enabled) this.registry.add(createOpenAIHttpBackend(upstream));
@@ -143,6 +185,7 @@ export class Enrolment {
   remove(id: string): boolean {
     if (this.configured.has(id)) throw readOnly(id);
     if (!this.store.engines.delete(id)) return false;
+    this.store.secrets.delete(engineSecretName(id));
     void this.registry.remove(upstreamBackendId(id));
     return true;
   }
@@ -153,7 +196,7 @@ export class Enrolment {
    */
   target(id: string): TelemakTarget {
     const engine = this.store.engines.get(id);
-    const upstream = this.configured.get(id) ?? (engine ? this.upstreamOf(engine) : undefined);
+    const upstream = this.configured.get(id) ?? (engine ? this.upstreamOf(engine, this.storedKey(id)) : undefined);
     if (!upstream) throw new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
     return { id, baseUrl: upstream.base_url, apiKey: upstream.api_key };
   }
@@ -164,46 +207,63 @@ export class Enrolment {
     if (backend instanceof HttpBackend) await backend.refreshModels();
   }
 
-  /** The upstream config of an enrolled engine (every enrolled kind speaks the OpenAI dialect). */
-  private upstreamOf(engine: EngineFields): UpstreamConfig {
-    return resolveUpstream(
+  /** The key stored for engine `id`, if any. */
+  private storedKey(id: string): string | undefined {
+    return this.store.secrets.get(engineSecretName(id));
+  }
+
+  /**
+   * The upstream config of an enrolled engine (every enrolled kind speaks the OpenAI dialect), with `stored` (its
+   * stored key) used before the variable `credential_env` names.
+   */
+  private upstreamOf(engine: EngineFields, stored: string | undefined): UpstreamConfig {
+    const upstream = resolveUpstream(
       {
         id: engine.id,
         kind: "openai-http",
         engine: engine.kind,
         label: engine.label,
         base_url: engine.baseUrl,
+        timeout_ms: engine.kind === "telemak" ? { first_byte: TELEMAK_FIRST_BYTE_MS } : {},
         ...(engine.credentialEnv ? { api_key_env: engine.credentialEnv } : {}),
       },
       this.env,
     );
+    return { ...upstream, api_key: resolveCredential(stored, engine.credentialEnv, this.env).key };
   }
 
-  private baseView(engine: EngineFields): Omit<EngineView, "available" | "models"> {
+  private baseView(engine: EngineFields, stored: string | undefined): Omit<EngineView, "available" | "models"> {
+    const credential = resolveCredential(stored, engine.credentialEnv, this.env);
     return {
+      ...timeoutsView(this.upstreamOf(engine, stored)),
       id: engine.id,
       name: engine.label,
       kind: engine.kind,
       upstream: publicBaseUrl(engine.baseUrl),
       ssh: engine.sshTarget,
       credential_env: engine.credentialEnv,
+      api_key_set: credential.key !== undefined,
+      api_key_source: credential.source,
       enabled: engine.enabled,
       source: "enrolled",
     };
   }
 
   private async viewOfEnrolled(engine: EngineRecord): Promise<EngineView> {
-    return { ...this.baseView(engine), ...(await this.serving(engine.id)) };
+    return { ...this.baseView(engine, this.storedKey(engine.id)), ...(await this.serving(engine.id)) };
   }
 
   private async viewOfConfigured(upstream: UpstreamConfig): Promise<EngineView> {
     return {
+      ...timeoutsView(upstream),
       id: upstream.id,
       name: upstream.label ?? upstream.id,
       kind: upstream.kind,
       upstream: publicBaseUrl(upstream.base_url),
       ssh: null,
       credential_env: upstream.api_key_env ?? null,
+      api_key_set: upstream.api_key !== undefined,
+      api_key_source: upstream.api_key !== undefined ? "config" : "none",
       enabled: true,
       source: "config",
       ...(await this.serving(upstream.id)),
@@ -219,8 +279,8 @@ export class Enrolment {
   }
 }
 
-/** `url` with `/v1` appended when its path is empty (an engine's address as people write it). */
-function withApiPrefix(url: string): string {
+/** `url` with `/v1` appended when its path is empty (an engine's or a provider's address as people write it). */
+export function withApiPrefix(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.pathname === "/" || parsed.pathname === "") parsed.pathname = "/v1";

@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { EngineTable } from "./engines.ts";
 import { migrate } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
+import { ProviderTable } from "./providers.ts";
+import { SecretStore } from "./secrets.ts";
 
 /** The database file's name under `home`. */
 export const DATABASE_FILE = "ithaca.db";
@@ -22,9 +24,18 @@ export const BUSY_TIMEOUT_MS = 5_000;
 export class Store {
   /** Engines enrolled at runtime. */
   readonly engines: EngineTable;
+  /** Cloud providers added at runtime. */
+  readonly providers: ProviderTable;
+  /** Stored API keys: a file of mode 0600 beside the database, never the database itself (./secrets.ts). */
+  readonly secrets: SecretStore;
 
-  private constructor(readonly db: Database) {
+  private constructor(
+    readonly db: Database,
+    home: string,
+  ) {
     this.engines = new EngineTable(db);
+    this.providers = new ProviderTable(db);
+    this.secrets = new SecretStore(home);
   }
 
   /**
@@ -46,7 +57,7 @@ export class Store {
       db.close();
       throw error;
     }
-    return new Store(db);
+    return new Store(db, home);
   }
 
   /** A setting's value (any JSON value), or undefined when unset. */

@@ -2,10 +2,14 @@
  * Enrolment through `/admin/clusters` against real engines (fake Telemak-shaped upstreams on loopback): a dry run
  * previews the probe and saves nothing; a PUT probes, saves and serves at once (routed by the engine's id with the
  * openai SDK); an engine that does not answer is refused unless forced; configured engines are read-only; bad input
- * is a 400 naming the field; enrolled engines survive a restart; DELETE takes one out of service.
+ * is a 400 naming the field; enrolled engines survive a restart; DELETE takes one out of service; a stored `api_key`
+ * lives in the 0600 secrets file, goes out as Bearer and is never shown.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import OpenAI from "openai";
+import { SECRETS_FILE } from "../../src/store/secrets.ts";
 import { closedPort, FakeUpstream } from "../helpers/fake-upstream.ts";
 import { tempDir } from "../helpers/paths.ts";
 import { jsonCall } from "../helpers/json-call.ts";
@@ -167,6 +171,43 @@ describe("/admin/clusters", () => {
     expect(forced.status).toBe(200);
     expect(forced.json.engine).toMatchObject({ id: "gone", models: [] });
     expect((await admin("DELETE", "/admin/clusters/gone")).json).toEqual({ ok: true, id: "gone" });
+  });
+
+  test("api_key is stored (0600 secrets file), sent as Bearer, never shown; clear_api_key removes it", async () => {
+    const key = "sk-engine-secret-99";
+    const put = await admin("PUT", "/admin/clusters/keyed", { kind: "telemak", upstream: telemakUrl(), api_key: key });
+    expect(put.status).toBe(200);
+    expect(put.json.engine).toMatchObject({ api_key_set: true, api_key_source: "stored", credential_env: null });
+    expect(JSON.stringify(put.json)).not.toContain(key);
+    expect(JSON.stringify((await admin("GET", "/admin/clusters")).json)).not.toContain(key);
+    const secrets = join(home, SECRETS_FILE);
+    expect(statSync(secrets).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(secrets, "utf8")).secrets["engine:keyed"]).toBe(key);
+    const chat = (model: string) =>
+      fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+      });
+    expect((await chat("keyed:qwen3-4b-4bit")).status).toBe(200);
+    expect(telemak.last.headers.get("authorization")).toBe(`Bearer ${key}`);
+    const cleared = await admin("PUT", "/admin/clusters/keyed", {
+      kind: "telemak",
+      upstream: telemakUrl(),
+      clear_api_key: true,
+    });
+    expect(cleared.json.engine).toMatchObject({ api_key_set: false, api_key_source: "none" });
+    expect((await chat("keyed:qwen3-4b-4bit")).status).toBe(200);
+    expect(telemak.last.headers.get("authorization")).toBeNull();
+    expect(readFileSync(secrets, "utf8")).not.toContain(key);
+    const both = await admin("PUT", "/admin/clusters/keyed", {
+      kind: "telemak",
+      upstream: telemakUrl(),
+      api_key: key,
+      clear_api_key: true,
+    });
+    expect([both.status, both.json.error.param]).toEqual([400, "clear_api_key"]);
+    expect((await admin("DELETE", "/admin/clusters/keyed")).status).toBe(200);
   });
 
   test("bad input is a 400 naming the field", async () => {

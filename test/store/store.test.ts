@@ -25,7 +25,7 @@ describe("runtime database", () => {
     const home = join(tempDir(), "home");
     const store = Store.open(home);
     expect(schemaVersion(store.db)).toBe(LATEST);
-    expect(tables(store.db)).toEqual(["engines", "settings"]);
+    expect(tables(store.db)).toEqual(["engines", "providers", "settings"]);
     expect(store.db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
     expect(statSync(home).mode & 0o777).toBe(0o700);
     store.close();
@@ -46,6 +46,36 @@ describe("runtime database", () => {
     expect(schemaVersion(store.db)).toBe(LATEST);
     expect(store.getSetting("enable_thinking")).toBe(false);
     expect(tables(store.db)).toContain("engines");
+    store.close();
+  });
+
+  test("a database at version 2 (engines, no providers) is migrated and keeps its engines", () => {
+    const home = tempDir();
+    const old = new Database(join(home, DATABASE_FILE), { create: true, strict: true });
+    migrate(old, MIGRATIONS.slice(0, 2));
+    old.run(
+      "INSERT INTO engines (id, label, kind, base_url, ssh_target, credential_env, enabled, created_at, updated_at) " +
+        "VALUES ('studio', 'Studio', 'telemak', 'http://10.0.0.5:8003/v1', NULL, 'STUDIO_KEY', 1, 1, 1)",
+    );
+    expect(schemaVersion(old)).toBe(2);
+    old.close();
+    const store = Store.open(home);
+    expect(schemaVersion(store.db)).toBe(LATEST);
+    expect(store.engines.get("studio")).toMatchObject({ label: "Studio", credentialEnv: "STUDIO_KEY" });
+    expect(store.providers.list()).toEqual([]);
+    const saved = store.providers.put({
+      id: "openrouter",
+      protocol: "openai",
+      apiBase: "https://openrouter.ai/api/v1",
+      apiKeyEnv: null,
+      published: [{ alias: "or:haiku", upstream: "anthropic/claude-haiku-4.5", caps: ["tools"] }],
+      enabled: true,
+    });
+    expect(saved.published).toEqual([{ alias: "or:haiku", upstream: "anthropic/claude-haiku-4.5", caps: ["tools"] }]);
+    // The protocol is checked by the table too.
+    expect(() => store.providers.put({ ...saved, id: "bad", protocol: "grpc" as "openai" })).toThrow();
+    expect(store.providers.delete("openrouter")).toBe(true);
+    expect(store.providers.delete("openrouter")).toBe(false);
     store.close();
   });
 
