@@ -71,6 +71,18 @@ const ENGINE_PUBLIC = anyOf([
   "src/engine/token-count-messages\\.ts$", // the messages of the token-count Worker
 ]);
 
+/**
+ * The engine's pure text splitters, which never call MLX and import nothing but each other and type-only
+ * worker-messages.ts: the reasoning splitter (`<think>…</think>` → reasoning_content/content) and its helpers. The
+ * upstream backends use it on a Telemak's inline reasoning (telemak-companion-wire §9 #23).
+ */
+const TEXT_SPLITTERS = anyOf([
+  "src/engine/output/reasoning\\.ts$",
+  "src/engine/output/markers\\.ts$",
+  "src/engine/output/deltas\\.ts$",
+  "src/engine/worker-messages\\.ts$",
+]);
+
 /** Code of the product: what ships in the binary (tests, benchmarks and scripts do not). */
 const PRODUCT = anyOf(["src/", "plugins/", "ffi/src/"]);
 
@@ -190,10 +202,19 @@ module.exports = {
       name: "engine-imported-outside-backends-mlx",
       comment:
         "Only the local engine backend (src/backends/mlx/) talks to the engine. Everything else goes through it " +
-        "(admin included: it is thin over backends/mlx).",
+        "(admin included: it is thin over backends/mlx). One exception: the upstream backends (backends/openai/) " +
+        "split a Telemak's inline <think> with the engine's own pure reasoning splitter (TEXT_SPLITTERS), so there " +
+        "is one splitter, not two.",
       severity: "error",
       from: { path: "^(src|plugins)/", pathNot: "^src/(engine|backends/mlx)/" },
-      to: { path: "^src/engine/" },
+      to: { path: "^src/engine/", pathNot: TEXT_SPLITTERS },
+    },
+    {
+      name: "engine-text-splitters-outside-backends",
+      comment: "The engine's pure text splitters (TEXT_SPLITTERS) are shared with src/backends/ only.",
+      severity: "error",
+      from: { path: "^(src|plugins)/", pathNot: "^src/(engine|backends)/" },
+      to: { path: TEXT_SPLITTERS },
     },
     {
       name: "engine-internals-imported",

@@ -11,7 +11,7 @@
  * `loading` and `admin_loadable` (booleans; the local engine's models can be loaded through `/admin/models/load`).
  */
 import type { CatalogEntry } from "./catalog.ts";
-import { quantizationFromName, shortModelName } from "../protocol/model-ids.ts";
+import { familyFromName, quantizationFromName, shortModelName } from "../protocol/model-ids.ts";
 
 /** One `/v1/models` entry. */
 export interface OpenAIModelEntry {
@@ -91,7 +91,12 @@ export function toOpenAIModel(entry: CatalogEntry, created: number): OpenAIModel
         text(details, "quantization") ?? (bits === undefined ? quantizationFromName(model.upstreamId) : `${bits}bit`),
       size_bytes: count(details, "size_bytes") ?? null,
       modalities: vision ? ["text", "image"] : ["text"],
-      family: text(details, "family") ?? text(details, "model_type") ?? text(details, "arch") ?? null,
+      family:
+        text(details, "family") ??
+        text(details, "model_type") ??
+        text(details, "arch") ??
+        // A LAN engine's model name says its family; a cloud model's (gpt-4o, claude-3-5-haiku) does not.
+        (text(details, "origin") === "cloud" ? null : familyFromName(model.upstreamId)),
       supports_tools: tools,
       supports_vision: vision,
       // Ithaca extension: answers carry `reasoning_content` (the chat template has thinking markers).

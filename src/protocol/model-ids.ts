@@ -23,3 +23,14 @@ export function quantizationFromName(name: string): string | null {
   const float = /(?:^|[-_.])(bf16|fp16|f16|fp8|fp32)(?:$|[-_.])/.exec(lower);
   return float?.[1] ?? null;
 }
+
+/**
+ * The model family read from a model name, when nothing better says it (an engine's `config.json` `model_type`
+ * does): the leading name and version of the last path segment, lower-cased — `mlx-community/Qwen3-4B-4bit` →
+ * `qwen3`, `Qwen3.6-27B` → `qwen3.6`, `Llama-3.2-1B-Instruct` → `llama-3.2`, `Mistral-7B` → `mistral`; null when it
+ * does not start with a name.
+ */
+export function familyFromName(name: string): string | null {
+  const match = /^([a-z]+(?:[-_]?\d+(?:\.\d+)?(?![\d.]*[bm](?:$|[-_])))?)/.exec(shortModelName(name));
+  return match?.[1] || null;
+}

@@ -1,12 +1,13 @@
 /**
  * OpenAI Server-Sent Events framing (reference/telemak-companion-wire.md §9 #20): every event is `data: <json>\n\n`,
  * no `event:` lines, and a successful stream ends with `data: [DONE]\n\n`. A failure after the first byte is sent
- * in-band as `data: {"error":{...}}` and the stream ends without `[DONE]` (what Telemak and OpenAI do; the `openai`
- * SDK raises it as an APIError).
+ * in-band so that every client surfaces it (§9 #27): `data: {"error":{...}}` (the `openai` SDK and the AI SDK raise
+ * it), then the same message as a string, `data: {"error":"<message>"}` (Companion v1's browser reads only a string
+ * `error`), then `data: [DONE]` (Companion's collector ends on it). Telemak and OpenAI send only the first and close.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { OpenAIError } from "./errors.ts";
-import type { OpenAIStreamItem } from "./openai-response.ts";
+import type { OpenAIStreamError, OpenAIStreamItem } from "./openai-response.ts";
 
 /** Response headers of an OpenAI event stream. */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -23,15 +24,27 @@ export function sseData(payload: object): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
-/** Frames an in-band error (OpenAI error object); anything but an {@link OpenAIError} becomes a `server_error`. */
+/**
+ * Frames an in-band error and the end of the stream (see the module comment): the error object, the message as a
+ * string, `[DONE]`. `error` is an {@link OpenAIError}, an in-band error item read from an upstream
+ * ({@link OpenAIStreamError}, passed on as it came), or anything else (a `server_error` quoting its message).
+ */
 export function sseError(error: unknown): string {
-  const openAIError =
-    error instanceof OpenAIError
-      ? error
-      : new OpenAIError(500, `stream aborted: ${error instanceof Error ? error.message : String(error)}`, {
-          code: "stream_failed",
-        });
-  return sseData(openAIError.toBody());
+  const body = isStreamError(error)
+    ? error
+    : (error instanceof OpenAIError
+        ? error
+        : new OpenAIError(500, `stream aborted: ${error instanceof Error ? error.message : String(error)}`, {
+            code: "stream_failed",
+          })
+      ).toBody();
+  return `${sseData(body)}${sseData({ error: body.error.message })}${SSE_DONE}`;
+}
+
+/** Whether a stream item is an in-band error (`{"error":{"message":...}}`) rather than a chunk. */
+function isStreamError(value: unknown): value is OpenAIStreamError {
+  const error = (value as { error?: { message?: unknown } } | null)?.error;
+  return typeof error === "object" && error !== null && typeof error.message === "string";
 }
 
 /**
@@ -41,8 +54,8 @@ export function sseError(error: unknown): string {
  * - Client disconnect (the response stream is cancelled) or `signal` abort closes the stream and calls the
  *   iterator's `return()`, so an async generator's `finally` runs. A generator suspended on an `await` only sees that
  *   at its next `yield`; to stop sooner it must watch the same `signal` itself.
- * - An error thrown by the iterable becomes an in-band error frame ({@link sseError}) and the stream ends without
- *   `[DONE]`.
+ * - An error thrown by the iterable, or an in-band error item in it (`{"error":{...}}`), is framed by
+ *   {@link sseError} and ends the stream.
  *
  * @param chunks `chat.completion.chunk` objects (or any JSON objects) in order.
  * @param signal usually the request's `AbortSignal` (aborted when the client goes away).
@@ -53,7 +66,14 @@ export function sseResponse(
   signal?: AbortSignal,
   headers?: Record<string, string>,
 ): Response {
-  return frameStream(chunks, { frame: sseData, end: SSE_DONE, onError: sseError, signal, headers });
+  return frameStream(chunks, {
+    frame: sseData,
+    end: SSE_DONE,
+    onError: sseError,
+    isError: isStreamError,
+    signal,
+    headers,
+  });
 }
 
 /** A named server-sent event (`event: <event>` then `data: <json>`), as Anthropic and the Responses API send them. */
@@ -100,8 +120,10 @@ interface Framing<T> {
   frame(value: T): string;
   /** The frame after the last value (OpenAI's `[DONE]`), if any. */
   end?: string;
-  /** The frame for an error thrown by the source; the stream then closes. */
+  /** The frame for an error thrown by the source (or a value {@link isError} picks); the stream then closes. */
   onError(error: unknown): string;
+  /** Whether a value is an in-band error: framed by `onError`, and the source is stopped. */
+  isError?(value: T): boolean;
   /** Sent whenever the source has been silent `everyMs`. */
   heartbeat?: { everyMs: number; frame: string };
   signal?: AbortSignal;
@@ -165,6 +187,10 @@ function frameStream<T>(source: AsyncIterable<T>, framing: Framing<T>): Response
         else if (result.done) {
           frame = framing.end;
           last = true;
+        } else if (framing.isError?.(result.value)) {
+          frame = framing.onError(result.value);
+          last = true;
+          iterator.return?.()?.catch(() => {});
         } else frame = framing.frame(result.value);
       } catch (error) {
         frame = framing.onError(error);

@@ -272,8 +272,9 @@ describe("inventory and the admin API (load_on_demand off)", () => {
     expect(unloaded.status).toBe(200);
     expect(await json<ModelView>(unloaded)).toMatchObject({ state: "unloaded", was_loaded: true });
     await reading;
-    expect(frames).not.toContain("[DONE]");
-    const last = JSON.parse(frames.at(-1)!) as ErrorBody;
+    expect(frames.at(-1)).toBe("[DONE]"); // after the error, in both shapes (§9 #27)
+    const last = JSON.parse(frames.at(-3)!) as ErrorBody;
+    expect(JSON.parse(frames.at(-2)!)).toEqual({ error: last.error.message });
     expect(last.error).toMatchObject({ code: "model_unloaded", param: "model" });
     expect(frames.length).toBeLessThan(4000);
     expect(await workers(server)).toBe(1);

@@ -153,10 +153,12 @@ describe("failures after the stream started: not retried, in the dialect's in-st
     });
     const text = await response.text();
     const frames = text.trim().split("\n\n");
-    expect(JSON.parse(frames.at(-1)!.slice("data: ".length))).toMatchObject({
+    expect(JSON.parse(frames.at(-3)!.slice("data: ".length))).toMatchObject({
       error: { code: "upstream_disconnected", message: expect.stringContaining("upstream 'backup' broke off") },
     });
-    expect(text).not.toContain("[DONE]");
+    // Then the message as a string and [DONE], for Companion v1 (telemak-companion-wire §9 #27).
+    expect(JSON.parse(frames.at(-2)!.slice("data: ".length)).error).toContain("upstream 'backup' broke off");
+    expect(frames.at(-1)).toBe("data: [DONE]");
     expect(backup.calls.length - before).toBe(1);
   });
 

@@ -22,7 +22,7 @@ describe("sseResponse", () => {
     expect(await response.text()).toBe('data: {"n":1}\n\ndata: {"n":2}\n\ndata: [DONE]\n\n');
   });
 
-  test("an error mid-stream becomes an in-band OpenAI error and no [DONE]", async () => {
+  test("an error mid-stream is sent in-band as an object, then as a string, then [DONE] (§9 #27)", async () => {
     async function* chunks() {
       yield { n: 1 };
       throw new OpenAIError(500, "engine died", { code: "generation_failed" });
@@ -30,7 +30,29 @@ describe("sseResponse", () => {
     expect(await frames(sseResponse(chunks()))).toEqual([
       '{"n":1}',
       '{"error":{"message":"engine died","type":"server_error","param":null,"code":"generation_failed"}}',
+      '{"error":"engine died"}',
+      "[DONE]",
     ]);
+  });
+
+  test("an in-band error item from an upstream ends the stream the same way, and stops the source", async () => {
+    let stopped = false;
+    async function* chunks() {
+      try {
+        yield { n: 1 };
+        yield { error: { message: "streaming aborted: GPU hang", type: "generation_failed" } };
+        yield { n: 2 };
+      } finally {
+        stopped = true;
+      }
+    }
+    expect(await frames(sseResponse(chunks()))).toEqual([
+      '{"n":1}',
+      '{"error":{"message":"streaming aborted: GPU hang","type":"generation_failed"}}',
+      '{"error":"streaming aborted: GPU hang"}',
+      "[DONE]",
+    ]);
+    expect(stopped).toBe(true);
   });
 
   test("cancelling the response (client gone) runs the generator's finally", async () => {

@@ -30,6 +30,15 @@ export interface UpstreamContract {
   tools: boolean;
   /** `capabilities.vision`, or `vision` in `features`. */
   vision: boolean;
+  /** `capabilities.session_cache`, or `prefix-cache` in `features`: it keeps a KV cache per session. */
+  sessionCache: boolean;
+  /** `capabilities.max_context`: the longest context it serves, in tokens (Telemak states one for all models). */
+  maxContext?: number;
+  /**
+   * What it says of each model, by upstream id: its capabilities (an Ithaca's `models[].capabilities`; a Telemak's
+   * `x_telemak.kind` — `embedder` → `embeddings`, `vlm` → `vision`) and context length, when it says.
+   */
+  models: ReadonlyMap<string, { capabilities?: string[]; contextLength?: number }>;
 }
 
 const PositiveInt = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -54,7 +63,19 @@ const ContractSchema = v.looseObject({
       stream: v.optional(v.boolean()),
       tools: v.optional(v.boolean()),
       vision: v.optional(v.boolean()),
+      session_cache: v.optional(v.boolean()),
+      max_context: v.optional(v.nullable(PositiveInt)),
     }),
+  ),
+  models: v.optional(
+    v.array(
+      v.looseObject({
+        id: v.string(),
+        capabilities: v.optional(v.array(v.string())),
+        context_length: v.optional(v.nullable(PositiveInt)),
+        x_telemak: v.optional(v.looseObject({ kind: v.optional(v.string()) })),
+      }),
+    ),
   ),
 });
 
@@ -83,12 +104,30 @@ async function getJSON(url: string, headers: Record<string, string>, timeoutMs: 
 
 function toContract(raw: v.InferOutput<typeof ContractSchema>): UpstreamContract {
   const features = new Set(raw.features ?? []);
+  const tools = raw.capabilities?.tools ?? features.has("tool-calling");
+  /** What a Telemak's `x_telemak.kind` implies. */
+  const ofKind = (kind: string | undefined): string[] | undefined => {
+    if (kind === "embedder") return ["embeddings"];
+    if (kind === "llm" || kind === "vlm") return [...(tools ? ["tools"] : []), ...(kind === "vlm" ? ["vision"] : [])];
+    return undefined;
+  };
   return {
     engine: (raw.engine ?? raw.name)?.toLowerCase(),
     version: raw.version,
     stream: raw.capabilities?.stream ?? true,
-    tools: raw.capabilities?.tools ?? features.has("tool-calling"),
+    tools,
     vision: raw.capabilities?.vision ?? features.has("vision"),
+    sessionCache: raw.capabilities?.session_cache ?? features.has("prefix-cache"),
+    maxContext: raw.capabilities?.max_context ?? undefined,
+    models: new Map(
+      (raw.models ?? []).map((model) => [
+        model.id,
+        {
+          capabilities: model.capabilities ?? ofKind(model.x_telemak?.kind),
+          contextLength: model.context_length ?? undefined,
+        },
+      ]),
+    ),
   };
 }
 

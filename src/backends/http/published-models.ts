@@ -21,18 +21,18 @@ export function publishUpstreamModels(
   ready = true,
 ): BackendModel[] {
   const shorts = models.map((model) => shortModelName(model.id));
-  const capabilities = [...(contract?.tools ? ["tools"] : []), ...(contract?.vision ? ["vision"] : [])];
   return models.map((model) => {
     const short = shortModelName(model.id);
     const unique = shorts.filter((other) => other === short).length === 1;
+    const stated = contract?.models.get(model.id);
     return {
       id: `${upstream.id}:${unique ? short : model.id.toLowerCase()}`,
       upstreamId: model.id,
       // The upstream id alone names its model when it serves one; with several it is ambiguous (400), not unknown.
       aliases: [model.id, upstream.id],
-      contextLength: model.contextLength,
+      contextLength: model.contextLength ?? stated?.contextLength ?? contract?.maxContext,
       ready,
-      capabilities,
+      capabilities: modelCapabilities(contract, stated?.capabilities),
       details: {
         cluster: upstream.id,
         cluster_label: upstream.label ?? upstream.id,
@@ -43,6 +43,18 @@ export function publishUpstreamModels(
       },
     };
   });
+}
+
+/**
+ * A model's capabilities as its engine's contract states them: the model's own when the contract lists them (an
+ * Ithaca's `models[].capabilities`; a Telemak's `x_telemak.kind`), else the engine's (`tools`, `vision`); plus
+ * `prefix-cache` when the engine keeps a KV cache per session (not for an embedder). No contract: none.
+ */
+function modelCapabilities(contract: UpstreamContract | null, stated: string[] | undefined): string[] {
+  if (!contract) return [];
+  const all = new Set(stated ?? [...(contract.tools ? ["tools"] : []), ...(contract.vision ? ["vision"] : [])]);
+  if (contract.sessionCache && !all.has("embeddings")) all.add("prefix-cache");
+  return [...all];
 }
 
 /**

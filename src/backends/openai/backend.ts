@@ -9,8 +9,10 @@
  *   configured `headers` go along (OpenRouter's attribution `HTTP-Referer` / `X-Title`).
  * - Response bytes pass through untouched (the same-dialect fast path), streamed or not; so does `/v1/embeddings`.
  *   Usage is counted from what passes: the `usage` object near the end of the body or stream (./http/usage-scan.ts).
+ * - A Telemak (the config or enrolment says so, or its contract) is the exception: its request is shaped and its
+ *   answer read and repaired on the way (./telemak-path.ts; telemak-companion-wire §9).
  * - Deadlines, retries before the first byte, cool-down, bounds and error mapping: ./http/upstream-client.ts. After
- *   a stream started, a failure arrives in-band (`data: {"error":...}`) and the stream ends.
+ *   a stream started, a failure arrives in-band (protocol/sse.ts `sseError`) and the stream ends.
  */
 import type { UpstreamConfig } from "../../config/schema.ts";
 import { upstreamHttpError } from "../../protocol/errors.ts";
@@ -20,8 +22,8 @@ import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
 import { scanJsonObject } from "../http/usage-scan.ts";
-import { canonicalAnswer } from "./read-answer.ts";
-import { repairChunks, repairCompletion } from "./telemak-repair.ts";
+import { TelemakPath } from "./telemak-path.ts";
+import type { RepairContext } from "./telemak-repair.ts";
 
 /** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
 const UTF8 = new TextDecoder();
@@ -40,9 +42,12 @@ function upstreamHeaders(upstream: UpstreamConfig): Record<string, string> {
 
 class OpenAIHttpBackend extends HttpBackend implements Backend {
   readonly kind = "openai-http" as const;
+  /** Request shaping and answer repair, for when a Telemak answers here. */
+  private readonly telemak: TelemakPath;
 
   constructor(upstream: UpstreamConfig) {
     super(upstream, upstreamHeaders(upstream), { httpError: upstreamHttpError });
+    this.telemak = new TelemakPath(upstream.default_max_tokens);
   }
 
   async listModels(): Promise<BackendModel[]> {
@@ -56,30 +61,29 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     this.checkReady(ctx);
     const headers: Record<string, string> = {};
     const forward = this.upstream.forward_session_id;
-    if (forward && ctx.sessionId !== undefined) headers["x-session-id"] = ctx.sessionId;
     const sessionKept = forward
       ? ctx.sessionId === undefined || body.session_id === ctx.sessionId
       : !("session_id" in body);
     const telemak = this.isTelemak();
     let outgoing: Record<string, unknown> | Uint8Array;
+    let repair: RepairContext | undefined;
     if (ctx.rawBody && sessionKept && !telemak && body.model === ctx.model.upstreamId) outgoing = ctx.rawBody;
     else {
       outgoing = { ...body, model: ctx.model.upstreamId };
       if (!forward) delete outgoing.session_id;
       else if (ctx.sessionId !== undefined) outgoing.session_id = ctx.sessionId;
-      if (telemak) capTokens(outgoing, this.upstream.default_max_tokens);
+      if (telemak) repair = this.telemak.prepare(outgoing, body, ctx.model.id);
+    }
+    if (forward && ctx.sessionId !== undefined) {
+      headers["x-session-id"] = outgoing instanceof Uint8Array ? ctx.sessionId : String(outgoing.session_id);
     }
     const stream = body.stream === true;
     const exchange = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);
     const answer = stream
       ? this.client.relay(exchange, "openai", sseError, ({ tail }) => this.countUsage(tail))
       : await this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
-    if (!telemak) return answer;
     // A Telemak's answer is repaired on the way: read into canonical values, fixed chunk by chunk.
-    const canonical = canonicalAnswer(answer);
-    return canonical.kind === "chunks"
-      ? repairChunks(canonical, ctx.model.id)
-      : repairCompletion(canonical, ctx.model.id);
+    return repair ? this.telemak.repair(answer, repair) : answer;
   }
 
   /**
@@ -103,16 +107,6 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     const usage = scanJsonObject(text, "usage", "last");
     this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
   }
-}
-
-/**
- * A Telemak reads `max_tokens` only and has no cap of its own (telemak-companion-wire §9 #19): `max_completion_tokens`
- * becomes `max_tokens`, and `fallback` tokens are asked for when the request names neither.
- */
-function capTokens(outgoing: Record<string, unknown>, fallback: number): void {
-  const asked = outgoing.max_completion_tokens ?? outgoing.max_tokens; // the newer field wins, as at OpenAI
-  outgoing.max_tokens = typeof asked === "number" ? asked : fallback;
-  delete outgoing.max_completion_tokens;
 }
 
 /** The last {@link USAGE_TAIL_BYTES} of a body as text. */

@@ -13,6 +13,9 @@
  *   `<think>\nR\n</think>\n\nC`; this yields reasoning `R` and content `C`). This is exactly what Qwen3's chat
  *   template strips (`reasoning_content.strip('\n')`, `content.lstrip('\n')`) when it renders the turn back, so a
  *   conversation replayed through the template reproduces the model's own text.
+ * - In a block the prompt opened, a start marker that begins the answer is text (what the model wrote), unless
+ *   `dropRepeatedStart`: then it is dropped (Telemak's `ThinkRepair` writes `<think>` itself for templates that
+ *   pre-open it, telemak-companion-wire §2.2).
  * - The concatenation of all deltas is the raw text minus the markers and those newlines: nothing else is lost.
  * - A marker split across pieces (`"<th"`, `"ink>"`) is held back, never leaked as text; text that merely starts
  *   like a marker is released as soon as the next piece shows it is not one.
@@ -30,6 +33,8 @@ export interface ReasoningMarkers {
 export interface ReasoningOptions {
   /** The prompt already opened the reasoning block: the answer starts inside it. */
   startInReasoning?: boolean;
+  /** With `startInReasoning`: a start marker that begins the answer is a marker (dropped), not text. */
+  dropRepeatedStart?: boolean;
 }
 
 type State = "start" | "reasoning" | "content";
@@ -37,6 +42,8 @@ type State = "start" | "reasoning" | "content";
 export class ReasoningParser {
   readonly #markers: ReasoningMarkers;
   #state: State;
+  /** The prompt opened the block: "start" leads into reasoning, not content. */
+  readonly #preOpened: boolean;
   /** Text received but not yet emitted (a possible marker, or newlines that may precede one). */
   #buf = "";
   /** Drop newlines at the beginning of what comes next (just after a marker). */
@@ -45,13 +52,14 @@ export class ReasoningParser {
   constructor(markers: ReasoningMarkers, opts: ReasoningOptions = {}) {
     if (!markers.start || !markers.end) throw new Error("reasoning markers must be non-empty");
     this.#markers = markers;
-    this.#state = opts.startInReasoning ? "reasoning" : "start";
-    this.#stripNewlines = !!opts.startInReasoning;
+    this.#preOpened = !!opts.startInReasoning;
+    this.#state = this.#preOpened && !opts.dropRepeatedStart ? "reasoning" : "start";
+    this.#stripNewlines = this.#preOpened;
   }
 
   /** Whether the parser is inside the reasoning block. */
   get inReasoning(): boolean {
-    return this.#state === "reasoning";
+    return this.#state === "reasoning" || (this.#state === "start" && this.#preOpened);
   }
 
   /** Feeds the next piece of generated text; returns the deltas it completes (possibly none). */
@@ -65,7 +73,7 @@ export class ReasoningParser {
   /** Releases everything still held back (end of generation). */
   flush(): OutputDelta[] {
     const out: OutputDelta[] = [];
-    appendText(out, this.#state === "reasoning" ? "reasoning_content" : "content", this.#buf);
+    appendText(out, this.inReasoning ? "reasoning_content" : "content", this.#buf);
     this.#buf = "";
     return out;
   }
@@ -87,7 +95,7 @@ export class ReasoningParser {
           continue;
         }
         if (start.startsWith(rest)) return; // only whitespace and maybe the beginning of the marker so far
-        this.#state = "content";
+        this.#state = this.#preOpened ? "reasoning" : "content";
         continue;
       }
       if (this.#state === "content") {

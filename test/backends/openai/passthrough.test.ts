@@ -260,7 +260,7 @@ describe("upstream failures", () => {
     expect(text).toContain("tok1");
     expect(text).toContain('"code":"upstream_timeout"');
     expect(text).toContain("the next event");
-    expect(text).not.toContain("[DONE]");
+    expect(text).toEndWith("data: [DONE]\n\n"); // after the error (telemak-companion-wire §9 #27)
     slow.behavior = { kind: "ok" };
   });
 
@@ -322,7 +322,7 @@ describe("shutdown", () => {
     expect(aborted).toBe(true);
     const text = await reading;
     expect(text).toContain('"code":"shutting_down"');
-    expect(text).not.toContain("[DONE]");
+    expect(text).toEndWith("data: [DONE]\n\n");
     await expect(fetch(`${own.url}/health`)).rejects.toThrow();
   });
 });

@@ -108,6 +108,19 @@ describe("ReasoningParser", () => {
     });
   }
 
+  test("dropRepeatedStart: a start marker opening a pre-opened block is dropped (Telemak's ThinkRepair)", () => {
+    const parser = () => new ReasoningParser(THINK, { startInReasoning: true, dropRepeatedStart: true });
+    expectStable(parser, "<think>\nx\n</think>\n\ny", [
+      ["reasoning", "x"],
+      ["content", "y"],
+    ]);
+    expectStable(parser, "x</think>y", [
+      ["reasoning", "x"],
+      ["content", "y"],
+    ]);
+    expectStable(parser, "<thin", [["reasoning", "<thin"]]);
+  });
+
   test("custom markers", () => {
     const m = { start: "<|think:start|>", end: "<|think:end|>" };
     expectStable(() => new ReasoningParser(m), "<|think:start|>\na\n<|think:end|>\nb", [
