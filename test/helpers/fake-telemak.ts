@@ -69,8 +69,13 @@ export class FakeTelemak {
   ]);
   private readonly server: ReturnType<typeof Bun.serve>;
 
-  constructor() {
-    this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (request) => this.handle(request) });
+  /** @param port a fixed port (to come back where it was after {@link stop}); default: a free one. */
+  constructor(port = 0) {
+    this.server = Bun.serve({ hostname: "127.0.0.1", port, fetch: (request) => this.handle(request) });
+  }
+
+  get port(): number {
+    return this.server.port ?? 0;
   }
 
   /** The engine's address as a person types it (no `/v1`). */

@@ -79,8 +79,9 @@ export abstract class HttpBackend
     });
   }
 
+  /** Whether requests reach it now: not while it cools down after failures, nor while its health probe finds it down. */
   available(): boolean {
-    return this.client.available();
+    return this.client.available() && !this.probe.down();
   }
 
   /** Probes the upstream's models again now (after it was told to load or unload one). */
@@ -97,7 +98,7 @@ export abstract class HttpBackend
   }
 
   stats(): Record<string, unknown> {
-    return { upstream: this.upstream.id, available: this.client.available(), ...this.client.counters };
+    return { upstream: this.upstream.id, available: this.available(), ...this.client.counters };
   }
 
   async close(): Promise<void> {
