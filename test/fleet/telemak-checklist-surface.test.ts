@@ -97,7 +97,7 @@ describe("telemak-companion-wire §9: contract, catalog and routing", () => {
       supports_tools: true,
       supports_vision: false,
       kind: "telemak",
-      cluster_label: "Duo",
+      cluster_label: "Duo · Qwen3.6-27B-4bit", // Companion's picker name: one per model
       family: "qwen3.6",
       quantization: "4bit",
       alias_for: "mlx-community/Qwen3.6-27B-4bit",
@@ -108,6 +108,7 @@ describe("telemak-companion-wire §9: contract, catalog and routing", () => {
       context_length: 32768,
     });
     expect((await entry("duo:qwen3-embedding-0.6b-4bit"))?.x_odyssai.supports_tools).toBe(false);
+    expect((await entry("studio:qwen3-4b-4bit"))?.x_odyssai.cluster_label).toBe("Studio"); // its only model
   });
 
   test("#14 ids match case-insensitively", async () => {

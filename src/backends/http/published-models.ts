@@ -12,7 +12,8 @@ import type { UpstreamContract, UpstreamModel } from "./probe.ts";
 /**
  * The catalog entries of an upstream's models: `<upstream>:<short>` ids (the lower-cased full id when two short
  * names collide), with the bare upstream id as an alias, and the upstream id alone when it serves a single model
- * (odyssai-x-wire §2.3).
+ * (odyssai-x-wire §2.3). The `cluster_label` Companion shows as a Telemak model's name is the engine's label, with
+ * the model's name after it when the engine serves several (telemak-companion-wire §6.5, §9 #12).
  */
 export function publishUpstreamModels(
   upstream: UpstreamConfig,
@@ -35,7 +36,11 @@ export function publishUpstreamModels(
       capabilities: modelCapabilities(contract, stated?.capabilities),
       details: {
         cluster: upstream.id,
-        cluster_label: upstream.label ?? upstream.id,
+        // Companion names a Telemak's models by this label: with several, each needs its own.
+        cluster_label:
+          models.length > 1
+            ? `${upstream.label ?? upstream.id} · ${model.id.split("/").at(-1)}`
+            : (upstream.label ?? upstream.id),
         upstream: publicBaseUrl(upstream.base_url),
         origin: upstream.cloud ? "cloud" : "lan",
         engine: contract?.engine ?? upstream.engine,
