@@ -26,6 +26,9 @@ import { createHostCheck } from "./access/host-check.ts";
 import { adminClustersRoutes } from "./admin/clusters.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
 import { adminProvidersRoutes } from "./admin/providers.ts";
+import { adminPairingRoutes } from "./admin/pairing.ts";
+import { Pairing } from "./access/pairing.ts";
+import { buildContract } from "./catalog/contract.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { LocalModels } from "./backends/mlx/registry.ts";
@@ -80,7 +83,8 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
  * `POST /admin/clusters/{id}/unload` unloads all, `POST /admin/providers/{id}/test` takes none). A `DELETE` may carry
  * none either.
  */
-const OPTIONAL_BODY = /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test)$/;
+const OPTIONAL_BODY =
+  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test|discovery\/(enable|disable))$/;
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
 const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
@@ -111,6 +115,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   enrolment.restore();
   const providers = new Providers(store, registry, config.upstreams);
   providers.restore();
+  const pairing = new Pairing(store.crew, config.auth.enroll_secret);
   const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
@@ -121,6 +126,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   };
   const apiKeysRequired = config.auth.api_keys.length > 0;
   const adminTokenRequired = config.auth.admin_token !== undefined;
+  const contractContext = { version: VERSION, apiKeysRequired, adminTokenRequired, bodyLimitBytes: bodyLimit };
   const hostCheck = createHostCheck({
     allowedHosts: config.server.allowed_hosts,
     checkOrigin: !apiKeysRequired,
@@ -168,13 +174,14 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     })
     // Preflights are answered before auth (they carry no credentials); only configured origins get CORS headers.
     .use(corsPlugin(config.server.cors_origins))
-    .use(authPlugin({ apiKeys: config.auth.api_keys, adminToken: config.auth.admin_token }))
     .use(
-      contractPlugin({
-        catalog,
-        context: { version: VERSION, apiKeysRequired, adminTokenRequired, bodyLimitBytes: bodyLimit },
+      authPlugin({
+        apiKeys: config.auth.api_keys,
+        adminToken: config.auth.admin_token,
+        crewMember: (token) => pairing.member(token)?.id,
       }),
     )
+    .use(contractPlugin({ catalog, context: contractContext }))
     .use(sessionPlugin())
     .use(routerPlugin(router))
     .use(routingPolicy(sessionAffinity));
@@ -184,7 +191,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     .use(adminModelsRoutes(localModels))
     .use(adminSessionsRoutes(localModels))
     .use(adminClustersRoutes(enrolment))
-    .use(adminProvidersRoutes(providers));
+    .use(adminProvidersRoutes(providers))
+    .use(adminPairingRoutes(pairing, async () => buildContract(await catalog.entries(), contractContext)));
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline

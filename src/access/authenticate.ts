@@ -8,6 +8,9 @@
  * - Everything else (`/v1/*`) needs an API key once any is configured, from `Authorization: Bearer <key>` or
  *   `x-api-key: <key>` (the OpenAI and Anthropic SDK conventions); the admin token is accepted too. With no keys
  *   configured Ithaca runs in open mode (the OdyssAI-X posture: LAN-first, loopback by default).
+ * - A crew token (`crew_…`, from pairing: ./pairing.ts) is accepted on `/v1/*` in either mode, and is the only
+ *   credential of `DELETE /admin/crew/self`. An unknown or revoked one is refused with 401 and
+ *   `x-odyssai-crew-revoked: true`, on which Companion forgets its pairing (telemak-companion-wire §9 #7).
  * - Secrets are compared in constant time: SHA-256 digests of equal length through `crypto.timingSafeEqual`, every
  *   configured secret checked on every call (do better than OdyssAI-X's plain `!=`); nothing is hashed when there is
  *   nothing to compare.
@@ -16,6 +19,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { requestPath } from "../protocol/dialect.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { isLoopbackAddress } from "./host-check.ts";
+import { CREW_TOKEN_PREFIX } from "./pairing.ts";
 import { PUBLIC_ROUTES } from "./public-routes.ts";
 
 export interface AuthOptions {
@@ -23,15 +27,25 @@ export interface AuthOptions {
   apiKeys: readonly string[];
   /** Token for `/admin/*`. */
   adminToken?: string;
+  /** The id of the paired client a crew token belongs to; undefined when unknown or revoked. Absent: no pairing. */
+  crewMember?: (token: string) => string | undefined;
 }
 
 /** Who made a request. */
 export interface Caller {
-  /** `open`: no credentials needed here; `client`: a valid API key; `admin`: the admin token. */
-  role: "open" | "client" | "admin";
-  /** Cache scope: requests of one scope may share KV prefixes (`open` in open mode, one per key otherwise). */
+  /**
+   * `open`: no credentials needed here; `client`: a valid API key; `crew`: a paired client's token; `admin`: the
+   * admin token.
+   */
+  role: "open" | "client" | "crew" | "admin";
+  /** Cache scope: requests of one scope may share KV prefixes (`open` in open mode, one per key or client otherwise). */
   scope: string;
+  /** The paired client's crew id, for `crew`. */
+  crewId?: string;
 }
+
+/** The one route a crew token opens in the admin API: a client revoking its own pairing. */
+const CREW_SELF = "/admin/crew/self";
 
 /** Whether `path` is one of the contract's public routes (`/x` exactly, or under `/x/*`). */
 function isPublic(path: string): boolean {
@@ -55,9 +69,15 @@ function presentedSecret(request: Request): string | undefined {
   return bearer?.[1] ?? (request.headers.get("x-api-key")?.trim() || undefined);
 }
 
-function unauthorized(message: string, code: string): OpenAIError {
-  return new OpenAIError(401, message, { code, headers: { "www-authenticate": "Bearer" } });
+function unauthorized(message: string, code: string, headers: Record<string, string> = {}): OpenAIError {
+  return new OpenAIError(401, message, { code, headers: { "www-authenticate": "Bearer", ...headers } });
 }
+
+/** The answer to an unknown or revoked crew token: Companion forgets its pairing on the header. */
+const crewRevoked = () =>
+  unauthorized("This pairing was revoked or is unknown: pair again.", "crew_revoked", {
+    "x-odyssai-crew-revoked": "true",
+  });
 
 /** A decision function: see {@link createAuthenticator}. */
 export type Authenticator = (request: Request, remoteAddress?: () => string | undefined) => Caller | OpenAIError;
@@ -82,9 +102,19 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     return secret === undefined ? undefined : digest(secret);
   };
 
+  /** A crew token's caller, or the refusal; undefined when the request presents no crew token. */
+  const crewCaller = (request: Request): Caller | OpenAIError | undefined => {
+    const secret = options.crewMember && presentedSecret(request);
+    if (!secret?.startsWith(CREW_TOKEN_PREFIX)) return undefined;
+    const id = options.crewMember?.(secret);
+    return id === undefined ? crewRevoked() : { role: "crew", scope: `crew:${id}`, crewId: id };
+  };
+
   return (request, remoteAddress) => {
     const path = requestPath(request);
     if (isPublic(path)) return { role: "open", scope: "open" };
+    if (path === CREW_SELF)
+      return crewCaller(request) ?? unauthorized("Send the crew token to revoke.", "missing_crew_token");
     if (path === "/admin" || path.startsWith("/admin/")) {
       if (adminDigest.length > 0) {
         const presented = presentedDigest(request);
@@ -108,6 +138,8 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
       }
       return { role: "open", scope: "open" };
     }
+    const crew = crewCaller(request);
+    if (crew !== undefined) return crew;
     if (openMode && adminDigest.length === 0) return { role: "open", scope: "open" };
     const presented = presentedDigest(request);
     if (presented !== undefined && matchesAny(presented, adminDigest)) return { role: "admin", scope: "admin" };

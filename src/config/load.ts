@@ -157,6 +157,10 @@ export function resolveConfig(
   const keysFromEnv = parsed.auth.api_keys_env ? commaList(env[parsed.auth.api_keys_env] ?? "") : [];
   const adminToken =
     env.ITHACA_ADMIN_TOKEN || (parsed.auth.admin_token_env ? env[parsed.auth.admin_token_env] : undefined) || undefined;
+  const enrollSecret =
+    env.ITHACA_ENROLL_SECRET ||
+    (parsed.auth.enroll_secret_env ? env[parsed.auth.enroll_secret_env] : undefined) ||
+    undefined;
   return {
     ...parsed,
     home: resolve(options.baseDir, expandHome(parsed.home ?? "~/.ithaca")),
@@ -164,6 +168,7 @@ export function resolveConfig(
       ...parsed.auth,
       api_keys: [...new Set([...parsed.auth.api_keys, ...keysFromEnv])],
       admin_token: adminToken,
+      enroll_secret: enrollSecret,
     },
     upstreams: parsed.upstreams.map((upstream) => resolveUpstream(upstream, env)),
     models: parsed.models.map((model) => ({ ...model, path: resolve(options.baseDir, expandHome(model.path)) })),

@@ -83,6 +83,11 @@ export const AuthSchema = v.strictObject({
   api_keys_env: v.optional(EnvName),
   /** Name of an environment variable holding the admin token for `/admin/*`. */
   admin_token_env: v.optional(EnvName),
+  /**
+   * Name of an environment variable holding the enrolment secret: a client presenting it (`X-Ithaca-Enroll`) may
+   * pair while the discovery gate is closed. `ITHACA_ENROLL_SECRET` wins.
+   */
+  enroll_secret_env: v.optional(EnvName),
 });
 
 const BYTE_UNITS: Record<string, number> = {
@@ -348,6 +353,6 @@ export type UpstreamConfig = Omit<v.InferOutput<typeof UpstreamSchema>, "forward
 export type Config = Omit<v.InferOutput<typeof ConfigSchema>, "home" | "auth" | "upstreams" | "engine"> & {
   home: string;
   engine: EngineConfig;
-  auth: v.InferOutput<typeof AuthSchema> & { admin_token?: string };
+  auth: v.InferOutput<typeof AuthSchema> & { admin_token?: string; enroll_secret?: string };
   upstreams: UpstreamConfig[];
 };

@@ -13,6 +13,7 @@ import { EngineTable } from "./engines.ts";
 import { migrate } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
 import { ProviderTable } from "./providers.ts";
+import { CrewTable } from "./crew.ts";
 import { SecretStore } from "./secrets.ts";
 
 /** The database file's name under `home`. */
@@ -28,6 +29,8 @@ export class Store {
   readonly providers: ProviderTable;
   /** Stored API keys: a file of mode 0600 beside the database, never the database itself (./secrets.ts). */
   readonly secrets: SecretStore;
+  /** Paired clients (crew tokens, as digests). */
+  readonly crew: CrewTable;
 
   private constructor(
     readonly db: Database,
@@ -36,6 +39,7 @@ export class Store {
     this.engines = new EngineTable(db);
     this.providers = new ProviderTable(db);
     this.secrets = new SecretStore(home);
+    this.crew = new CrewTable(db);
   }
 
   /**

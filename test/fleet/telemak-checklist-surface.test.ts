@@ -1,8 +1,8 @@
 /**
  * telemak-companion-wire §9, rows 1–5, 9–16, 30, 36 and 37: what a Companion-style client finds on Ithaca in front
  * of two emulated Telemaks (test/helpers/telemak-fleet.ts) — the contract, the model list and its OdyssAI fields,
- * how ids route, the virtual id `probe`, CORS and the ops passthrough. Rows 17–35: telemak-checklist-chat.test.ts.
- * Rows 6–8 (pairing, crew tokens) come with issue 13.
+ * how ids route, the virtual id `probe`, CORS and the ops passthrough, and Companion's join and disconnect (rows
+ * 6–8; the details in test/admin/pairing.test.ts). Rows 17–35: telemak-checklist-chat.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigSchema } from "../../src/config/schema.ts";
@@ -66,6 +66,27 @@ describe("telemak-companion-wire §9: contract, catalog and routing", () => {
 
   test("#5 the default port is 8000 (Companion's LAN scan probes only :8000)", () => {
     expect(v.parse(ConfigSchema, {}).server.port).toBe(8000);
+  });
+
+  test("#6 #7 #8 Companion joins (gate open), lists models with its crew token, disconnects, is told so", async () => {
+    expect((await fleet.call("POST", "/admin/pair", { client_id: "companion-1", client_name: "C" })).status).toBe(403);
+    await fleet.call("POST", "/admin/discovery/enable");
+    const joined = await fetch(`${fleet.server.url}/admin/pair`, {
+      method: "POST",
+      headers: { "content-type": "application/json" }, // no credential: pairing is how a client gets one
+      body: JSON.stringify({ client_id: "companion-1", client_name: "Companion @ mac" }),
+    });
+    const { token, crew_id, engine, expires, ok } = (await joined.json()) as Record<string, any>;
+    expect({ ok, expires, vendor: engine.vendor }).toEqual({ ok: true, expires: null, vendor: "odyssai.eu" });
+    const crew = { authorization: `Bearer ${token}` };
+    const listed = await fetch(`${fleet.server.baseURL}/models`, { headers: crew });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
+    const revoked = await fetch(`${fleet.server.url}/admin/crew/self`, { method: "DELETE", headers: crew });
+    expect(await revoked.json()).toEqual({ ok: true, revoked: crew_id });
+    const after = await fetch(`${fleet.server.baseURL}/models`, { headers: crew });
+    expect(after.status).toBe(401);
+    expect(after.headers.get("x-odyssai-crew-revoked")).toBe("true");
   });
 
   test("#9 #10 the model list: OpenAI list shape, owned_by odyssai-<pool>, 200 even when empty", async () => {

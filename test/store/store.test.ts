@@ -25,7 +25,7 @@ describe("runtime database", () => {
     const home = join(tempDir(), "home");
     const store = Store.open(home);
     expect(schemaVersion(store.db)).toBe(LATEST);
-    expect(tables(store.db)).toEqual(["engines", "providers", "settings"]);
+    expect(tables(store.db)).toEqual(["crew", "engines", "providers", "settings"]);
     expect(store.db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
     expect(statSync(home).mode & 0o777).toBe(0o700);
     store.close();
@@ -76,6 +76,29 @@ describe("runtime database", () => {
     expect(() => store.providers.put({ ...saved, id: "bad", protocol: "grpc" as "openai" })).toThrow();
     expect(store.providers.delete("openrouter")).toBe(true);
     expect(store.providers.delete("openrouter")).toBe(false);
+    store.close();
+  });
+
+  test("crew: one pairing per client id (pairing again replaces it), looked up by token digest", () => {
+    const store = Store.open(tempDir());
+    const pairing = (id: string, sha: string) => ({
+      id,
+      clientId: "companion-1",
+      clientName: "Companion @ mac",
+      userLabel: null,
+      tokenSha256: sha,
+      tokenPreview: "crew_abcd",
+      createdAt: 1,
+    });
+    store.crew.put(pairing("crew-a", "aa"));
+    expect(store.crew.byTokenSha256("aa")?.id).toBe("crew-a");
+    store.crew.put(pairing("crew-b", "bb"));
+    expect(store.crew.byTokenSha256("aa")).toBeUndefined();
+    expect(store.crew.list().map((member) => member.id)).toEqual(["crew-b"]);
+    store.crew.touch("crew-b", 42);
+    expect(store.crew.byTokenSha256("bb")?.lastSeenAt).toBe(42);
+    expect(store.crew.delete("crew-b")).toBe(true);
+    expect(store.crew.delete("crew-b")).toBe(false);
     store.close();
   });
 
