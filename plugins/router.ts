@@ -7,7 +7,8 @@
  *
  * Context: `router` (decorator, for plugins registering policies) and, on routes declaring `routed: true`, `route`
  * (the chosen {@link CatalogEntry}: `route.backend`, `route.model`) and `plan` (every entry to try in order: the
- * chosen one, the other candidates, then the configured fallbacks; see {@link Router.plan}).
+ * chosen one, the other candidates, then the configured fallbacks; see {@link Router.plan}). A caller with an issued
+ * key gets only the entries its models allow (403 `model_not_allowed` when none).
  *
  * The app registers one policy by default, session affinity (src/routing/session-affinity.ts: a conversation stays on
  * the replica its session id hashes to, and moves to its next-best replica only when that one fails).
@@ -17,11 +18,21 @@
  * policy. See plugins/README.md.
  */
 import { Elysia, type AnyElysia } from "elysia";
+import type { Caller } from "../src/access/authenticate.ts";
 import type { CanonicalChatRequest } from "../src/protocol/canonical.ts";
 import type { CatalogEntry } from "../src/catalog/catalog.ts";
 import { OpenAIError } from "../src/protocol/errors.ts";
 import { Router, type RoutingPolicy } from "../src/routing/router.ts";
 import { sessionPlugin } from "./session.ts";
+
+/** 403 for a model an issued key may not use. */
+function notAllowed(keyId: string, model: string): OpenAIError {
+  return new OpenAIError(403, `API key '${keyId}' may not use model '${model}'.`, {
+    type: "permission_error",
+    code: "model_not_allowed",
+    param: "model",
+  });
+}
 
 function isChatBody(body: unknown): body is CanonicalChatRequest {
   return body !== null && typeof body === "object" && "model" in body && typeof body.model === "string";
@@ -35,10 +46,15 @@ export function routerPlugin(router: Router) {
     .macro({
       /** Resolve `body.model` to a backend before the handler runs (after validation). */
       routed: {
-        async resolve({ body, sessionId, request }) {
+        async resolve({ body, sessionId, request, ...context }) {
           if (!isChatBody(body)) throw new OpenAIError(400, "Missing required parameter: 'model'.", { param: "model" });
           const plan = await router.plan({ model: body.model, sessionId, body, headers: request.headers });
-          return { route: plan[0] as CatalogEntry, plan };
+          const key = (context as { caller?: Caller }).caller?.key;
+          if (!key) return { route: plan[0] as CatalogEntry, plan };
+          // An issued key uses only its models: the one asked for, or what it resolved to (fallbacks included).
+          const allowed = key.allows(body.model) ? plan : plan.filter((entry) => key.allows(entry.model.id));
+          if (allowed.length === 0) throw notAllowed(key.id, body.model);
+          return { route: allowed[0] as CatalogEntry, plan: allowed };
         },
       },
     });

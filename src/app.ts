@@ -28,6 +28,9 @@ import { adminModelsRoutes } from "./admin/models.ts";
 import { adminProvidersRoutes } from "./admin/providers.ts";
 import { adminPairingRoutes } from "./admin/pairing.ts";
 import { Pairing } from "./access/pairing.ts";
+import { ApiKeys } from "./access/api-keys.ts";
+import { KeyLimits } from "./access/key-limits.ts";
+import { adminKeysRoutes } from "./admin/keys.ts";
 import { buildContract } from "./catalog/contract.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -84,7 +87,7 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
  * none either.
  */
 const OPTIONAL_BODY =
-  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test|discovery\/(enable|disable))$/;
+  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test|discovery\/(enable|disable)|keys\/[^/]+\/rotate)$/;
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
 const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
@@ -116,6 +119,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const providers = new Providers(store, registry, config.upstreams);
   providers.restore();
   const pairing = new Pairing(store.crew, config.auth.enroll_secret);
+  const apiKeys = new ApiKeys(store.apiKeys);
+  const keyLimits = new KeyLimits();
   const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
@@ -126,7 +131,15 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   };
   const apiKeysRequired = config.auth.api_keys.length > 0;
   const adminTokenRequired = config.auth.admin_token !== undefined;
-  const contractContext = { version: VERSION, apiKeysRequired, adminTokenRequired, bodyLimitBytes: bodyLimit };
+  const contractContext = {
+    version: VERSION,
+    /** Configured keys, or any issued at runtime. */
+    get apiKeysRequired() {
+      return apiKeysRequired || apiKeys.count > 0;
+    },
+    adminTokenRequired,
+    bodyLimitBytes: bodyLimit,
+  };
   const hostCheck = createHostCheck({
     allowedHosts: config.server.allowed_hosts,
     checkOrigin: !apiKeysRequired,
@@ -179,6 +192,9 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         apiKeys: config.auth.api_keys,
         adminToken: config.auth.admin_token,
         crewMember: (token) => pairing.member(token)?.id,
+        issuedKey: (secret) => apiKeys.verify(secret),
+        issuedKeyCount: () => apiKeys.count,
+        limits: keyLimits,
       }),
     )
     .use(contractPlugin({ catalog, context: contractContext }))
@@ -192,7 +208,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     .use(adminSessionsRoutes(localModels))
     .use(adminClustersRoutes(enrolment))
     .use(adminProvidersRoutes(providers))
-    .use(adminPairingRoutes(pairing, async () => buildContract(await catalog.entries(), contractContext)));
+    .use(adminPairingRoutes(pairing, async () => buildContract(await catalog.entries(), contractContext)))
+    .use(adminKeysRoutes(apiKeys));
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline
@@ -253,9 +270,12 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     )
     .get(
       "/v1/models",
-      async ({ query }) => {
+      async ({ query, caller }) => {
         const all = query.include_unloaded === "true" || query.include_unloaded === "1";
-        const entries = (await catalog.entries()).filter((entry) => all || entry.model.ready);
+        // An issued key sees the models it may use.
+        const entries = (await catalog.entries()).filter(
+          (entry) => (all || entry.model.ready) && (caller.key?.allows(entry.model.id) ?? true),
+        );
         return { object: "list", data: entries.map((entry) => toOpenAIModel(entry, created)) };
       },
       {

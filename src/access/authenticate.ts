@@ -6,8 +6,10 @@
  * - `/admin/*` needs the admin token when one is configured; without one it is open only in open mode, and then to
  *   loopback clients only (403 to others), so binding to a LAN address never opens `/admin` to the network.
  * - Everything else (`/v1/*`) needs an API key once any is configured, from `Authorization: Bearer <key>` or
- *   `x-api-key: <key>` (the OpenAI and Anthropic SDK conventions); the admin token is accepted too. With no keys
- *   configured Ithaca runs in open mode (the OdyssAI-X posture: LAN-first, loopback by default).
+ *   `x-api-key: <key>` (the OpenAI and Anthropic SDK conventions): a configured key, or one issued through
+ *   `/admin/keys` (`sk-ith-…`: ./api-keys.ts, with its allowed models and limits). The admin token never serves
+ *   inference. With no keys configured or issued Ithaca runs in open mode (the OdyssAI-X posture: LAN-first,
+ *   loopback by default).
  * - A crew token (`crew_…`, from pairing: ./pairing.ts) is accepted on `/v1/*` in either mode, and is the only
  *   credential of `DELETE /admin/crew/self`. An unknown or revoked one is refused with 401 and
  *   `x-odyssai-crew-revoked: true`, on which Companion forgets its pairing (telemak-companion-wire §9 #7).
@@ -19,6 +21,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { requestPath } from "../protocol/dialect.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { isLoopbackAddress } from "./host-check.ts";
+import { API_KEY_PREFIX, type IssuedKey } from "./api-keys.ts";
 import { CREW_TOKEN_PREFIX } from "./pairing.ts";
 import { PUBLIC_ROUTES } from "./public-routes.ts";
 
@@ -29,6 +32,10 @@ export interface AuthOptions {
   adminToken?: string;
   /** The id of the paired client a crew token belongs to; undefined when unknown or revoked. Absent: no pairing. */
   crewMember?: (token: string) => string | undefined;
+  /** The issued key (`sk-ith-…`, ./api-keys.ts) a secret is, `"expired"`, or undefined. */
+  issuedKey?: (secret: string) => IssuedKey | "expired" | undefined;
+  /** How many keys are issued now: any, and `/v1/*` needs a key even with none configured. */
+  issuedKeyCount?: () => number;
 }
 
 /** Who made a request. */
@@ -42,6 +49,8 @@ export interface Caller {
   scope: string;
   /** The paired client's crew id, for `crew`. */
   crewId?: string;
+  /** The issued key, for a `client` that presented one: its allowed models and limits. */
+  key?: IssuedKey;
 }
 
 /** The one route a crew token opens in the admin API: a client revoking its own pairing. */
@@ -140,19 +149,27 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     }
     const crew = crewCaller(request);
     if (crew !== undefined) return crew;
-    if (openMode && adminDigest.length === 0) return { role: "open", scope: "open" };
-    const presented = presentedDigest(request);
-    if (presented !== undefined && matchesAny(presented, adminDigest)) return { role: "admin", scope: "admin" };
-    if (openMode) return { role: "open", scope: "open" };
+    const open = openMode && (options.issuedKeyCount?.() ?? 0) === 0;
+    if (open && adminDigest.length === 0) return { role: "open", scope: "open" };
+    const secret = presentedSecret(request);
+    if (secret?.startsWith(API_KEY_PREFIX) && options.issuedKey) {
+      const key = options.issuedKey(secret);
+      if (key === "expired") return unauthorized("This API key has expired.", "key_expired");
+      if (key !== undefined) return { role: "client", scope: `key:${key.id}`, key };
+    }
+    const presented = secret === undefined ? undefined : digest(secret);
+    if (open) return { role: "open", scope: "open" };
     if (presented === undefined) {
       return unauthorized(
         "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
         "missing_api_key",
       );
     }
-    return matchesAny(presented, keyDigests)
-      ? { role: "client", scope: `key:${presented.toString("hex", 0, 8)}` }
-      : unauthorized("Incorrect API key provided.", "invalid_api_key");
+    if (matchesAny(presented, keyDigests)) return { role: "client", scope: `key:${presented.toString("hex", 0, 8)}` };
+    if (matchesAny(presented, adminDigest)) {
+      return unauthorized("The admin token does not serve inference: use an API key.", "admin_token_not_for_inference");
+    }
+    return unauthorized("Incorrect API key provided.", "invalid_api_key");
   };
 }
 

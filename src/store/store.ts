@@ -14,6 +14,7 @@ import { migrate } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
 import { ProviderTable } from "./providers.ts";
 import { CrewTable } from "./crew.ts";
+import { ApiKeyTable } from "./api-keys.ts";
 import { SecretStore } from "./secrets.ts";
 
 /** The database file's name under `home`. */
@@ -31,6 +32,8 @@ export class Store {
   readonly secrets: SecretStore;
   /** Paired clients (crew tokens, as digests). */
   readonly crew: CrewTable;
+  /** API keys issued at runtime (as digests), with their allowed models and limits. */
+  readonly apiKeys: ApiKeyTable;
 
   private constructor(
     readonly db: Database,
@@ -40,6 +43,7 @@ export class Store {
     this.providers = new ProviderTable(db);
     this.secrets = new SecretStore(home);
     this.crew = new CrewTable(db);
+    this.apiKeys = new ApiKeyTable(db);
   }
 
   /**

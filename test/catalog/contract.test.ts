@@ -245,7 +245,9 @@ describe("admin token", () => {
     const ok = await ping({ authorization: "Bearer adm-secret" });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe("admin");
-    // The admin token also works on /v1/*.
-    expect((await fetch(`${server.url}/v1/models`, { headers: { "x-api-key": "adm-secret" } })).status).toBe(200);
+    // The admin token never serves /v1/* (issue 13: it is for the admin API only).
+    const v1 = await fetch(`${server.url}/v1/models`, { headers: { "x-api-key": "adm-secret" } });
+    expect(v1.status).toBe(401);
+    expect(((await v1.json()) as { error: { code: string } }).error.code).toBe("admin_token_not_for_inference");
   });
 });

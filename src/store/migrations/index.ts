@@ -7,6 +7,7 @@ import settings from "./0001-settings.sql" with { type: "text" };
 import engines from "./0002-engines.sql" with { type: "text" };
 import providers from "./0003-providers.sql" with { type: "text" };
 import crew from "./0004-crew.sql" with { type: "text" };
+import keys from "./0005-keys.sql" with { type: "text" };
 
 /** One schema step. */
 export interface Migration {
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "0002-engines.sql", sql: engines },
   { version: 3, name: "0003-providers.sql", sql: providers },
   { version: 4, name: "0004-crew.sql", sql: crew },
+  { version: 5, name: "0005-keys.sql", sql: keys },
 ];
