@@ -2,6 +2,7 @@
 # Fresh-machine setup for Ithaca. Idempotent: every step checks whether it is already done.
 #   - Bun (pinned) from npm into .tools/ when the right version is not on PATH
 #   - Python virtual environment .venv/ with the pinned MLX wheels (mlx-cpu: libmlx.so + headers) and mlx-lm
+#   - Debian's chromium (apt), for the tests of the pages Ithaca serves (playwright-core drives it)
 #   - JavaScript dependencies (bun install)
 #   - ffi/native: the MLX C API compatibility library, compiled against the wheel
 #   - the demo model (random weights, mlx-community layout) served on the embedded default
@@ -50,6 +51,14 @@ if [[ ! -f "$STAMP" ]]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "mlx[cpu]==$MLX_VERSION" "mlx-cpu==$MLX_VERSION" "mlx-lm==$MLX_LM_VERSION" >&2
   touch "$STAMP"
+fi
+
+# --- Chromium (Debian's package), driven by playwright-core in the tests of the pages Ithaca serves
+if [[ "$(uname -s)" == "Linux" && ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]] && command -v apt-get >/dev/null; then
+  log "installing chromium (apt)"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2 ||
+    { $SUDO apt-get update >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2; }
 fi
 
 # --- JavaScript dependencies

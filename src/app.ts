@@ -31,6 +31,7 @@ import { Pairing } from "./access/pairing.ts";
 import { ApiKeys } from "./access/api-keys.ts";
 import { KeyLimits } from "./access/key-limits.ts";
 import { adminKeysRoutes } from "./admin/keys.ts";
+import { SWAGGER_ASSETS, swaggerAssetRoutes } from "./routes/swagger-assets.ts";
 import { buildContract } from "./catalog/contract.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -168,6 +169,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
       openapi({
         path: "/swagger",
         provider: "swagger-ui",
+        // Served by Ithaca, not a CDN: the page works without internet.
+        swagger: { cdn: SWAGGER_ASSETS.script, theme: SWAGGER_ASSETS.stylesheet } as never,
         mapJsonSchema: { valibot: toJsonSchema },
         documentation: { info: { title: "Ithaca", version: VERSION, description: "Local-first LLM gateway" } },
       }),
@@ -209,7 +212,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     .use(adminClustersRoutes(enrolment))
     .use(adminProvidersRoutes(providers))
     .use(adminPairingRoutes(pairing, async () => buildContract(await catalog.entries(), contractContext)))
-    .use(adminKeysRoutes(apiKeys));
+    .use(adminKeysRoutes(apiKeys))
+    .use(swaggerAssetRoutes());
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline

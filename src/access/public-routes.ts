@@ -8,6 +8,7 @@ export const PUBLIC_ROUTES = [
   "/.well-known/*",
   "/swagger",
   "/swagger/json",
+  "/swagger/assets/*",
   "/admin/pair",
   "/admin/discovery/state",
 ] as const;
