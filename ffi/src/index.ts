@@ -8,7 +8,15 @@ export { MxArray, liveArrays } from "./array.ts";
 export { Dtype, DTYPE_SIZE, parseDtype, isFloating } from "./dtype.ts";
 export { MlxError } from "./errors.ts";
 export { loadSafetensors, saveSafetensors, readSafetensorsHeader, type SafetensorsEntry } from "./io.ts";
-export { candidateLibraries, openLibrary, COMPAT_LIBRARY, ERRORS_LIBRARY, type LibrarySource } from "./library.ts";
+export {
+  candidateLibraries,
+  openLibrary,
+  nativeLibraries,
+  COMPAT_LIBRARY,
+  ERRORS_LIBRARY,
+  PINNED_MLX_VERSION,
+  type LibrarySource,
+} from "./library.ts";
 export {
   memoryStats,
   resetPeakMemory,

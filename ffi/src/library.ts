@@ -2,7 +2,10 @@
  * Locates and opens the MLX C API library (DESIGN §4). Resolution order, first hit wins:
  * 1. `MLX_C_LIBRARY` (absolute path to a libmlxc build);
  * 2. a system libmlxc: Homebrew (`/opt/homebrew/lib`, `/usr/local/lib`) or `/usr/lib`;
- * 3. the compatibility library built from `ffi/native/` by `scripts/setup.sh` (`ffi/native/build/libmlxc-compat.*`).
+ * 3. the compatibility library: in `MLXC_NATIVE_DIR` when set (the directory a standalone binary extracted its
+ *    libraries to, source `bundled`), else the one built from `ffi/native/` by `scripts/setup.sh`
+ *    (`ffi/native/build/libmlxc-compat.*`, source `compat`).
+ * The error-capture library comes from `MLXC_NATIVE_DIR` too when set.
  */
 import { dlopen, FFIType, suffix } from "bun:ffi";
 import { existsSync } from "node:fs";
@@ -17,8 +20,19 @@ import { SYMBOLS, type SymbolTable } from "./symbols.ts";
 // biome-ignore lint/suspicious/noExplicitAny: the return type is any on purpose: the table's entries are widened to FFIFunction, so no per-symbol return type exists here, and each call site types its result (status int, size, or `as Pointer | null`).
 export type MlxSymbols = { [K in keyof SymbolTable]: (...args: unknown[]) => any };
 
-/** Where the library came from, for `/health` and error messages. */
-export type LibrarySource = "env" | "system" | "compat";
+/**
+ * Where the library came from, for `/health`, `ithaca doctor` and error messages: `MLX_C_LIBRARY` (`env`), a system
+ * libmlxc (`system`), the compatibility library of a checkout (`compat`) or the one a standalone binary extracted
+ * (`bundled`, from `MLXC_NATIVE_DIR`).
+ */
+export type LibrarySource = "env" | "system" | "compat" | "bundled";
+
+/**
+ * The MLX version the compatibility library is built against (the `mlx-cpu` wheel that `scripts/setup.sh` pins).
+ * Only the compatibility library must match it; a libmlxc from `MLX_C_LIBRARY` or the system may carry another MLX
+ * version, which is reported (`ithaca doctor`, `/health`), not refused.
+ */
+export const PINNED_MLX_VERSION = "0.32.4";
 
 export interface LoadedLibrary {
   path: string;
@@ -32,17 +46,40 @@ export const COMPAT_LIBRARY = join(import.meta.dir, "..", "native", "build", `li
 /** The thread-safe error-capture library (`ffi/native/errors/mlxc_errors.c`), used with any libmlxc. */
 export const ERRORS_LIBRARY = join(import.meta.dir, "..", "native", "build", `libmlxc-errors.${suffix}`);
 
+/**
+ * The compatibility and error-capture libraries in use: those in `env.MLXC_NATIVE_DIR` (absolute directory, set by a
+ * standalone binary once its libraries are extracted) when set, else {@link COMPAT_LIBRARY} and
+ * {@link ERRORS_LIBRARY}.
+ */
+export function nativeLibraries(env: Record<string, string | undefined> = process.env): {
+  compat: string;
+  errors: string;
+  source: "compat" | "bundled";
+} {
+  const dir = env.MLXC_NATIVE_DIR;
+  if (!dir) return { compat: COMPAT_LIBRARY, errors: ERRORS_LIBRARY, source: "compat" };
+  return {
+    compat: join(dir, `libmlxc-compat.${suffix}`),
+    errors: join(dir, `libmlxc-errors.${suffix}`),
+    source: "bundled",
+  };
+}
+
 const ERROR_SYMBOLS = {
   mlxc_errors_handler_address: { args: [], returns: FFIType.ptr },
   mlxc_errors_take: { args: [], returns: FFIType.ptr },
 } as const;
 
-/** Opens the error-capture library. @throws Error saying how to build it when it is missing. */
-export function openErrorLibrary() {
-  if (!existsSync(ERRORS_LIBRARY)) {
-    throw new Error(`${ERRORS_LIBRARY} not found; build it with: bash scripts/setup.sh`);
+/**
+ * Opens the error-capture library ({@link nativeLibraries}).
+ * @throws Error saying how to build it when it is missing.
+ */
+export function openErrorLibrary(env: Record<string, string | undefined> = process.env) {
+  const path = nativeLibraries(env).errors;
+  if (!existsSync(path)) {
+    throw new Error(`${path} not found; build it with: bash scripts/setup.sh`);
   }
-  return dlopen(ERRORS_LIBRARY, ERROR_SYMBOLS).symbols;
+  return dlopen(path, ERROR_SYMBOLS).symbols;
 }
 
 const SYSTEM_DIRS = [
@@ -63,7 +100,8 @@ export function candidateLibraries(
     const path = join(dir, `libmlxc.${suffix}`);
     if (existsSync(path)) out.push({ path, source: "system" });
   }
-  if (existsSync(COMPAT_LIBRARY)) out.push({ path: COMPAT_LIBRARY, source: "compat" });
+  const native = nativeLibraries(env);
+  if (existsSync(native.compat)) out.push({ path: native.compat, source: native.source });
   return out;
 }
 

@@ -53,6 +53,31 @@ export class EngineBusyError extends Error {
   }
 }
 
+/** The engine's Worker entry points (files of src/engine/). */
+export type EngineWorkerName = "worker" | "token-count-worker" | "library-worker";
+
+/**
+ * Where to start an engine Worker from: this module's sibling `<name>.ts` when running from source; in a standalone
+ * binary (`bun build --compile`, scripts/build-binary.ts) the entry point embedded under its repository path
+ * (`./src/engine/<name>.ts`, resolved by Bun inside the binary), since every bundled module there shares the binary's
+ * own `import.meta.url`.
+ */
+export function engineWorkerUrl(name: EngineWorkerName): string {
+  if (Bun.isStandaloneExecutable) return `./src/engine/${name}.ts`;
+  return new URL(`./${name}.ts`, import.meta.url).href;
+}
+
+/**
+ * The environment a Worker starts with: this thread's `process.env` as it is now. Bun gives a Worker the environment
+ * the process started with unless told otherwise, and a standalone binary sets `MLXC_NATIVE_DIR` (where it extracted
+ * its MLX libraries) after starting, which the Worker's library loading must see.
+ */
+export function workerEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  return env;
+}
+
 /**
  * Requests sent to a Worker that each await the one answer the Worker posts back under the same `id` (the
  * request/answer half of a Worker protocol; streamed answers are routed by their owner). Shared by the Worker handles
@@ -118,7 +143,7 @@ export class EngineClient {
    */
   static async start(model: { id: string; path: string }, limits: EngineLimits): Promise<EngineClient> {
     const { maxActive, maxQueue } = limits;
-    const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+    const worker = new Worker(engineWorkerUrl("worker"), { env: workerEnv() });
     const info = await new Promise<ModelInfo>((resolve, reject) => {
       worker.onmessage = (ev: MessageEvent<FromEngine>) => {
         if (ev.data.type === "loaded") resolve(ev.data.info);

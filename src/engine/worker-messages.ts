@@ -154,3 +154,20 @@ export type FromEngine =
   | { type: "sessions"; id: number; entries: PrefixCacheEntryInfo[] }
   | { type: "sessions_cleared"; id: number; cleared: number }
   | { type: "unloaded" };
+
+/**
+ * The answer of the library-probe Worker (`library-worker.ts`): which MLX C library this process opens and the MLX
+ * version it carries (`mlx_version`), or why none opens. `pinnedMlxVersion` is the version the compatibility library
+ * is built against; another version in a foreign libmlxc (`MLX_C_LIBRARY`, system) is reported, not refused.
+ */
+export type LibraryProbe =
+  | {
+      ok: true;
+      path: string;
+      source: "env" | "system" | "compat" | "bundled";
+      mlxVersion: string;
+      pinnedMlxVersion: string;
+      /** Whether the default stream is a GPU (Metal) stream. */
+      gpu: boolean;
+    }
+  | { ok: false; error: string; pinnedMlxVersion: string };

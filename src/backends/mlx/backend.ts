@@ -16,6 +16,7 @@ import { DEFAULT_ENGINE, type LimitOverrides, withLimits } from "./engine-settin
 import type { ModelLease } from "./leases.ts";
 import type { LocalModelConfig } from "./listing.ts";
 import type { KnownModel } from "./model-view.ts";
+import { describeLibrary, type LibraryProbe, probeMlxLibrary } from "./library-probe.ts";
 import { LocalModels } from "./registry.ts";
 import { toGenerateParams, toPromptParams } from "./params.ts";
 import { engineError, renderChunks, renderCompletion } from "./render.ts";
@@ -39,9 +40,18 @@ export class MlxBackend implements Backend {
   /** The model registry (shared with the admin API). */
   readonly models: LocalModels;
   readonly #counters = { requests: 0, errors: 0 };
+  /** The MLX C library in use, once the probe answered (`/health`). */
+  #library: LibraryProbe | undefined;
 
-  constructor(models: LocalModels) {
+  /**
+   * @param models the model registry
+   * @param library the MLX library probe's answer, shown in `stats()` once settled (see {@link probeMlxLibrary})
+   */
+  constructor(models: LocalModels, library?: Promise<LibraryProbe>) {
     this.models = models;
+    void library?.then((probe) => {
+      this.#library = probe;
+    });
   }
 
   /**
@@ -213,11 +223,13 @@ export class MlxBackend implements Backend {
 
   /**
    * Counters for `/health`: `requests`, `errors`, `workers` (engine Workers running), `tokenizers` (models whose
-   * tokenizer and template the token-count Worker holds) and each loaded model's Worker counters.
+   * tokenizer and template the token-count Worker holds), each loaded model's Worker counters, and `mlx`: the MLX C
+   * library loaded (path, source, MLX version against the pinned one) once the probe answered.
    */
   stats(): Record<string, unknown> {
     const { workers, prompts } = this.models;
-    return { ...this.#counters, workers, tokenizers: prompts.size, models: this.models.counters() };
+    const mlx = this.#library ? describeLibrary(this.#library) : undefined;
+    return { ...this.#counters, workers, tokenizers: prompts.size, models: this.models.counters(), mlx };
   }
 
   /** Unloads every model (cancelling what still runs) and ends the Workers. */
@@ -243,6 +255,7 @@ export async function createMlxBackend(opts: {
   limits?: LimitOverrides;
 }): Promise<MlxBackend> {
   const models = new LocalModels(opts.models, withLimits(opts.engine ?? DEFAULT_ENGINE, opts.limits));
+  const library = probeMlxLibrary();
   await models.loadConfigured();
-  return new MlxBackend(models);
+  return new MlxBackend(models, library);
 }

@@ -7,7 +7,7 @@
  * Worker's own, so a count equals the `usage.prompt_tokens` the same request gets from the engine.
  */
 import type { PromptParams } from "../../engine/prompt.ts";
-import { PendingReplies } from "../../engine/client.ts";
+import { engineWorkerUrl, PendingReplies } from "../../engine/client.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 import { fileStamp } from "./inventory.ts";
 import type { KnownModel } from "./model-view.ts";
@@ -90,7 +90,7 @@ export class PromptCounter {
   /** The Worker, started now if none runs. */
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("../../engine/token-count-worker.ts", import.meta.url).href);
+    const worker = new Worker(engineWorkerUrl("token-count-worker"));
     worker.onmessage = (event: MessageEvent<FromTokenCounter>) => this.#replies.settle(event.data);
     worker.onerror = (event) =>
       this.#stop(engineError({ message: `the token-count worker failed: ${event.message}`, status: 500 }));
