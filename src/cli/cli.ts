@@ -45,7 +45,7 @@ make-model writes a random-weight model in the mlx-community layout (make-model 
 doctor tells which MLX C library is loaded and from where, the MLX version, memory, ITHACA_HOME and whether the
 port is free.
 
-Environment: ITHACA_API_KEYS (comma list), ITHACA_ADMIN_TOKEN, ITHACA_HOME, ITHACA_MODELS_DIR, ITHACA_IDLE_TTL_S,
+Environment: ITHACA_API_KEYS (comma list), ITHACA_ADMIN_TOKEN, ITHACA_ENROLL_SECRET, ITHACA_HOME, ITHACA_MODELS_DIR, ITHACA_IDLE_TTL_S,
 ITHACA_MEMORY_BUDGET, MLX_C_LIBRARY (a libmlxc to use instead of the bundled one), ITHACA_CACHE_DIR (where a binary
 extracts its libraries).
 With no configuration, Ithaca serves the demo model on port 8000 and lists the other models beside it as loadable on
