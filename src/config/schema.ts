@@ -304,6 +304,20 @@ export const UpstreamSchema = v.strictObject({
   limits: v.optional(UpstreamLimitsSchema, {}),
 });
 
+/** `request_log`: every inference request recorded in the runtime database (src/store/request-log.ts). */
+export const RequestLogSchema = v.strictObject({
+  /** Record requests (the in-flight list, `/admin/runs` and `/metrics` work either way). */
+  enabled: v.optional(v.boolean(), true),
+  /** Rows older than this many days are deleted; 0 = no age bound. */
+  max_age_days: v.optional(v.pipe(v.number(), v.minValue(0)), 30),
+  /** At most this many rows are kept, the oldest deleted first; 0 = no row bound. */
+  max_rows: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 100_000),
+  /** Rows wait in memory at most this long (ms) before they are written, in one transaction. */
+  flush_ms: v.optional(Milliseconds, 1_000),
+  /** A batch this large is written at once, without waiting for `flush_ms`. */
+  batch_rows: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 500),
+});
+
 export const ConfigSchema = v.strictObject({
   server: v.optional(ServerSchema, {}),
   auth: v.optional(AuthSchema, {}),
@@ -328,6 +342,8 @@ export const ConfigSchema = v.strictObject({
   plugins: v.optional(v.array(NonEmpty), []),
   /** The local engine: model inventory, on-demand loading, idle unloading, concurrency and memory limits. */
   engine: v.optional(EngineSchema, {}),
+  /** The request log: retention (age, rows) and batching. */
+  request_log: v.optional(RequestLogSchema, {}),
 });
 
 export type LocalModelConfig = v.InferOutput<typeof LocalModelSchema>;

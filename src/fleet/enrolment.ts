@@ -4,7 +4,8 @@
  * transaction, and joins the backend registry — hence the catalog — at once; it is restored at the next start.
  * Engines from `ithaca.yaml` are listed beside them, read-only. An engine's API key is named by environment variable
  * (`credential_env`) or stored through the API in the secrets file (`api_key`; mode 0600, never in the database, never
- * returned), the stored one first (./credentials.ts).
+ * returned), the stored one first (./credentials.ts). An engine with an SSH target is contacted over SSH at enrolment
+ * too (./ssh-enrolment.ts): the host key it offers is pinned, and the view shows its fingerprint.
  */
 import type { BackendRegistry } from "../backends/registry.ts";
 import { publicBaseUrl } from "../backends/http/endpoint.ts";
@@ -13,7 +14,7 @@ import { createOpenAIHttpBackend } from "../backends/openai/backend.ts";
 import { resolveUpstream } from "../config/load.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { EngineKind, EngineRecord } from "../store/engines.ts";
+import type { EngineKind, EngineRecord, SshCommands } from "../store/engines.ts";
 import type { Store } from "../store/store.ts";
 import {
   applyKeyUpdate,
@@ -24,6 +25,16 @@ import {
   resolveCredential,
 } from "./credentials.ts";
 import { type EngineProbe, probeEngine } from "./engine-probe.ts";
+import type { SshPool } from "./ssh.ts";
+import {
+  contactAtEnrolment,
+  type EnrolmentSshContact,
+  sshEngineOf,
+  sshFieldsOf,
+  type SshView,
+  sshViewOf,
+} from "./ssh-enrolment.ts";
+import type { SshEngine } from "./ssh-ops.ts";
 import type { TelemakTarget } from "./telemak-ops.ts";
 
 /** What an engine is, as saved or about to be (its timestamps aside). */
@@ -38,8 +49,20 @@ export interface EngineInput {
   kind: EngineKind;
   /** The engine's URL: `http://10.0.0.5:8003` (the `/v1` prefix is added when the path is empty) or a full base URL. */
   upstream: string;
-  /** `user@host` for SSH management. */
+  /** `user@host` or `user@host:port` for SSH management. */
   ssh?: string;
+  /** Path of the SSH private key on this machine (kept when absent; never shown). */
+  ssh_key?: string;
+  /** Forgets the stored `ssh_key` (then `ITHACA_SSH_KEY`, else the SSH agent). */
+  clear_ssh_key?: boolean;
+  /** The host key to pin, `SHA256:…` (default: the one offered at first contact). */
+  ssh_host_key?: string;
+  /** Forgets the pinned host key (a reinstalled host): the next contact pins the key it offers. */
+  repin_host_key?: boolean;
+  /** Commands managing the engine's service on a Linux host. */
+  ssh_commands?: SshCommands;
+  /** Its log file or glob on the SSH host (absolute or under `~/`). */
+  ssh_log?: string;
   /** Name of the environment variable holding the engine's API key. */
   credential_env?: string;
   /** A key to store in the secrets file (used before `credential_env`); absent: the stored key is kept. */
@@ -50,7 +73,7 @@ export interface EngineInput {
 }
 
 /** An engine as the admin API shows it. */
-export interface EngineView {
+export interface EngineView extends SshView {
   id: string;
   name: string;
   kind: string;
@@ -94,6 +117,8 @@ export class Enrolment {
     private readonly registry: BackendRegistry,
     configured: readonly UpstreamConfig[],
     private readonly env: Record<string, string | undefined> = process.env,
+    /** SSH connections, for the contact at enrolment (none: engines are enrolled without it). */
+    private readonly ssh?: SshPool,
   ) {
     this.configured = new Map(configured.map((upstream) => [upstream.id, upstream]));
   }
@@ -127,17 +152,19 @@ export class Enrolment {
 
   /**
    * Probes an engine and, unless `dryRun`, saves it and puts it in service (replacing an enrolled engine of that id).
-   * @returns the probe, and the engine as saved (or as it would be, for a dry run).
+   * @returns the probe, the SSH contact (null without an SSH target), and the engine as saved (or as it would be, for
+   *   a dry run).
    * @throws OpenAIError 409 `engine_read_only` for an id the config defines, `id_taken` for a runtime provider's; 400
-   *   naming the field for an invalid URL or credential name, or `api_key` with `clear_api_key`; 502 `probe_failed`
-   *   naming the probe's failure when the engine did not answer and `force` is off (nothing is saved); Error from the
-   *   file system when the key cannot be stored.
+   *   naming the field for an invalid URL or credential name, or `api_key` with `clear_api_key`, or SSH fields
+   *   without `ssh`; 502 `probe_failed` naming the probe's failure when the engine did not answer and `force` is off
+   *   (nothing is saved); 502 `ssh_host_key_changed` when the host offers another key than the one pinned (nothing is
+   *   saved); Error from the file system when the key cannot be stored.
    */
   async put(
     id: string,
     input: EngineInput,
     options: { dryRun?: boolean; force?: boolean } = {},
-  ): Promise<{ dry_run: boolean; probe: EngineProbe; engine: EngineView }> {
+  ): Promise<{ dry_run: boolean; probe: EngineProbe; ssh: EnrolmentSshContact | null; engine: EngineView }> {
     if (this.configured.has(id)) throw readOnly(id);
     if (this.store.providers.get(id)) {
       throw new OpenAIError(409, `'${id}' is a cloud provider (/admin/providers); choose another engine id`, {
@@ -153,14 +180,22 @@ export class Enrolment {
       kind: input.kind,
       baseUrl: withApiPrefix(input.upstream),
       sshTarget: input.ssh ?? null,
+      ...sshFieldsOf(input, this.store.engines.get(id)),
       credentialEnv: input.credential_env ?? null,
       enabled: input.enabled ?? true,
     };
     const upstream = this.upstreamOf(record, stored);
-    const probe = await probeEngine(upstream.base_url, upstream.api_key, ENROLMENT_PROBE_TIMEOUT_MS);
+    const [probe, ssh] = await Promise.all([
+      probeEngine(upstream.base_url, upstream.api_key, ENROLMENT_PROBE_TIMEOUT_MS),
+      this.ssh ? contactAtEnrolment(this.ssh, record, this.env) : null,
+    ]);
+    if (ssh?.host_key && record.sshHostKey === null) record.sshHostKey = ssh.host_key; // first contact: pinned
     if (options.dryRun) {
       const preview = { ...this.baseView(record, stored), available: probe.reachable };
-      return { dry_run: true, probe, engine: { ...preview, models: probe.models.map((model) => model.id) } };
+      return { dry_run: true, probe, ssh, engine: { ...preview, models: probe.models.map((model) => model.id) } };
+    }
+    if (ssh?.error?.code === "ssh_host_key_changed") {
+      throw new OpenAIError(502, `${ssh.error.message} Nothing was saved.`, { code: "ssh_host_key_changed" });
     }
     if (!probe.reachable && !options.force) {
       throw new OpenAIError(
@@ -174,7 +209,7 @@ export class Enrolment {
     const backendId = upstreamBackendId(id);
     if (this.registry.get(backendId)) void this.registry.remove(backendId);
     if (saved.enabled) this.registry.add(createOpenAIHttpBackend(upstream));
-    return { dry_run: false, probe, engine: await this.viewOfEnrolled(saved) };
+    return { dry_run: false, probe, ssh, engine: await this.viewOfEnrolled(saved) };
   }
 
   /**
@@ -199,6 +234,24 @@ export class Enrolment {
     const upstream = this.configured.get(id) ?? (engine ? this.upstreamOf(engine, this.storedKey(id)) : undefined);
     if (!upstream) throw new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
     return { id, baseUrl: upstream.base_url, apiKey: upstream.api_key };
+  }
+
+  /**
+   * An engine's SSH target, credentials, pinned host key, commands and log, for the SSH operations (./ssh-ops.ts).
+   * @throws OpenAIError 404 `engine_not_found`; 409 `ssh_not_configured` when it has no SSH target (engines from the
+   *   configuration file have none).
+   */
+  sshEngine(id: string): SshEngine {
+    const engine = this.store.engines.get(id);
+    if (!engine && !this.configured.has(id)) {
+      throw new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
+    }
+    return sshEngineOf(id, engine, this.env);
+  }
+
+  /** Pins engine `id`'s host key at first contact (nothing when one is pinned or its target changed meanwhile). */
+  pinHostKey(id: string, target: string, fingerprint: string): void {
+    this.store.engines.pinHostKey(id, target, fingerprint);
   }
 
   /** Probes an engine's models again now, so a load or an unload there shows in the catalog at once. */
@@ -241,6 +294,7 @@ export class Enrolment {
       kind: engine.kind,
       upstream: publicBaseUrl(engine.baseUrl),
       ssh: engine.sshTarget,
+      ...sshViewOf(engine, this.env),
       credential_env: engine.credentialEnv,
       api_key_set: credential.key !== undefined,
       api_key_source: credential.source,
@@ -261,6 +315,7 @@ export class Enrolment {
       kind: upstream.kind,
       upstream: publicBaseUrl(upstream.base_url),
       ssh: null,
+      ...sshViewOf(null, this.env),
       credential_env: upstream.api_key_env ?? null,
       api_key_set: upstream.api_key !== undefined,
       api_key_source: upstream.api_key !== undefined ? "config" : "none",

@@ -3,11 +3,14 @@
  * before its answer started with a failure another backend may not have (429, 5xx: unreachable, timeout, cooling
  * down, overloaded); then the next entry is tried — the per-alias fallbacks of the config. A stream that has started
  * is never switched. The answering entry is named in `x-ithaca-model` and `x-ithaca-backend` response headers
- * ({@link labels}), on errors too.
+ * ({@link labels}), on errors too. The request's run (./runs.ts) learns which entry is tried, and gives backends the
+ * signal an operator's cancellation aborts and the meter relays report to.
  */
 import type { BackendCallContext } from "../backends/backend.ts";
 import type { CatalogEntry } from "../catalog/catalog.ts";
 import { OpenAIError } from "../protocol/errors.ts";
+import type { RequestDefaults } from "./defaults.ts";
+import type { Run } from "./runs.ts";
 
 /** Failures worth trying the next entry for. */
 const FAILOVER_STATUSES = new Set([429, 500, 502, 503, 504, 529]);
@@ -20,6 +23,10 @@ export interface RoutedRequest {
   /** The caller's cache scope (auth plugin `caller.scope`); see {@link BackendCallContext.cacheScope}. */
   cacheScope?: string;
   request: Request;
+  /** The request's run (the request log, `/admin/runs`); absent: nothing is recorded. */
+  run?: Run;
+  /** The operator's request defaults (`/admin/settings`); absent: none. */
+  defaults?: RequestDefaults;
 }
 
 /** A backend's answer and the plan entry that gave it. */
@@ -30,14 +37,15 @@ export interface Dispatched<A> {
 
 /** The backend call context for `entry`. */
 export function callContext(entry: CatalogEntry, routed: RoutedRequest): BackendCallContext {
-  const { request } = routed;
+  const { request, run } = routed;
   return {
     model: entry.model,
     sessionId: routed.sessionId,
     cacheScope: routed.cacheScope,
-    signal: request.signal,
-    requestId: request.headers.get("x-request-id") ?? crypto.randomUUID(),
+    signal: run?.signal ?? request.signal,
+    requestId: request.headers.get("x-request-id") ?? run?.id ?? crypto.randomUUID(),
     anthropicBeta: request.headers.get("anthropic-beta") ?? undefined,
+    meter: run,
   };
 }
 
@@ -58,12 +66,13 @@ export async function dispatch<A>(
   const plan = routed.plan;
   for (let i = 0; ; i++) {
     const entry = plan[i] as CatalogEntry;
+    routed.run?.serving(entry);
     try {
       return { answer: await send(entry, callContext(entry, routed)), entry };
     } catch (error) {
       const last = i === plan.length - 1;
       if (!(error instanceof OpenAIError)) throw error;
-      if (last || !FAILOVER_STATUSES.has(error.status) || routed.request.signal.aborted) {
+      if (last || !FAILOVER_STATUSES.has(error.status) || (routed.run?.signal ?? routed.request.signal).aborted) {
         Object.assign(error.headers, labels(entry));
         throw error;
       }

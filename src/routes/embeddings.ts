@@ -6,6 +6,7 @@
 import * as v from "valibot";
 import { OpenAIError } from "../protocol/errors.ts";
 import { dispatch, labels, type RoutedRequest } from "./dispatch.ts";
+import { observeAnswer } from "./observe.ts";
 import { bytesResponse } from "./render.ts";
 
 /** `POST /v1/embeddings` body: `model` and `input` checked, everything else (dimensions, encoding_format...) kept. */
@@ -19,6 +20,7 @@ export const EmbeddingsRequestSchema = v.looseObject({
 
 /** Answers an embeddings request along the part of its plan that serves embeddings. */
 export async function embeddings(body: Record<string, unknown>, routed: RoutedRequest): Promise<Response> {
+  routed.run?.describe(String(body.model), false);
   const plan = routed.plan.filter((entry) => entry.backend.embeddings !== undefined);
   if (plan.length === 0) {
     throw new OpenAIError(400, `The model '${String(body.model)}' does not serve embeddings.`, {
@@ -27,5 +29,5 @@ export async function embeddings(body: Record<string, unknown>, routed: RoutedRe
     });
   }
   const { answer, entry } = await dispatch({ ...routed, plan }, (entry, ctx) => entry.backend.embeddings!(body, ctx));
-  return bytesResponse(answer, labels(entry));
+  return bytesResponse(observeAnswer(answer, routed.run), labels(entry));
 }

@@ -21,7 +21,9 @@ import { namedSseResponse, type NamedEvent } from "../protocol/sse.ts";
 import { messagesToChat } from "../translate/anthropic-request.ts";
 import { chatCompletionToMessage } from "../translate/anthropic-response.ts";
 import { chunksToAnthropicEvents } from "../translate/anthropic-stream.ts";
+import { type RequestDefaults, withDefaults } from "./defaults.ts";
 import { callContext, dispatch, labels, type RoutedRequest } from "./dispatch.ts";
+import { observeAnswer } from "./observe.ts";
 import { bytesResponse } from "./render.ts";
 
 /** Idle time after which a `ping` event keeps a stream alive, in ms. */
@@ -30,7 +32,10 @@ const PING: NamedEvent = { event: "ping", data: { type: "ping" } };
 
 /** Answers a Messages request along its routing plan. */
 export async function messages(body: MessagesRequest, routed: RoutedRequest): Promise<Response> {
-  const { answer, entry } = await dispatch(routed, (entry, ctx) => messagesVia(entry, body, ctx));
+  routed.run?.describe(body.model, body.stream === true);
+  const dispatched = await dispatch(routed, (entry, ctx) => messagesVia(entry, body, ctx, routed.defaults));
+  const { entry } = dispatched;
+  const answer = observeAnswer(dispatched.answer, routed.run);
   const headers = labels(entry);
   const options = { model: body.model, stopSequences: body.stop_sequences ?? undefined };
   switch (answer.kind) {
@@ -53,9 +58,11 @@ async function messagesVia(
   entry: CatalogEntry,
   body: MessagesRequest,
   ctx: BackendCallContext,
+  defaults: RequestDefaults | undefined,
 ): Promise<BytesAnswer<"anthropic"> | CompletionAnswer | ChunksAnswer> {
   if (entry.backend.messages) return entry.backend.messages(body, ctx);
-  return canonicalAnswer(await entry.backend.chatCompletions(messagesToChat(body), ctx));
+  const chat = withDefaults(messagesToChat(body), entry, defaults);
+  return canonicalAnswer(await entry.backend.chatCompletions(chat, ctx));
 }
 
 /** Anthropic sends a `ping` right after `message_start`; so does Ithaca. */

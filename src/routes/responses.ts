@@ -13,14 +13,19 @@ import {
   chunksToResponseEvents,
   responseStreamError,
 } from "../translate/responses-output.ts";
+import { withDefaults } from "./defaults.ts";
 import { dispatch, labels, type RoutedRequest } from "./dispatch.ts";
+import { observeAnswer } from "./observe.ts";
 
 /** Answers a Responses request along its routing plan. */
 export async function responses(body: ResponsesRequest, routed: RoutedRequest): Promise<Response> {
+  routed.run?.describe(body.model, body.stream === true);
   const chat = responsesToChat(body);
-  const { answer, entry } = await dispatch(routed, async (entry, ctx) =>
-    canonicalAnswer(await entry.backend.chatCompletions(chat, ctx)),
+  const dispatched = await dispatch(routed, async (entry, ctx) =>
+    canonicalAnswer(await entry.backend.chatCompletions(withDefaults(chat, entry, routed.defaults), ctx)),
   );
+  const { entry } = dispatched;
+  const answer = observeAnswer(dispatched.answer, routed.run);
   const headers = labels(entry);
   if (answer.kind === "completion")
     return Response.json(chatCompletionToResponse(answer.completion, body), { headers });

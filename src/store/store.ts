@@ -16,6 +16,7 @@ import { ProviderTable } from "./providers.ts";
 import { CrewTable } from "./crew.ts";
 import { ApiKeyTable } from "./api-keys.ts";
 import { SecretStore } from "./secrets.ts";
+import { RequestTable } from "./requests.ts";
 
 /** The database file's name under `home`. */
 export const DATABASE_FILE = "ithaca.db";
@@ -34,6 +35,8 @@ export class Store {
   readonly crew: CrewTable;
   /** API keys issued at runtime (as digests), with their allowed models and limits. */
   readonly apiKeys: ApiKeyTable;
+  /** The request log (written in batches by ./request-log.ts). */
+  readonly requests: RequestTable;
 
   private constructor(
     readonly db: Database,
@@ -44,6 +47,7 @@ export class Store {
     this.secrets = new SecretStore(home);
     this.crew = new CrewTable(db);
     this.apiKeys = new ApiKeyTable(db);
+    this.requests = new RequestTable(db);
   }
 
   /**

@@ -138,6 +138,17 @@ describe("/admin/keys", () => {
     expect((await chat(key)).status).toBe(200);
   });
 
+  test("tokens per minute: charged once the answer's usage is known; the next request waits with 429", async () => {
+    const { key } = await issue({ name: "token budget", tpm: 5 });
+    expect((await chat(key)).status).toBe(200); // uses more than 5 tokens: it completes, the budget is spent
+    let status: number | undefined = 200;
+    for (let tries = 0; tries < 50 && status === 200; tries++) {
+      await Bun.sleep(20); // the charge lands when the request's run ends, just after its last byte
+      status = (await chat(key)).status;
+    }
+    expect(status).toBe(429);
+  });
+
   test("PATCH changes limits at once; rotate replaces the secret; DELETE revokes; expiry", async () => {
     const issued = await issue({ name: "rotating", rpm: 1 });
     expect((await chat(issued.key)).status).toBe(200);

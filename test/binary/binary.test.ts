@@ -135,6 +135,12 @@ describe.skipIf(process.platform !== "linux")(
       const swagger = await fetch(`${cold.url}/swagger`);
       expect(swagger.status).toBe(200);
       expect(swagger.headers.get("content-type")).toContain("text/html");
+      // The dashboard's bundle is embedded (bundled by bun build --compile from its HTML import): page and assets.
+      const dashboard = await fetch(`${cold.url}/dashboard`);
+      expect(dashboard.status).toBe(200);
+      const assets = [...(await dashboard.text()).matchAll(/(?:src|href)="(\/dashboard\/assets\/[^"]+)"/g)];
+      expect(assets.map((match) => (match[1] as string).split(".").at(-1)).sort()).toEqual(["css", "js"]);
+      for (const [, path] of assets) expect((await fetch(`${cold.url}${path}`)).status).toBe(200);
       await cold.stop();
 
       const warm = await startBinary(binary, ["serve", "--port", "0"], { cwd: runDir, home });

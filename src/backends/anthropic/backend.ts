@@ -19,6 +19,7 @@ import { anthropicStreamError, upstreamAnthropicError } from "../../protocol/ant
 import type { AnthropicMessage } from "../../protocol/anthropic.ts";
 import { sseNamed } from "../../protocol/sse.ts";
 import type {
+  AnswerMeter,
   Backend,
   BackendCallContext,
   BackendModel,
@@ -29,7 +30,7 @@ import type {
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
-import { scanJsonObject } from "../http/usage-scan.ts";
+import { inBandErrorCode, scanJsonObject } from "../http/usage-scan.ts";
 import { chatToMessages } from "./request.ts";
 import { messageToChatCompletion } from "./response.ts";
 import { anthropicEventsFromSse, anthropicEventsToChunks } from "./stream.ts";
@@ -65,8 +66,9 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
       { path: "/messages", body: this.outgoing(body, ctx), stream, headers: this.betaHeader(ctx) },
       ctx,
     );
+    const meter = ctx.meter;
     if (!stream) {
-      return this.client.bytes(exchange, "anthropic", (bytes) => this.countUsage(UTF8.decode(bytes), "last"));
+      return this.client.bytes(exchange, "anthropic", (bytes) => this.countUsage(UTF8.decode(bytes), "last", meter));
     }
     // message_start (the stream's head) carries the input count; the last message_delta (its tail) the output count.
     return this.client.relay(
@@ -74,8 +76,10 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
       "anthropic",
       (error) => sseNamed(anthropicStreamError(error)),
       ({ head, tail }) => {
-        this.countUsage(head, "first", "input");
-        this.countUsage(tail, "last", "output");
+        this.countUsage(head, "first", meter, "input");
+        this.countUsage(tail, "last", meter, "output");
+        const error = meter && inBandErrorCode(tail);
+        if (error) meter?.streamEnded(error); // the upstream's own `event: error`, relayed as it came
       },
     );
   }
@@ -119,14 +123,18 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
 
   /**
    * Adds the counts of the `usage` object nearest the start or end of `text` to the counters (`only`: just the input
-   * or the output count).
+   * or the output count), and reports them to `meter`: the prompt as Ithaca counts it (input tokens, cache reads and
+   * cache writes together), the cache reads as cached tokens.
    */
-  private countUsage(text: string, from: "first" | "last", only?: "input" | "output"): void {
+  private countUsage(text: string, from: "first" | "last", meter: AnswerMeter | undefined, only?: "input" | "output") {
     const usage = scanJsonObject(text, "usage", from);
-    this.client.countUsage(
-      only === "output" ? undefined : usage?.input_tokens,
-      only === "input" ? undefined : usage?.output_tokens,
-    );
+    const input = only === "output" ? undefined : count(usage?.input_tokens);
+    const output = only === "input" ? undefined : count(usage?.output_tokens);
+    this.client.countUsage(input, output);
+    if (!usage || !meter) return;
+    const cacheRead = input === undefined ? undefined : (count(usage.cache_read_input_tokens) ?? 0);
+    const cacheWrite = count(usage.cache_creation_input_tokens) ?? 0;
+    meter.usage(input === undefined ? undefined : input + (cacheRead ?? 0) + cacheWrite, output, cacheRead);
   }
 
   /** The client's Anthropic body for the wire: the upstream's model id, Ithaca's extensions removed. */
@@ -143,6 +151,11 @@ class AnthropicHttpBackend extends HttpBackend implements Backend {
       .filter((flag) => flag.length > 0);
     return flags.length > 0 ? { "anthropic-beta": [...new Set(flags)].join(",") } : {};
   }
+}
+
+/** A token count read from an answer: a number, else undefined. */
+function count(value: unknown): number | undefined {
+  return typeof value === "number" ? value : undefined;
 }
 
 /** Creates the backend of one configured Anthropic-dialect upstream (id `upstream:<id>`). */

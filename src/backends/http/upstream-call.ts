@@ -4,7 +4,16 @@
  *
  * The deadline moves on every chunk of a stream; rather than a timer per chunk, one timer runs and, when it fires
  * early because the deadline moved later, re-arms itself for what is left. A deadline moved earlier re-arms it at once.
+ *
+ * The request signal also carries an operator's cancellation (`POST /admin/runs/{id}/cancel`): its reason is then the
+ * {@link OpenAIError} to answer ({@link UpstreamCall.cancelled}), where a client that left is owed nothing.
  */
+import { OpenAIError } from "../../protocol/errors.ts";
+
+/** The operator's cancellation a signal was aborted with, if that is why it was aborted. */
+export function cancellationOf(signal: AbortSignal): OpenAIError | undefined {
+  return signal.aborted && signal.reason instanceof OpenAIError ? signal.reason : undefined;
+}
 
 /** One attempt at an upstream request (see the module comment). */
 export class UpstreamCall {
@@ -14,16 +23,25 @@ export class UpstreamCall {
   timedOut: { what: string; ms: number } | undefined;
   /** The client went away (its request signal aborted, or it stopped reading the stream). */
   clientGone = false;
+  /** The operator cancelled the request: the error its client gets. */
+  cancelled: OpenAIError | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** When the timer fires (epoch ms), while one runs. */
   private timerAt = 0;
   /** The deadline in force (epoch ms) and what it waits for; undefined while disarmed. */
   private deadline: { at: number; what: string; ms: number } | undefined;
-  private readonly onClientAbort = () => this.clientLeft();
+  private readonly onClientAbort = () => this.signalled();
 
   constructor(private readonly clientSignal: AbortSignal) {
-    if (clientSignal.aborted) this.clientLeft();
+    if (clientSignal.aborted) this.signalled();
     else clientSignal.addEventListener("abort", this.onClientAbort, { once: true });
+  }
+
+  /** The request signal aborted: the operator cancelled, or the client left. */
+  private signalled(): void {
+    this.cancelled = cancellationOf(this.clientSignal);
+    if (this.cancelled) this.controller.abort(this.cancelled);
+    else this.clientLeft();
   }
 
   /** Records the client's departure and aborts the upstream fetch. */

@@ -21,11 +21,15 @@ import {
   upstreamTooLarge,
   upstreamUnreachable,
 } from "../../protocol/errors.ts";
-import type { BackendCallContext, BytesAnswer, WireDialect } from "../backend.ts";
+import type { AnswerMeter, BackendCallContext, BytesAnswer, WireDialect } from "../backend.ts";
 import { EdgeKeeper, type RelayEnds, readCapped, startsLikeJsonObject } from "./body-bytes.ts";
 import { upstreamEndpoint } from "./endpoint.ts";
 import { RETRYABLE_STATUSES, retryAfterMs, UpstreamResilience, type AttemptOutcome } from "./resilience.ts";
-import { describeFailure, UpstreamCall } from "./upstream-call.ts";
+import { cancellationOf, describeFailure, UpstreamCall } from "./upstream-call.ts";
+import { carriesToken, streamFinished } from "./usage-scan.ts";
+
+/** UTF-8 decoding of whole byte arrays (stateless between calls, so shared). */
+const UTF8 = new TextDecoder();
 
 /** Upstream response headers worth passing on; the rest (length, encoding, hop-by-hop) no longer apply. */
 const PASSED_HEADERS = ["content-type", "cache-control", "retry-after", "x-request-id", "request-id"];
@@ -63,6 +67,8 @@ export interface Exchange {
   readonly response: Response;
   readonly call: UpstreamCall;
   finished: boolean;
+  /** Where a relay of it reports its first token and end (the call's {@link BackendCallContext.meter}). */
+  readonly meter?: AnswerMeter;
 }
 
 /** Counters for `/health`. */
@@ -132,7 +138,7 @@ export class UpstreamClient {
    * POSTs `request` with retries and cool-down.
    * @returns the 2xx exchange to read.
    * @throws OpenAIError 502/503/504 naming the upstream, the upstream's own client error, 499 `client_closed` when
-   *   the client went away.
+   *   the client went away, the operator's cancellation (the signal's reason) when the request was cancelled.
    */
   async open(request: UpstreamRequest, ctx: BackendCallContext): Promise<Exchange> {
     this.counters.requests++;
@@ -141,7 +147,8 @@ export class UpstreamClient {
     try {
       outcome = await this.resilience.run(() => this.attempt(request, ctx), ctx.signal);
     } catch {
-      outcome = { kind: "ok", value: null }; // The client left during a backoff wait.
+      // The client left, or the operator cancelled, during a backoff wait.
+      outcome = { kind: "ok", value: cancellationOf(ctx.signal) ?? null };
     }
     if (outcome !== "cooling" && outcome.value !== null && !(outcome.value instanceof OpenAIError)) {
       return outcome.value;
@@ -158,7 +165,8 @@ export class UpstreamClient {
       this.counters.aborted++;
       throw clientClosed();
     }
-    this.counters.errors++;
+    if (outcome.value === cancellationOf(ctx.signal)) this.counters.aborted++;
+    else this.counters.errors++;
     throw outcome.value;
   }
 
@@ -189,7 +197,7 @@ export class UpstreamClient {
         signal: call.controller.signal,
       });
       call.disarm();
-      if (response.ok) return { kind: "ok", value: { response, call, finished: false } };
+      if (response.ok) return { kind: "ok", value: { response, call, finished: false, meter: ctx.meter } };
       if (response.status >= 300 && response.status < 400) {
         await response.body?.cancel().catch(() => {});
         this.release(call);
@@ -214,6 +222,7 @@ export class UpstreamClient {
       return { kind: "failed", value: error, retryable, retryAfterMs: wait };
     } catch (error) {
       this.release(call);
+      if (call.cancelled) return { kind: "ok", value: call.cancelled };
       if (call.clientGone) return { kind: "ok", value: null };
       if (this.closing) return { kind: "ok", value: shuttingDown() };
       this.onUpstreamFailure();
@@ -296,7 +305,12 @@ export class UpstreamClient {
    * upstream under the deadlines and the SSE line bound. A failure after the first byte is sent as
    * `errorFrame(error)` (the dialect's in-stream error) and the stream then ends cleanly; cancelling it (client gone)
    * aborts the upstream read.
-   * @param onEnd sees the first and last 8 KiB of a stream that ended normally (usage counting).
+   *
+   * The exchange's meter, when it has one, learns the first chunk that carries a generated token (the chunks before
+   * it are read as text; none after) and how the stream ended; the answer is then `metered`. A client that stops
+   * reading once the whole answer passed (the openai SDK cancels the body on `[DONE]`) ended it normally.
+   * @param onEnd sees the first and last 8 KiB of a stream that ended normally or that its client left (usage
+   *   counting: what passed), before the meter hears of the end.
    */
   relay<D extends WireDialect>(
     exchange: Exchange,
@@ -305,13 +319,30 @@ export class UpstreamClient {
     onEnd?: (ends: RelayEnds) => void,
   ): BytesAnswer<D> {
     const edges = onEnd ? new EdgeKeeper() : undefined;
+    const meter = exchange.meter;
+    let awaitingToken = meter !== undefined;
     const body = this.guardedStream(exchange, {
-      onChunk: (bytes) => edges?.add(bytes),
+      onChunk: (bytes) => {
+        edges?.add(bytes);
+        if (awaitingToken && carriesToken(UTF8.decode(bytes))) {
+          awaitingToken = false;
+          meter?.firstToken();
+        }
+      },
       onDone: () => edges && onEnd?.(edges.ends()),
       onFailure: (error) => new TextEncoder().encode(errorFrame(error)),
+      onEnd: (error) => {
+        if (error === "client_closed" && edges) {
+          const ends = edges.ends();
+          onEnd?.(ends);
+          if (streamFinished(ends.tail, dialect)) error = undefined;
+        }
+        meter?.streamEnded(error);
+      },
     });
     const { status, headers } = exchange.response;
-    return { kind: "bytes", dialect, stream: true, status, headers: passedHeaders(headers), body, upstream: this.name };
+    const answer = { status, headers: passedHeaders(headers), body, upstream: this.name };
+    return { kind: "bytes", dialect, stream: true, ...answer, metered: meter !== undefined };
   }
 
   /**
@@ -332,6 +363,11 @@ export class UpstreamClient {
       onDone?(): void;
       /** The last bytes to send for a failure; absent: the stream errors with it. */
       onFailure?(error: OpenAIError): Uint8Array;
+      /**
+       * Called once, however the stream ends: with nothing when it ended normally (after `onDone`), the failure's
+       * code, or `client_closed` when the client went away.
+       */
+      onEnd?(error?: string): void;
     },
   ): ReadableStream<Uint8Array> {
     const reader = exchange.response.body?.getReader();
@@ -339,8 +375,15 @@ export class UpstreamClient {
     const { first_byte, idle } = this.upstream.timeout_ms;
     let first = true;
     let lineBytes = 0;
+    let ended = false;
+    const end = (error?: string) => {
+      if (ended) return;
+      ended = true;
+      hooks.onEnd?.(error);
+    };
     const fail = (controller: ReadableStreamDefaultController<Uint8Array>, failure: OpenAIError | null) => {
       this.finish(exchange);
+      end(failure ? (failure.code ?? failure.type) : "client_closed");
       if (failure && hooks.onFailure) {
         controller.enqueue(hooks.onFailure(failure));
         controller.close();
@@ -351,6 +394,7 @@ export class UpstreamClient {
       pull: async (controller) => {
         if (!reader) {
           this.finish(exchange);
+          end();
           controller.close();
           return;
         }
@@ -366,6 +410,7 @@ export class UpstreamClient {
         if (chunk.done) {
           this.finish(exchange);
           hooks.onDone?.();
+          end();
           return controller.close();
         }
         const bytes = chunk.value;
@@ -383,6 +428,7 @@ export class UpstreamClient {
       cancel: async (reason) => {
         exchange.call.clientLeft();
         this.finish(exchange);
+        end("client_closed");
         await reader?.cancel(reason).catch(() => {});
       },
     });
@@ -394,7 +440,7 @@ export class UpstreamClient {
     exchange.finished = true;
     this.release(exchange.call);
     this.leave();
-    if (exchange.call.clientGone) this.counters.aborted++;
+    if (exchange.call.clientGone || exchange.call.cancelled) this.counters.aborted++;
   }
 
   /** Adds an answer's token usage to the counters. */
@@ -437,8 +483,12 @@ export class UpstreamClient {
     this.active.delete(call);
   }
 
-  /** A failure while reading a started answer; null when the client went away (nobody to tell). */
+  /**
+   * A failure while reading a started answer: the operator's cancellation, the upstream's failure; null when the
+   * client went away (nobody to tell).
+   */
   private brokenOff(error: unknown, call: UpstreamCall): OpenAIError | null {
+    if (call.cancelled) return call.cancelled;
     if (call.clientGone) return null;
     this.counters.errors++;
     if (call.timedOut) {

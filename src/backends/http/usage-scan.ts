@@ -1,7 +1,9 @@
 /**
  * Token usage read from bytes that pass through, without parsing the whole answer: the `"usage"` object nearest the
  * start or the end of a text (an answer's JSON body, the first or last kilobytes of an SSE stream) is cut out by
- * brace matching and parsed alone. Relays use it so a passthrough answer is never parsed only to count tokens.
+ * brace matching and parsed alone. Relays use it so a passthrough answer is never parsed only to count tokens; and
+ * whether a chunk of a relayed stream carries a generated token (its time to first token), by one pattern; and the
+ * code of an in-band error at a stream's end.
  */
 
 /**
@@ -39,4 +41,53 @@ function matchingBrace(text: string, start: number): number {
     else if (c === "}" && --depth === 0) return i;
   }
   return -1;
+}
+
+/**
+ * A generated token in relayed SSE text: a non-empty `content`, `reasoning_content` or `reasoning` delta or
+ * `tool_calls` (OpenAI chunks), or a `text_delta`, `thinking_delta` or `input_json_delta` (Anthropic events). A role
+ * chunk (`"content":""`) or `message_start` carries none.
+ */
+const TOKEN_PATTERN =
+  /"(?:content|reasoning_content|reasoning)"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[|"type"\s*:\s*"(?:text|thinking|input_json)_delta"/;
+
+/** Whether `text` (a chunk of a relayed stream) carries a generated token (see {@link TOKEN_PATTERN}). */
+export function carriesToken(text: string): boolean {
+  return TOKEN_PATTERN.test(text);
+}
+
+/**
+ * The code of an in-band error in relayed SSE text (the end of a stream): the first `"error": {…}` object — OpenAI's
+ * `data: {"error":{…}}`, Anthropic's `event: error` payload —, its `code`, else its `type`, else `upstream_error`.
+ * A quoted `"error"` inside a string value is escaped (`\"error\"`) and never matches.
+ * @returns undefined when the text carries no error object.
+ */
+export function inBandErrorCode(text: string): string | undefined {
+  const needle = '"error"';
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + needle.length)) {
+    let i = at + needle.length;
+    while (text[i] === " " || text[i] === "\t") i++;
+    if (text[i] !== ":") continue;
+    i++;
+    while (text[i] === " " || text[i] === "\t") i++;
+    if (text[i] !== "{") continue;
+    const end = matchingBrace(text, i);
+    if (end === -1) return "upstream_error";
+    try {
+      const error = JSON.parse(text.slice(i, end + 1)) as { code?: unknown; type?: unknown };
+      const code = error.code ?? error.type;
+      return typeof code === "string" || typeof code === "number" ? String(code) : "upstream_error";
+    } catch {
+      return "upstream_error";
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whether the end of a relayed stream (`tail`) is the end of a whole answer: OpenAI's `data: [DONE]`, Anthropic's
+ * `message_stop` event. A client that stops reading there (the openai SDK cancels the body on `[DONE]`) got it all.
+ */
+export function streamFinished(tail: string, dialect: "openai" | "anthropic"): boolean {
+  return dialect === "openai" ? /data: ?\[DONE\]\s*$/.test(tail) : /"type"\s*:\s*"message_stop"/.test(tail);
 }

@@ -17,11 +17,11 @@
 import type { UpstreamConfig } from "../../config/schema.ts";
 import { upstreamHttpError } from "../../protocol/errors.ts";
 import { sseError } from "../../protocol/sse.ts";
-import type { Backend, BackendCallContext, BackendModel, BytesAnswer, ChatAnswer } from "../backend.ts";
+import type { AnswerMeter, Backend, BackendCallContext, BackendModel, BytesAnswer, ChatAnswer } from "../backend.ts";
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
-import { scanJsonObject } from "../http/usage-scan.ts";
+import { inBandErrorCode, scanJsonObject } from "../http/usage-scan.ts";
 import { TelemakPath } from "./telemak-path.ts";
 import type { RepairContext } from "./telemak-repair.ts";
 
@@ -78,10 +78,18 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
       headers["x-session-id"] = outgoing instanceof Uint8Array ? ctx.sessionId : String(outgoing.session_id);
     }
     const stream = body.stream === true;
-    const exchange = await this.client.open({ path: "/chat/completions", body: outgoing, stream, headers }, ctx);
+    // A Telemak's answer is metered once repaired (its raw usage lacks the cached tokens): not as it is relayed.
+    const meter = repair ? undefined : ctx.meter;
+    const exchange = await this.client.open(
+      { path: "/chat/completions", body: outgoing, stream, headers },
+      meter === ctx.meter ? ctx : { ...ctx, meter },
+    );
     const answer = stream
-      ? this.client.relay(exchange, "openai", sseError, ({ tail }) => this.countUsage(tail))
-      : await this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
+      ? this.client.relay(exchange, "openai", sseError, ({ tail }) => {
+          this.countUsage(tail, meter);
+          reportInBandError(tail, meter);
+        })
+      : await this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes), meter));
     // A Telemak's answer is repaired on the way: read into canonical values, fixed chunk by chunk.
     return repair ? this.telemak.repair(answer, repair) : answer;
   }
@@ -99,14 +107,29 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
     this.checkReady(ctx);
     const outgoing = { ...body, model: ctx.model.upstreamId };
     const exchange = await this.client.open({ path: "/embeddings", body: outgoing, stream: false }, ctx);
-    return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes)));
+    return this.client.bytes(exchange, "openai", (bytes) => this.countUsage(tailText(bytes), ctx.meter));
   }
 
-  /** Adds the last `usage` object in `text` (an answer's end) to the counters. */
-  private countUsage(text: string): void {
+  /** Adds the last `usage` object in `text` (an answer's end) to the counters, and reports it to `meter`. */
+  private countUsage(text: string, meter: AnswerMeter | undefined): void {
     const usage = scanJsonObject(text, "usage", "last");
     this.client.countUsage(usage?.prompt_tokens, usage?.completion_tokens);
+    if (usage && meter) {
+      const details = usage.prompt_tokens_details as { cached_tokens?: unknown } | null | undefined;
+      meter.usage(count(usage.prompt_tokens), count(usage.completion_tokens), count(details?.cached_tokens));
+    }
   }
+}
+
+/** Ends `meter`'s stream with the code of the in-band error that ended `tail` (an upstream's own), if any. */
+function reportInBandError(tail: string, meter: AnswerMeter | undefined): void {
+  const code = meter && inBandErrorCode(tail);
+  if (code) meter?.streamEnded(code);
+}
+
+/** A token count read from an answer: a number, else undefined. */
+function count(value: unknown): number | undefined {
+  return typeof value === "number" ? value : undefined;
 }
 
 /** The last {@link USAGE_TAIL_BYTES} of a body as text. */

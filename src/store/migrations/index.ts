@@ -8,6 +8,8 @@ import engines from "./0002-engines.sql" with { type: "text" };
 import providers from "./0003-providers.sql" with { type: "text" };
 import crew from "./0004-crew.sql" with { type: "text" };
 import keys from "./0005-keys.sql" with { type: "text" };
+import requests from "./0006-requests.sql" with { type: "text" };
+import ssh from "./0007-ssh.sql" with { type: "text" };
 
 /** One schema step. */
 export interface Migration {
@@ -24,4 +26,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "0003-providers.sql", sql: providers },
   { version: 4, name: "0004-crew.sql", sql: crew },
   { version: 5, name: "0005-keys.sql", sql: keys },
+  { version: 6, name: "0006-requests.sql", sql: requests },
+  { version: 7, name: "0007-ssh.sql", sql: ssh },
 ];
