@@ -10,7 +10,7 @@ import { OpenAIError } from "../protocol/errors.ts";
 import type { IssuedKey } from "./api-keys.ts";
 
 /** The window of `rpm` and `tpm`, in seconds. */
-const WINDOW_S = 60;
+export const WINDOW_S = 60;
 
 function tooMany(what: string, key: IssuedKey, retryAfterMs: number): OpenAIError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -26,6 +26,9 @@ export class KeyLimits {
   private readonly rpm = new Map<string, { limit: number; limiter: RateLimiterMemory }>();
   private readonly tpm = new Map<string, { limit: number; limiter: RateLimiterMemory }>();
   private readonly inFlight = new Map<string, number>();
+
+  /** @param windowS the window of `rpm` and `tpm`, in seconds (a minute; shorter in tests). */
+  constructor(private readonly windowS = WINDOW_S) {}
 
   /**
    * Admits a request of `key`: counts it against its requests per minute, checks its tokens per minute, and takes a
@@ -73,7 +76,7 @@ export class KeyLimits {
   ): RateLimiterMemory {
     let entry = limiters.get(id);
     if (entry?.limit !== limit) {
-      entry = { limit, limiter: new RateLimiterMemory({ points: limit, duration: WINDOW_S }) };
+      entry = { limit, limiter: new RateLimiterMemory({ points: limit, duration: this.windowS }) };
       limiters.set(id, entry);
     }
     return entry.limiter;
