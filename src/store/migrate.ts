@@ -1,7 +1,9 @@
 /**
  * Versioned schema migrations with SQLite's `user_version` (https://sqlite.org/pragma.html#pragma_user_version): each
  * pending migration runs in its own transaction together with the version bump, so a database is always at exactly
- * one version — a migration that fails leaves it at the one before, intact.
+ * one version — a migration that fails leaves it at the one before, intact. Each transaction takes the write lock
+ * first (`BEGIN IMMEDIATE`) and reads the version again under it, so two processes starting at once on one database
+ * (two Ithacas on one `ITHACA_HOME`) apply each migration once: the second waits (busy timeout), then skips it.
  */
 import type { Database } from "bun:sqlite";
 import type { Migration } from "./migrations/index.ts";
@@ -35,15 +37,19 @@ export function migrate(db: Database, migrations: readonly Migration[]): number[
   for (const migration of migrations) {
     if (migration.version <= current) continue;
     try {
-      db.transaction(() => {
-        db.run(migration.sql);
-        db.run(`PRAGMA user_version = ${migration.version}`);
-      })();
+      const ran = db
+        .transaction(() => {
+          if (schemaVersion(db) >= migration.version) return false; // another process applied it meanwhile
+          db.run(migration.sql);
+          db.run(`PRAGMA user_version = ${migration.version}`);
+          return true;
+        })
+        .immediate();
+      if (ran) applied.push(migration.version);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new MigrationError(`migration ${migration.name} failed: ${reason}`);
     }
-    applied.push(migration.version);
   }
   return applied;
 }

@@ -23,6 +23,24 @@ export const DATABASE_FILE = "ithaca.db";
 /** How long a write waits for a lock held by another connection, in ms. */
 export const BUSY_TIMEOUT_MS = 5_000;
 
+/**
+ * Switches the database to WAL. A process opening the same fresh file at the same moment may hold it: SQLite then
+ * answers SQLITE_BUSY at once, without its busy handler, so this retries for up to {@link BUSY_TIMEOUT_MS}.
+ * @throws SQLiteError when it stays busy that long, or for any other failure.
+ */
+function enableWal(db: Database): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.run("PRAGMA journal_mode = WAL");
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > deadline) throw error;
+      Bun.sleepSync(5);
+    }
+  }
+}
+
 /** The open runtime database. */
 export class Store {
   /** Engines enrolled at runtime. */
@@ -60,10 +78,10 @@ export class Store {
     mkdirSync(home, { recursive: true, mode: 0o700 });
     const db = new Database(join(home, DATABASE_FILE), { create: true, strict: true });
     try {
-      db.run("PRAGMA journal_mode = WAL");
+      db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      enableWal(db);
       db.run("PRAGMA synchronous = FULL");
       db.run("PRAGMA foreign_keys = ON");
-      db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       migrate(db, MIGRATIONS);
     } catch (error) {
       db.close();

@@ -134,6 +134,23 @@ describe("runtime database", () => {
     store.close();
   });
 
+  test("processes opening one fresh database at once apply each migration once, and all succeed", async () => {
+    const open = `import { Store } from ${JSON.stringify(join(import.meta.dir, "..", "..", "src", "store", "store.ts"))};
+      Store.open(process.env.STORE_HOME).close();`;
+    for (let round = 0; round < 3; round++) {
+      const home = tempDir();
+      const openers = Array.from({ length: 4 }, () =>
+        Bun.spawn([BUN, "-e", open], { env: { ...process.env, STORE_HOME: home }, stdout: "pipe", stderr: "pipe" }),
+      );
+      const codes = await Promise.all(openers.map((opener) => opener.exited));
+      const errors = await Promise.all(openers.map((opener) => new Response(opener.stderr).text()));
+      expect({ codes, errors: errors.filter(Boolean) }).toEqual({ codes: [0, 0, 0, 0], errors: [] });
+      const store = Store.open(home);
+      expect(schemaVersion(store.db)).toBe(LATEST);
+      store.close();
+    }
+  }, 60_000);
+
   test("a writer killed with SIGKILL mid-burst loses no acknowledged write", async () => {
     const home = tempDir();
     const writer = Bun.spawn([BUN, join(import.meta.dir, "write-burst.ts"), home], { stdout: "pipe", stderr: "pipe" });
