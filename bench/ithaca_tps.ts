@@ -5,7 +5,7 @@
  * generation. Prints one {@link EngineRun} JSON line on stdout.
  *
  *   bun bench/ithaca_tps.ts --model DIR --prompt-file IDS.json --gen-tokens N [--warmup-tokens N]
- *                           [--prefill-step-size N]
+ *                           [--prefill-step-size N] [--upcast-quantized-scales]
  *
  * Runs alone in its own process so its peak RSS is its own; the twin for mlx-lm is `bench/mlx_lm_tps.py`.
  */
@@ -59,6 +59,7 @@ function main(argv: string[]): void {
       "gen-tokens": { type: "string", default: "128" },
       "warmup-tokens": { type: "string", default: "8" },
       "prefill-step-size": { type: "string", default: String(PREFILL_STEP_SIZE) },
+      "upcast-quantized-scales": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -71,7 +72,7 @@ function main(argv: string[]): void {
   // Load what the engine Worker loads, tokenizer included (mlx-lm's `load` reads its tokenizer too), so load time and
   // peak RSS compare like for like; the prompt is already token ids, so the tokenizer is not used after that.
   const tLoad = performance.now();
-  const model = loadModel(values.model);
+  const model = loadModel(values.model, { upcastScales: values["upcast-quantized-scales"] === true });
   new ModelTokenizer(values.model, model.config.eosTokenIds);
   const loadS = (performance.now() - tLoad) / 1000;
   try {

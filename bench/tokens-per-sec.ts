@@ -4,7 +4,7 @@
  *
  *   bun bench/tokens-per-sec.ts [--size qwen3-0.6b] [--bits 4] [--prompt-tokens 512] [--gen-tokens 128] [--runs 3]
  *                               [--arch qwen3] [--group-size 64] [--dtype D] [--seed 0] [--model DIR]
- *                               [--warmup-tokens 8] [--prefill-step-size 2048] [--json FILE]
+ *                               [--warmup-tokens 8] [--prefill-step-size 2048] [--upcast-quantized-scales] [--json FILE]
  *
  * Each measurement is one child process per engine (`bench/ithaca_tps.ts`, `bench/mlx_lm_tps.py`): load, an untimed
  * warm-up generation on the same prompt, then the timed greedy generation. Children run one at a time, so the two
@@ -27,7 +27,8 @@ const REPO = join(import.meta.dir, "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");
 type Engine = EngineRun["engine"];
 const USAGE = `usage: bun bench/tokens-per-sec.ts ${MODEL_USAGE}
-       [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--warmup-tokens 8] [--prefill-step-size 2048] [--json FILE]`;
+       [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--warmup-tokens 8] [--prefill-step-size 2048]
+       [--upcast-quantized-scales] [--json FILE]`;
 
 function fail(message: string): never {
   console.error(`tokens-per-sec: ${message}\n${USAGE}`);
@@ -35,10 +36,15 @@ function fail(message: string): never {
 }
 
 /** Runs one engine's child and parses the JSON line it prints. @throws Error with the child's stderr on failure. */
-function runChild(engine: Engine, opts: ChildOptions): EngineRun {
+function runChild(engine: Engine, opts: ChildOptions, upcast: boolean): EngineRun {
   const cmd =
     engine === "ithaca"
-      ? [process.execPath, join(REPO, "bench", "ithaca_tps.ts"), ...childArgs(opts)]
+      ? [
+          process.execPath,
+          join(REPO, "bench", "ithaca_tps.ts"),
+          ...childArgs(opts),
+          ...(upcast ? ["--upcast-quantized-scales"] : []),
+        ]
       : [PYTHON, join(REPO, "bench", "mlx_lm_tps.py"), ...childArgs(opts)];
   const r = Bun.spawnSync(cmd, { cwd: REPO, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`${engine} child exited ${r.exitCode}:\n${r.stderr.toString()}`);
@@ -56,6 +62,8 @@ function main(argv: string[]): void {
       runs: { type: "string", default: "3" },
       "warmup-tokens": { type: "string", default: "8" },
       "prefill-step-size": { type: "string", default: "2048" },
+      // Ithaca only: engine.upcast_quantized_scales (bf16/f16 scales as float32; mlx-lm keeps them).
+      "upcast-quantized-scales": { type: "boolean", default: false },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -90,7 +98,7 @@ function main(argv: string[]): void {
       const order: Engine[] = round % 2 === 0 ? ["ithaca", "mlx-lm"] : ["mlx-lm", "ithaca"];
       for (const engine of order) {
         const t = performance.now();
-        const r = runChild(engine, opts);
+        const r = runChild(engine, opts, values["upcast-quantized-scales"] === true);
         results[engine].push(r);
         console.error(
           `round ${round + 1}/${runs} ${engine}: prefill ${r.prefill_tps.toFixed(1)} tok/s, decode ${r.decode_tps.toFixed(2)} tok/s, ` +
@@ -113,6 +121,7 @@ function main(argv: string[]): void {
     `- versions: Bun ${machine.bun}, Python ${machine.python}, MLX ${machine.mlx} (engines report ${[...mlxVersions].join(", ")}), mlx-lm ${machine.mlxLm}`,
     `- model: ${modelDir.startsWith(REPO) ? modelDir.slice(REPO.length + 1) : modelDir} — ${describeModel(modelDir)}`,
     `- prompt ${promptTokens} tokens, ${genTokens} generated (greedy), prefill step ${opts.prefillStepSize}, warm-up ${opts.warmupTokens} tokens; median of ${runs} run(s) per engine, order alternating`,
+    `- Ithaca's quantization scales: ${values["upcast-quantized-scales"] ? "upcast to float32 (engine.upcast_quantized_scales)" : "as stored (mlx-lm's too)"}`,
     `- greedy tokens identical across engines: ${tokenAgreement([...results.ithaca, ...results["mlx-lm"]], (r) => r.engine)}`,
     `- wall time: ${wallS.toFixed(0)} s`,
   ];

@@ -177,6 +177,12 @@ export const EngineSchema = v.strictObject({
   max_queue: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 16),
   memory: v.optional(EngineMemorySchema, {}),
   prefix_cache: v.optional(PrefixCacheSchema, {}),
+  /**
+   * Cast bf16/f16 quantization scales and biases to float32 when a quantized model loads. MLX's CPU quantized matmul
+   * is 12× (bf16 scales) to 40× (f16) faster with f32 scales, but the results are no longer bit-identical to
+   * mlx-lm's, so greedy output may diverge from it: off by default (issue 16 item 5). For MLX on the CPU.
+   */
+  upcast_quantized_scales: v.optional(v.boolean(), false),
 });
 
 export const LocalModelSchema = v.strictObject({

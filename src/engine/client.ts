@@ -40,6 +40,8 @@ export interface EngineLimits {
   memory?: MemoryLimits;
   /** Prefix cache switches and limits. */
   prefixCache: PrefixCacheOptions;
+  /** Cast bf16/f16 quantization scales to float32 at load (faster on the CPU; not bit-identical to mlx-lm). */
+  upcastQuantizedScales?: boolean;
 }
 
 /** Thrown by {@link EngineClient.generate} when `maxActive + maxQueue` generations are already in flight. */
@@ -157,6 +159,7 @@ export class EngineClient {
         maxActive,
         memory: limits.memory,
         prefixCache: limits.prefixCache,
+        upcastQuantizedScales: limits.upcastQuantizedScales,
       } satisfies ToEngine);
     }).catch((err) => {
       worker.terminate();

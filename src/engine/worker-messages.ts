@@ -131,6 +131,8 @@ export type ToEngine =
       maxActive: number;
       memory?: MemoryLimits;
       prefixCache: PrefixCacheOptions;
+      /** Cast bf16/f16 quantization scales to float32 at load (engine.upcast_quantized_scales). */
+      upcastQuantizedScales?: boolean;
     }
   | { type: "generate"; id: number; params: GenerateParams }
   | { type: "cancel"; id: number }

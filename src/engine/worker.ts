@@ -26,10 +26,11 @@ function load(
   path: string,
   memory: MemoryLimits | undefined,
   prefixCache: PrefixCacheOptions,
+  upcastScales = false,
 ): LoadedModel {
   if (memory?.cacheLimitBytes !== undefined) setCacheLimit(memory.cacheLimitBytes);
   if (memory?.wiredLimitBytes !== undefined) setWiredLimit(memory.wiredLimitBytes);
-  const model = loadModel(path);
+  const model = loadModel(path, { upcastScales });
   try {
     const { tokenizer, template } = loadPromptModel(path, model.config.eosTokenIds);
     const c = model.config;
@@ -94,7 +95,7 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
   switch (msg.type) {
     case "load":
       try {
-        loaded = load(msg.model.id, msg.model.path, msg.memory, msg.prefixCache);
+        loaded = load(msg.model.id, msg.model.path, msg.memory, msg.prefixCache, msg.upcastQuantizedScales);
         scheduler = createScheduler(msg.maxActive);
         send({ type: "loaded", info: loaded.info });
       } catch (err) {

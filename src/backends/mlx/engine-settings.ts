@@ -57,5 +57,6 @@ export function workerLimits(settings: EngineConfig): EngineLimits {
     maxQueue: settings.max_queue,
     memory: { cacheLimitBytes, wiredLimitBytes },
     prefixCache: { enabled, shared, maxBytes, maxEntries, ttlS, blockSize },
+    upcastQuantizedScales: settings.upcast_quantized_scales,
   };
 }

@@ -10,7 +10,7 @@
 import { type MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { KVCache } from "../kv-cache.ts";
 import type { ModelConfig } from "./config.ts";
-import { Embedding, Linear, takeShaped } from "./linear.ts";
+import { Embedding, Linear, type QuantLoadOptions, takeShaped } from "./linear.ts";
 import { Rope } from "./rope.ts";
 
 interface Layer {
@@ -42,8 +42,9 @@ export class DecoderModel {
    * nothing stays allocated).
    * @throws Error naming a missing or mis-shaped tensor, a config/weights quantization mismatch, or listing
    *   tensors the architecture does not use (mlx-lm loads strictly too).
+   * @param options how quantized layers are loaded (upcast scales: see {@link QuantLoadOptions}).
    */
-  constructor(config: ModelConfig, weights: Map<string, MxArray>) {
+  constructor(config: ModelConfig, weights: Map<string, MxArray>, options: QuantLoadOptions = {}) {
     this.config = config;
     const built: { free(): void }[] = [];
     const keep = <T extends { free(): void }>(x: T): T => {
@@ -52,10 +53,10 @@ export class DecoderModel {
     };
     const c = config;
     const lin = (path: string, inDims: number, outDims: number, bias: boolean) =>
-      keep(Linear.from(weights, path, { inDims, outDims, bias }, c));
+      keep(Linear.from(weights, path, { inDims, outDims, bias }, c, options));
     const norm = (name: string, dims: number) => keep(takeShaped(weights, name, [dims]));
     try {
-      this.#embed = Embedding.from(weights, "model.embed_tokens", c.vocabSize, c.hiddenSize, c);
+      this.#embed = Embedding.from(weights, "model.embed_tokens", c.vocabSize, c.hiddenSize, c, options);
       keep(this.#embed.table);
       this.#layers = [];
       const qDims = c.numHeads * c.headDim;

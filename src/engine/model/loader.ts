@@ -6,18 +6,20 @@
 import { ops } from "bun-ffi-mlx-bindings";
 import { ARCHITECTURES } from "./architectures/index.ts";
 import { DecoderModel } from "./decoder.ts";
+import type { QuantLoadOptions } from "./linear.ts";
 import { readModelConfig } from "./files.ts";
 import { loadWeights } from "./weights.ts";
 
 /**
+ * @param options how quantized layers are loaded (`upcastScales`: see {@link QuantLoadOptions}).
  * @throws Error naming the file or field when `config.json` is missing/invalid, a tensor is missing or mis-shaped,
  *   or MLX fails to read the weights. Nothing stays allocated after a failure.
  */
-export function loadModel(dir: string): DecoderModel {
+export function loadModel(dir: string, options: QuantLoadOptions = {}): DecoderModel {
   const config = readModelConfig(dir);
   const architecture = ARCHITECTURES[config.arch];
   const weights = loadWeights(dir, (name) => architecture.dropsWeight(name, config));
-  const model = new DecoderModel(config, weights);
+  const model = new DecoderModel(config, weights, options);
   try {
     ops.evaluate(...model.parameters());
   } catch (err) {

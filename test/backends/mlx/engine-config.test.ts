@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { workerLimits } from "../../../src/backends/mlx/engine-settings.ts";
 import { ConfigError, loadConfig, REPO_ROOT, resolveConfig } from "../../../src/config/load.ts";
 
 let dir: string;
@@ -23,6 +24,7 @@ describe("engine config", () => {
       max_active: 4,
       max_queue: 16,
       memory: { budget_bytes: Math.floor(totalmem() * 0.75) },
+      upcast_quantized_scales: false,
       prefix_cache: {
         enabled: true,
         shared: true,
@@ -68,6 +70,7 @@ describe("engine config", () => {
         cache_limit_bytes: 1_500_000_000,
         wired_limit_bytes: 1_048_576,
       },
+      upcast_quantized_scales: false,
       prefix_cache: {
         enabled: true,
         shared: false,
@@ -92,6 +95,13 @@ describe("engine config", () => {
     expect(resolve({}, { ITHACA_MEMORY_BUDGET: "123456" }).engine.memory.budget_bytes).toBe(123456);
     expect(() => resolve({}, { ITHACA_IDLE_TTL_S: "soon" })).toThrow("ITHACA_IDLE_TTL_S");
     expect(() => resolve({}, { ITHACA_MEMORY_BUDGET: "lots" })).toThrow("engine.memory.budget_bytes");
+  });
+
+  test("upcast_quantized_scales (off by default) reaches the engine Worker's limits", () => {
+    expect(workerLimits(resolve({}).engine).upcastQuantizedScales).toBe(false);
+    expect(workerLimits(resolve({ engine: { upcast_quantized_scales: true } }).engine).upcastQuantizedScales).toBe(
+      true,
+    );
   });
 
   test("unknown keys and bad values name the key", () => {
