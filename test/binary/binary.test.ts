@@ -209,11 +209,14 @@ describe.skipIf(process.platform !== "linux")(
 
     test("two starts at once against one cache directory (and one ITHACA_HOME): both serve, one extraction", async () => {
       const home = freshHome("twice");
-      const started = await Promise.all([
+      const starts = await Promise.allSettled([
         startBinary(binary, ["serve", "--port", "0"], { cwd: runDir, home }),
         startBinary(binary, ["serve", "--port", "0"], { cwd: runDir, home }),
       ]);
+      // Both are stopped at the end even when the other one failed to start.
+      const started = starts.flatMap((start) => (start.status === "fulfilled" ? [start.value] : []));
       servers.push(...started);
+      for (const start of starts) if (start.status === "rejected") throw start.reason;
       timings.twoAtOnce = Math.max(...started.map((server) => server.readyMs));
       const cacheRoot = join(home, ".cache", "ithaca");
       expect(readdirSync(cacheRoot)).toEqual([expect.stringMatching(/^native-/)]); // no temporary left behind
