@@ -14,7 +14,7 @@ import { createOpenAIHttpBackend } from "../backends/openai/backend.ts";
 import { resolveUpstream } from "../config/load.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
 import { OpenAIError } from "../protocol/errors.ts";
-import type { EngineKind, EngineRecord, SshCommands } from "../store/engines.ts";
+import type { EngineKind, EngineRecord } from "../store/engines.ts";
 import type { Store } from "../store/store.ts";
 import {
   applyKeyUpdate,
@@ -31,6 +31,7 @@ import {
   type EnrolmentSshContact,
   sshEngineOf,
   sshFieldsOf,
+  type SshInput,
   type SshView,
   sshViewOf,
 } from "./ssh-enrolment.ts";
@@ -43,26 +44,12 @@ type EngineFields = Omit<EngineRecord, "createdAt" | "updatedAt">;
 /** Deadline of each probe request at enrolment, in ms. */
 export const ENROLMENT_PROBE_TIMEOUT_MS = 4_000;
 
-/** What `PUT /admin/clusters/{id}` sends. */
-export interface EngineInput {
+/** What `PUT /admin/clusters/{id}` sends (the SSH fields: {@link SshInput}). */
+export interface EngineInput extends SshInput {
   name?: string;
   kind: EngineKind;
   /** The engine's URL: `http://10.0.0.5:8003` (the `/v1` prefix is added when the path is empty) or a full base URL. */
   upstream: string;
-  /** `user@host` or `user@host:port` for SSH management. */
-  ssh?: string;
-  /** Path of the SSH private key on this machine (kept when absent; never shown). */
-  ssh_key?: string;
-  /** Forgets the stored `ssh_key` (then `ITHACA_SSH_KEY`, else the SSH agent). */
-  clear_ssh_key?: boolean;
-  /** The host key to pin, `SHA256:…` (default: the one offered at first contact). */
-  ssh_host_key?: string;
-  /** Forgets the pinned host key (a reinstalled host): the next contact pins the key it offers. */
-  repin_host_key?: boolean;
-  /** Commands managing the engine's service on a Linux host. */
-  ssh_commands?: SshCommands;
-  /** Its log file or glob on the SSH host (absolute or under `~/`). */
-  ssh_log?: string;
   /** Name of the environment variable holding the engine's API key. */
   credential_env?: string;
   /** A key to store in the secrets file (used before `credential_env`); absent: the stored key is kept. */

@@ -24,12 +24,19 @@ export type SshFields = Pick<EngineRecord, "sshKeyPath" | "sshHostKey" | "sshCom
 
 /** The SSH part of what `PUT /admin/clusters/{id}` sends (see EngineInput in ./enrolment.ts). */
 export interface SshInput {
+  /** `user@host` or `user@host:port` for SSH management. */
   ssh?: string;
+  /** Path of the SSH private key on this machine (kept when absent; never shown). */
   ssh_key?: string;
+  /** Forgets the stored `ssh_key` (then `ITHACA_SSH_KEY`, else the SSH agent). */
   clear_ssh_key?: boolean;
+  /** The host key to pin, `SHA256:…` (default: the one offered at first contact). */
   ssh_host_key?: string;
+  /** Forgets the pinned host key (a reinstalled host): the next contact pins the key it offers. */
   repin_host_key?: boolean;
+  /** Commands managing the engine's service on a Linux host. */
   ssh_commands?: SshCommands;
+  /** Its log file or glob on the SSH host (absolute or under `~/`). */
   ssh_log?: string;
 }
 

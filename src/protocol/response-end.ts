@@ -1,43 +1,55 @@
 /**
- * Knowing when a response is over: its body sent to the end, failed, or cancelled by a client that went away. A
- * handler returns before a streamed body is sent (Elysia's `afterResponse` fires then too), so whatever must last as
- * long as the answer — a place among a key's requests at once — is given back here.
+ * Knowing when a body is over: sent to the end, failed, or cancelled by a client that went away. A handler returns
+ * before a streamed body is sent (Elysia's `afterResponse` fires then too), so whatever must last as long as the
+ * answer — a run's end, a place among a key's requests at once — is settled here.
  */
 
+/** How a body ended: read to the end, failed with `error`, or cancelled (the client went away). */
+export type BodyEnd = { kind: "done" } | { kind: "error"; error: unknown } | { kind: "cancelled" };
+
 /**
- * `response` with `onEnd` called once, when its body has been read to the end, failed, or was cancelled (at once
- * when it has no body). The status and headers are kept; the body bytes pass through unchanged.
+ * `body` passed on unchanged, with `onEnd` called once when it has been read to the end, failed, or was cancelled.
  */
-export function onResponseEnd(response: Response, onEnd: () => void): Response {
+export function onBodyEnd(body: ReadableStream<Uint8Array>, onEnd: (end: BodyEnd) => void): ReadableStream<Uint8Array> {
   let ended = false;
-  const end = () => {
+  const end = (how: BodyEnd) => {
     if (ended) return;
     ended = true;
-    onEnd();
+    onEnd(how);
   };
-  const body = response.body;
-  if (body === null) {
-    end();
-    return response;
-  }
   const reader = body.getReader();
-  const relayed = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         const { done, value } = await reader.read();
         if (done) {
-          end();
+          end({ kind: "done" });
           controller.close();
         } else controller.enqueue(value);
       } catch (error) {
-        end();
+        end({ kind: "error", error });
         controller.error(error);
       }
     },
     cancel(reason) {
-      end();
+      end({ kind: "cancelled" });
       return reader.cancel(reason);
     },
   });
-  return new Response(relayed, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/**
+ * `response` with `onEnd` called once, when its body has ended however it ended (at once when it has no body). The
+ * status and headers are kept; the body bytes pass through unchanged.
+ */
+export function onResponseEnd(response: Response, onEnd: () => void): Response {
+  if (response.body === null) {
+    onEnd();
+    return response;
+  }
+  return new Response(onBodyEnd(response.body, onEnd), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }

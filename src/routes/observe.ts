@@ -10,6 +10,7 @@
  */
 import type { BytesAnswer, ChunksAnswer, CompletionAnswer } from "../backends/backend.ts";
 import { OpenAIError } from "../protocol/errors.ts";
+import { onBodyEnd } from "../protocol/response-end.ts";
 import type { ChatCompletionChunk, OpenAIStreamItem, OpenAIUsage } from "../protocol/openai-response.ts";
 import type { Run } from "./runs.ts";
 
@@ -141,23 +142,8 @@ class MeteredChunks implements AsyncIterable<OpenAIStreamItem>, AsyncIterator<Op
 
 /** A byte stream passed on unchanged that ends the run when it ends, fails or is cancelled. */
 function endAware(body: ReadableStream<Uint8Array>, run: Run): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          run.end(200);
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
-        run.end(200, errorCode(error));
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      run.end(200, "client_closed");
-      return reader.cancel(reason);
-    },
+  return onBodyEnd(body, (end) => {
+    if (end.kind === "done") run.end(200);
+    else run.end(200, end.kind === "error" ? errorCode(end.error) : "client_closed");
   });
 }

@@ -12,34 +12,12 @@ import { FakeUpstream } from "../helpers/fake-upstream.ts";
 import { jsonCall } from "../helpers/json-call.ts";
 import { parsePrometheus, sumOf } from "../helpers/prometheus.ts";
 import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
+import type { RequestView as Row } from "../../src/admin/request-view.ts";
 
 const ADMIN = "admin-metrics";
 const MESSAGES = [{ role: "user" as const, content: "Hello" }];
 /** The fake's stream waits this long between its role chunk and its first token (a prefill). */
 const PREFILL_MS = 150;
-
-interface Row {
-  id: string;
-  ts: number;
-  client: string | null;
-  cluster: string | null;
-  backend: string | null;
-  model: string | null;
-  model_requested: string | null;
-  route: string;
-  stream: boolean;
-  status: number;
-  error: string | null;
-  ntoks: number | null;
-  prompt_tokens: number | null;
-  cached_tokens: number | null;
-  completion_tokens: number | null;
-  elapsed_s: number;
-  duration_ms: number;
-  ttft_s: number | null;
-  ttft_ms: number | null;
-  tps: number | null;
-}
 
 let fake: FakeUpstream;
 let server: RunningIthaca;

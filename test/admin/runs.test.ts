@@ -12,24 +12,11 @@ import { FakeUpstream } from "../helpers/fake-upstream.ts";
 import { jsonCall } from "../helpers/json-call.ts";
 import { makeModel } from "../helpers/paths.ts";
 import { startIthaca, type RunningIthaca } from "../helpers/start.ts";
+import type { RunView } from "../../src/routes/runs.ts";
 
 const ADMIN = "admin-runs";
 const admin = { authorization: `Bearer ${ADMIN}` };
 const MESSAGES = [{ role: "user" as const, content: "Tell me a long story about the sea." }];
-
-interface RunView {
-  id: string;
-  started_at: string;
-  age_ms: number;
-  route: string;
-  caller: string | null;
-  model: string | null;
-  served_model: string | null;
-  backend: string | null;
-  stream: boolean;
-  state: string;
-  ttft_ms: number | null;
-}
 
 /** A fake that answers non-stream requests after a long wait, and one whose streams go on for a long time. */
 let slow: FakeUpstream;
