@@ -7,9 +7,10 @@
  * Model patterns are case-insensitive globs over catalog ids (`studio:*`, `qwen3-*`); `*` alone is every model and an
  * empty list none.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { ApiKeyRecord, ApiKeyTable } from "../store/api-keys.ts";
+import { secretDigest } from "./secret-digest.ts";
 
 /** Every issued key starts with this. */
 export const API_KEY_PREFIX = "sk-ith-";
@@ -51,7 +52,6 @@ export interface IssuedKey {
   maxConcurrent: number | null;
 }
 
-const sha256Hex = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The test of a key's model patterns (see the module comment). */
@@ -88,7 +88,7 @@ export class ApiKeys {
    * @param secret what the request presented (`sk-ith-…`).
    */
   verify(secret: string): IssuedKey | "expired" | undefined {
-    const found = this.index.get(sha256Hex(secret));
+    const found = this.index.get(secretDigest(secret).toString("hex"));
     if (!found) return undefined;
     return found.expiresAt !== null && found.expiresAt <= this.now() ? "expired" : found.key;
   }
@@ -154,7 +154,7 @@ export class ApiKeys {
       ...base,
       ...fields(input, base),
       id,
-      keySha256: sha256Hex(key),
+      keySha256: secretDigest(key).toString("hex"),
       keyPreview: key.slice(0, API_KEY_PREFIX.length + 4),
     });
     this.reindex();

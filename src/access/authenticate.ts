@@ -17,13 +17,14 @@
  *   configured secret checked on every call (do better than OdyssAI-X's plain `!=`); nothing is hashed when there is
  *   nothing to compare.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { requestPath } from "../protocol/dialect.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { isLoopbackAddress } from "./host-check.ts";
 import { API_KEY_PREFIX, type IssuedKey } from "./api-keys.ts";
 import { CREW_TOKEN_PREFIX } from "./pairing.ts";
 import { PUBLIC_ROUTES } from "./public-routes.ts";
+import { secretDigest } from "./secret-digest.ts";
 
 export interface AuthOptions {
   /** Keys accepted on `/v1/*`; empty: open mode. */
@@ -64,10 +65,6 @@ function isPublic(path: string): boolean {
   return PUBLIC_ROUTES.some((route) => (route.endsWith("/*") ? path.startsWith(route.slice(0, -1)) : path === route));
 }
 
-function digest(secret: string): Buffer {
-  return createHash("sha256").update(secret, "utf8").digest();
-}
-
 /** Constant-time membership test over SHA-256 digests. */
 function matchesAny(presented: Buffer, digests: readonly Buffer[]): boolean {
   let found = false;
@@ -106,12 +103,12 @@ export type Authenticator = (request: Request, remoteAddress?: () => string | un
  *   another host without an admin token.
  */
 export function createAuthenticator(options: AuthOptions): Authenticator {
-  const keyDigests = options.apiKeys.map(digest);
-  const adminDigest = options.adminToken ? [digest(options.adminToken)] : [];
+  const keyDigests = options.apiKeys.map(secretDigest);
+  const adminDigest = options.adminToken ? [secretDigest(options.adminToken)] : [];
   const openMode = keyDigests.length === 0;
   const presentedDigest = (request: Request): Buffer | undefined => {
     const secret = presentedSecret(request);
-    return secret === undefined ? undefined : digest(secret);
+    return secret === undefined ? undefined : secretDigest(secret);
   };
 
   /** A crew token's caller, or the refusal; undefined when the request presents no crew token. */
@@ -160,7 +157,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
       if (key === "expired") return unauthorized("This API key has expired.", "key_expired");
       if (key !== undefined) return { role: "client", scope: `key:${key.id}`, key };
     }
-    const presented = secret === undefined ? undefined : digest(secret);
+    const presented = secret === undefined ? undefined : secretDigest(secret);
     if (open) return { role: "open", scope: "open" };
     if (presented === undefined) {
       return unauthorized(

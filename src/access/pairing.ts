@@ -9,9 +9,10 @@
  * as SHA-256 digests only, the enrolment secret compared in constant time; the gate lives in memory, so a restart
  * closes it.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { OpenAIError } from "../protocol/errors.ts";
 import type { CrewRecord, CrewTable } from "../store/crew.ts";
+import { secretDigest } from "./secret-digest.ts";
 
 /** Every crew token starts with this. */
 export const CREW_TOKEN_PREFIX = "crew_";
@@ -47,7 +48,6 @@ export interface CrewView {
   last_seen_at: string | null;
 }
 
-const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest();
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The gate and the paired clients (see the module comment). */
@@ -65,7 +65,7 @@ export class Pairing {
     enrollSecret?: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.enrollDigest = enrollSecret ? sha256(enrollSecret) : undefined;
+    this.enrollDigest = enrollSecret ? secretDigest(enrollSecret) : undefined;
   }
 
   /** Opens the gate for `seconds` (replacing an open one). */
@@ -110,7 +110,7 @@ export class Pairing {
       clientId: input.client_id,
       clientName: input.client_name,
       userLabel: input.user_label ?? null,
-      tokenSha256: sha256(token).toString("hex"),
+      tokenSha256: secretDigest(token).toString("hex"),
       tokenPreview: token.slice(0, CREW_TOKEN_PREFIX.length + 4),
       createdAt: this.now(),
     });
@@ -134,7 +134,7 @@ export class Pairing {
    * `last_seen_at` is brought up to date (at most once a minute).
    */
   member(token: string): CrewRecord | undefined {
-    const member = this.crew.byTokenSha256(sha256(token).toString("hex"));
+    const member = this.crew.byTokenSha256(secretDigest(token).toString("hex"));
     if (member) {
       const now = this.now();
       if (now - (this.touched.get(member.id) ?? 0) >= TOUCH_EVERY_MS) {
@@ -147,7 +147,7 @@ export class Pairing {
 
   private secretMatches(presented: string | undefined): boolean {
     if (!this.enrollDigest || presented === undefined) return false;
-    return timingSafeEqual(sha256(presented), this.enrollDigest);
+    return timingSafeEqual(secretDigest(presented), this.enrollDigest);
   }
 }
 
