@@ -4,9 +4,12 @@
  * in parallel (any of them may be missing on another engine: that part is null), its on-disk inventory
  * (`/admin/models/available`), and loading or unloading a model (`/admin/load`, `/admin/unload`).
  */
+import { readCapped } from "../backends/http/body-bytes.ts";
 import { engineAccess } from "./engine-probe.ts";
 import { OpenAIError, upstreamHttpError, upstreamUnreachable } from "../protocol/errors.ts";
 
+/** The most of a Telemak's admin answer read, in bytes: beyond it the answer is not JSON (null, or a 502). */
+export const OPS_BODY_LIMIT_BYTES = 1024 ** 2;
 /** Deadline of each status request, in ms (OdyssAI-X: 4 s). */
 export const STATUS_TIMEOUT_MS = 4_000;
 /** Deadline of a load, in ms (Telemak loads synchronously; OdyssAI-X waits 300 s). */
@@ -66,7 +69,7 @@ async function tryGet(origin: string, path: string, headers: Record<string, stri
       await response.body?.cancel();
       return null;
     }
-    const value: unknown = await response.json();
+    const value: unknown = JSON.parse(await readCapped(response, OPS_BODY_LIMIT_BYTES));
     return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : null;
   } catch {
     return null;
@@ -139,7 +142,7 @@ async function call(target: TelemakTarget, method: string, path: string, body: u
   } catch (error) {
     throw upstreamUnreachable(target.id, error);
   }
-  const text = await response.text().catch(() => "");
+  const text = await readCapped(response, OPS_BODY_LIMIT_BYTES);
   if (!response.ok) throw upstreamHttpError(target.id, response.status, text);
   try {
     const value: unknown = JSON.parse(text);

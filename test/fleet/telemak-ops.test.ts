@@ -91,3 +91,36 @@ describe("operating an enrolled Telemak", () => {
     expect(load.json.error.message).toContain("upstream 'gone'");
   });
 });
+
+describe("an engine that sends too much", () => {
+  test("its 64 MiB admin answers are read only up to 1 MiB: status fields null, load a 502, memory flat", async () => {
+    const chunk = new TextEncoder().encode(`{"pad":"${"x".repeat(1 << 20)}`);
+    const huge = () =>
+      new Response(
+        new ReadableStream({
+          start(controller) {
+            for (let i = 0; i < 64; i++) controller.enqueue(chunk);
+            controller.close();
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      );
+    const flood = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: huge });
+    try {
+      const url = `http://127.0.0.1:${flood.port}`;
+      expect((await call("PUT", "/admin/clusters/flood?force=true", { kind: "telemak", upstream: url })).status).toBe(
+        200,
+      );
+      const rssBefore = process.memoryUsage().rss;
+      const status = await call("GET", "/admin/clusters/flood/status");
+      expect(status.json).toMatchObject({ upstream_reachable: false, memory: null, sessions: [], version: null });
+      const load = await call("POST", "/admin/clusters/flood/load", { model: "m" });
+      expect(load.status).toBe(502);
+      expect(load.json.error.message).toContain("upstream 'flood'");
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 * 1024 ** 2);
+      await call("DELETE", "/admin/clusters/flood");
+    } finally {
+      flood.stop(true);
+    }
+  });
+});

@@ -8,6 +8,7 @@
  */
 import * as v from "valibot";
 import { TtlCache } from "../ttl-cache.ts";
+import { readCapped } from "./body-bytes.ts";
 
 /** One model as the upstream lists it. */
 export interface UpstreamModel {
@@ -89,6 +90,9 @@ export interface UpstreamProbeOptions {
   timeoutMs: number;
 }
 
+/** The most of a discovery answer (model list, contract) read, in bytes: beyond it the answer is not JSON. */
+export const PROBE_BODY_LIMIT_BYTES = 8 * 1024 ** 2;
+
 const MODELS_TTL_MS = 8_000;
 const CONTRACT_TTL_MS = 60_000;
 const RETRY_MS = 2_000;
@@ -99,7 +103,7 @@ async function getJSON(url: string, headers: Record<string, string>, timeoutMs: 
     await response.body?.cancel();
     throw new Error(`GET ${url} returned ${response.status}`);
   }
-  return response.json();
+  return JSON.parse(await readCapped(response, PROBE_BODY_LIMIT_BYTES));
 }
 
 function toContract(raw: v.InferOutput<typeof ContractSchema>): UpstreamContract {
@@ -164,7 +168,14 @@ export async function fetchContract(baseUrl: string, timeoutMs: number): Promise
     await response.body?.cancel();
     throw new Error(`GET ${url} returned ${response.status}`);
   }
-  const parsed = v.safeParse(ContractSchema, await response.json().catch(() => null));
+  const body = await readCapped(response, PROBE_BODY_LIMIT_BYTES);
+  let json: unknown = null;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    // Not JSON (or over the limit): no contract.
+  }
+  const parsed = v.safeParse(ContractSchema, json);
   return parsed.success ? toContract(parsed.output) : null;
 }
 
