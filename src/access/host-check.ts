@@ -69,9 +69,20 @@ export function createHostCheck(options: HostCheckOptions): (request: Request) =
     return isIP(name) === 4 || name === "localhost" || name.endsWith(".localhost") || allowed.has(name);
   };
 
+  // Clients send the same Host on every request: the last one's verdict is kept rather than parsed again.
+  let lastHost = "";
+  let lastHostAllowed = false;
+  const hostAllowed = (host: string): boolean => {
+    if (host !== lastHost) {
+      lastHostAllowed = allowedName(hostnameOf(host));
+      lastHost = host;
+    }
+    return lastHostAllowed;
+  };
+
   return (request) => {
     const host = request.headers.get("host");
-    if (host && !allowedName(hostnameOf(host))) {
+    if (host && !hostAllowed(host)) {
       return new OpenAIError(
         421,
         `This server does not answer for the host '${host.slice(0, 255)}': use its IP address or localhost, or add the name to server.allowed_hosts.`,

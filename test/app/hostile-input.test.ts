@@ -315,6 +315,15 @@ describe("Host and Origin", () => {
     expect(check(at(`${own}.local`))).toBeUndefined();
     expect(check(at(`${own}.attacker.example`))?.status).toBe(421);
   });
+
+  test("each request's Host is judged: alternating allowed and foreign hosts get their own verdicts", () => {
+    const check = createHostCheck({ allowedHosts: ["ithaca.lan"], checkOrigin: true });
+    const at = (host: string) => new Request("http://127.0.0.1/health", { headers: { host } });
+    const verdicts = ["ithaca.lan", "evil.example", "evil.example", "127.0.0.1:8000", "evil.example", "ithaca.lan"].map(
+      (host) => check(at(host))?.status ?? 200,
+    );
+    expect(verdicts).toEqual([200, 421, 421, 200, 421, 200]);
+  });
 });
 
 describe("admin API without an admin token", () => {

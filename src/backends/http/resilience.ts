@@ -65,6 +65,8 @@ class RetryAfterBackoff implements IBackoff<IRetryBackoffContext<unknown>> {
 /** The retry and cool-down policies of one upstream. */
 export class UpstreamResilience {
   private readonly breaker;
+  /** The breaker's count of consecutive failed requests (0: none since the last success). */
+  private readonly consecutive: ConsecutiveBreaker;
   private readonly policy;
   private openUntil = 0;
 
@@ -74,10 +76,8 @@ export class UpstreamResilience {
       const outcome = r as AttemptOutcome<unknown>;
       return outcome.kind === "failed" && outcome.retryable;
     });
-    this.breaker = circuitBreaker(failed, {
-      halfOpenAfter: upstream.cooldown.duration_ms,
-      breaker: new ConsecutiveBreaker(upstream.cooldown.failures),
-    });
+    this.consecutive = new ConsecutiveBreaker(upstream.cooldown.failures);
+    this.breaker = circuitBreaker(failed, { halfOpenAfter: upstream.cooldown.duration_ms, breaker: this.consecutive });
     this.breaker.onBreak(() => (this.openUntil = Date.now() + upstream.cooldown.duration_ms));
     this.breaker.onReset(() => (this.openUntil = 0));
     const retries = retry(retryable, {
@@ -99,6 +99,33 @@ export class UpstreamResilience {
    * @throws whatever `attempt` throws, and cockatiel's `TaskCancelledError` when `signal` aborts during a backoff.
    */
   async run<T>(attempt: () => Promise<AttemptOutcome<T>>, signal: AbortSignal): Promise<AttemptOutcome<T> | "cooling"> {
+    // The common case, a healthy upstream answering the first try, skips the policies' layers: with the circuit
+    // closed and no failure counted, a success changes nothing in them. A first failure is handed to them as their
+    // first attempt's outcome, so retries, backoff and the failure count go on exactly as without this shortcut.
+    if (this.breaker.state !== CircuitState.Closed || this.consecutive.state !== 0) {
+      return this.underPolicies(attempt, signal);
+    }
+    if (signal.aborted) throw new TaskCancelledError();
+    const first = await attempt();
+    if (first.kind === "ok") {
+      this.consecutive.success(); // a failure counted meanwhile by a concurrent request: a success resets it
+      return first;
+    }
+    let replay: AttemptOutcome<T> | undefined = first;
+    const outcome = await this.underPolicies(async () => {
+      const told = replay;
+      replay = undefined;
+      return told ?? attempt();
+    }, signal);
+    // Concurrent failures opened the circuit meanwhile: this request's own failure is its answer.
+    return outcome === "cooling" && replay !== undefined ? replay : outcome;
+  }
+
+  /** {@link run} under cockatiel's retry and circuit breaker policies. */
+  private async underPolicies<T>(
+    attempt: () => Promise<AttemptOutcome<T>>,
+    signal: AbortSignal,
+  ): Promise<AttemptOutcome<T> | "cooling"> {
     // cockatiel 4.0.0 waits a backoff out even when the signal aborts: once an attempt failed in a way that will be
     // retried, race the abort against the wait; an attempt that would start after the abort does nothing.
     let cancel!: (error: unknown) => void;

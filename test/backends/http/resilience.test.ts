@@ -254,6 +254,50 @@ describe("cool-down", () => {
   });
 });
 
+describe("concurrent requests", () => {
+  /** An attempt that answers `outcome` once `gate` is opened. */
+  function gated(outcome: AttemptOutcome<number>) {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const attempt = async () => {
+      await gate;
+      return outcome;
+    };
+    return { attempt, open };
+  }
+
+  test("a success started before a concurrent failure still resets the count", async () => {
+    const r = resilience({ attempts: 1 }, { failures: 2 });
+    const slow = gated(ok(1));
+    const running = r.run(slow.attempt, NEVER);
+    await r.run(scripted([failed(2)]).attempt, NEVER); // count 1
+    slow.open();
+    expect(await running).toEqual(ok(1)); // count 0 again
+    await r.run(scripted([failed(3)]).attempt, NEVER);
+    expect(r.available()).toBe(true); // 1 failure, not 2
+  });
+
+  test("a failure answered while concurrent failures opened the circuit is returned, not 'cooling'", async () => {
+    const r = resilience({ attempts: 2 }, { failures: 1 });
+    const slow = gated(failed(1));
+    const running = r.run(slow.attempt, NEVER);
+    const other = scripted([failed(2)]);
+    expect(await r.run(other.attempt, NEVER)).toEqual(failed(2));
+    expect(r.available()).toBe(false);
+    slow.open();
+    expect(await running).toEqual(failed(1));
+    expect(other.calls.length).toBe(2); // its retry happened while the circuit was closed
+  });
+
+  test("a first failure is retried under the policies: `attempts` tries in all, counted once", async () => {
+    const r = resilience({ attempts: 3 }, { failures: 2 });
+    const upstream = scripted([failed(1), failed(2), failed(3)]);
+    expect(await r.run(upstream.attempt, NEVER)).toEqual(failed(3));
+    expect(upstream.calls.length).toBe(3);
+    expect(r.available()).toBe(true);
+  });
+});
+
 describe("abort", () => {
   test("an aborted signal: no retry", async () => {
     const controller = new AbortController();
