@@ -24,6 +24,7 @@ import { sessionPlugin } from "../plugins/session.ts";
 import { corsPlugin } from "./access/cors.ts";
 import { createHostCheck } from "./access/host-check.ts";
 import { adminClustersRoutes } from "./admin/clusters.ts";
+import { RingClusters } from "./fleet/ring/clusters.ts";
 import { adminSshRoutes } from "./admin/ssh.ts";
 import { SshPool } from "./fleet/ssh.ts";
 import { SshOps } from "./fleet/ssh-ops.ts";
@@ -238,7 +239,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   pipeline
     .use(adminModelsRoutes(localModels))
     .use(adminSessionsRoutes(localModels))
-    .use(adminClustersRoutes(enrolment))
+    .use(adminClustersRoutes(enrolment, new RingClusters(store, ssh)))
     .use(adminSshRoutes(new SshOps(enrolment, ssh)))
     .use(adminProvidersRoutes(providers))
     .use(adminMetricsRoutes({ table: store.requests, log: requestLog, options: config.request_log, runs }))

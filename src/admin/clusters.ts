@@ -22,11 +22,24 @@
  *   its `/admin/load` and `/admin/unload`, its answer returned; the catalog follows at once. Its errors keep their
  *   status (`insufficient_memory` 400...); an engine that cannot be reached is a 502 naming it.
  *
+ * Ring clusters (src/fleet/ring/clusters.ts; issue 17) share these routes and their ids:
+ * - `PUT /admin/clusters/{id}` `{kind: "ring", models_dir, nodes: [{host, ssh, ip}], name?, ssh_key?,
+ *   ithaca_command?}` — every node contacted over SSH and its host key pinned; `?force=true` saves unreachable nodes.
+ * - `GET /admin/clusters/{id}/load-options?model=` — every node's memory and the model's presence there, and every
+ *   (nodes, mode) choice with `fits` and a reason.
+ * - `POST /admin/clusters/{id}/load {model, mode?, nodes?}` — the preflight of odyssai-x-wire §6.4 (400
+ *   `invalid_mode_for_model`, `model_too_big_for_cluster`, `model_incomplete`, `invalid_nodes`); `?dry_run=true`
+ *   answers the plan (each rank's layers and bytes). Spawning the ranks is not built yet: without `dry_run`, 501.
+ * - `DELETE /admin/clusters/{id}` forgets it.
+ *
  * Engine ids are slugs, `[a-z0-9][a-z0-9-]{0,40}`: models are published as `<id>:<model>`.
  */
 import type { AnyElysia } from "elysia";
 import * as v from "valibot";
 import type { Enrolment } from "../fleet/enrolment.ts";
+import type { RingClusterInput, RingClusters } from "../fleet/ring/clusters.ts";
+import { RING_MODES } from "../fleet/ring/plan.ts";
+import { LoadOptionsQuery, RingClusterInputSchema } from "./ring-schemas.ts";
 import { telemakInventory, telemakLoad, telemakStatus, telemakUnload } from "../fleet/telemak-ops.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { ENGINE_KINDS } from "../store/engines.ts";
@@ -108,40 +121,92 @@ const PutQuery = v.object({
 
 const yes = (flag: string | undefined) => flag === "true" || flag === "1";
 
-/** Body of `POST /admin/clusters/{id}/load`. */
-const LoadSchema = v.strictObject({ model: v.pipe(v.string(), v.minLength(1, "must be a model id")) });
+/** Body of `PUT /admin/clusters/{id}`: an engine, or a ring cluster (`kind: "ring"`). */
+const PutSchema = v.variant("kind", [RingClusterInputSchema, EngineInputSchema]);
+
+/** Body of `POST /admin/clusters/{id}/load`; `mode` and `nodes` only for a ring cluster. */
+const LoadSchema = v.strictObject({
+  model: v.pipe(v.string(), v.minLength(1, "must be a model id")),
+  mode: v.optional(v.picklist(RING_MODES, `must be one of ${RING_MODES.join(", ")}`)),
+  nodes: v.optional(
+    v.union(
+      [
+        v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16)),
+        v.pipe(v.array(v.string()), v.minLength(1), v.maxLength(16)),
+      ],
+      "must be a node count or a list of node hosts",
+    ),
+  ),
+});
+type LoadBody = v.InferOutput<typeof LoadSchema>;
 /** Body of `POST /admin/clusters/{id}/unload` (no model: all). */
 const UnloadSchema = v.strictObject({ model: v.optional(v.pipe(v.string(), v.minLength(1, "must be a model id"))) });
 
 const notFound = (id: string) => new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
 
 /** The routes (see the module comment). */
-export function adminClustersRoutes(enrolment: Enrolment) {
+export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
+  /** 409 when `id` is taken by the other sort of cluster. */
+  const taken = (id: string, ring: boolean) => {
+    if (ring ? enrolment.knows(id) : rings.has(id)) {
+      throw new OpenAIError(409, `'${id}' is already ${ring ? "an engine" : "a ring cluster"}: pick another id`, {
+        code: "id_taken",
+        param: "id",
+      });
+    }
+  };
+  const load = async (id: string, body: LoadBody, dryRun: boolean) => {
+    if (!rings.has(id)) {
+      if (body.mode !== undefined || body.nodes !== undefined) {
+        throw new OpenAIError(400, "mode and nodes apply to ring clusters only", { code: "invalid_request_error" });
+      }
+      const answer = await telemakLoad(enrolment.target(id), body.model);
+      await enrolment.refresh(id);
+      return answer;
+    }
+    const accepted = await rings.preflight(id, body);
+    if (!dryRun) {
+      throw new OpenAIError(501, "Spawning ranks is not built yet (issue 17, item 2): use ?dry_run=true to plan.", {
+        code: "not_implemented",
+      });
+    }
+    return {
+      dry_run: true,
+      cluster: id,
+      model: accepted.model,
+      mode: accepted.plan.mode,
+      nodes: accepted.nodes.map((node) => node.host),
+      ranks: accepted.plan.ranks,
+    };
+  };
   return (app: AnyElysia) =>
     app
       .get(
         "/admin/clusters",
         async () => {
-          const data = await enrolment.list();
+          const data = [...(await enrolment.list()), ...rings.list()];
           return { data, count: data.length };
         },
         { detail: { summary: "Engines of the fleet: configured and enrolled (admin)", tags: ["Admin"] } },
       )
       .get(
         "/admin/clusters/:id",
-        async ({ params }) => (await enrolment.view(params.id)) ?? Promise.reject(notFound(params.id)),
+        async ({ params }) =>
+          rings.view(params.id) ?? (await enrolment.view(params.id)) ?? Promise.reject(notFound(params.id)),
         { params: EngineParams, detail: { summary: "One engine (admin)", tags: ["Admin"] } },
       )
       .put(
         "/admin/clusters/:id",
-        ({ params, body, query }) =>
-          enrolment.put(params.id, body as v.InferOutput<typeof EngineInputSchema>, {
-            dryRun: yes(query.dry_run),
-            force: yes(query.force),
-          }),
+        ({ params, body, query }) => {
+          const input = body as v.InferOutput<typeof PutSchema>;
+          taken(params.id, input.kind === "ring");
+          if (input.kind === "ring")
+            return rings.put(params.id, input as RingClusterInput, { force: yes(query.force) });
+          return enrolment.put(params.id, input, { dryRun: yes(query.dry_run), force: yes(query.force) });
+        },
         {
           params: EngineParams,
-          body: EngineInputSchema,
+          body: PutSchema,
           query: PutQuery,
           parse: "json",
           detail: {
@@ -160,18 +225,23 @@ export function adminClustersRoutes(enrolment: Enrolment) {
       })
       .post(
         "/admin/clusters/:id/load",
-        async ({ params, body }) => {
-          const answer = await telemakLoad(enrolment.target(params.id), (body as { model: string }).model);
-          await enrolment.refresh(params.id);
-          return answer;
-        },
+        ({ params, body, query }) => load(params.id, body as LoadBody, yes(query.dry_run)),
         {
           params: EngineParams,
           body: LoadSchema,
+          query: v.object({ dry_run: PutQuery.entries.dry_run }),
           parse: "json",
-          detail: { summary: "Load a model on an engine (admin)", tags: ["Admin"] },
+          detail: {
+            summary: "Load a model on an engine, or across a ring cluster (dry_run: the preflight's plan) (admin)",
+            tags: ["Admin"],
+          },
         },
       )
+      .get("/admin/clusters/:id/load-options", ({ params, query }) => rings.loadOptions(params.id, query.model), {
+        params: EngineParams,
+        query: LoadOptionsQuery,
+        detail: { summary: "A ring cluster's (nodes, mode) choices for a model, with fits (admin)", tags: ["Admin"] },
+      })
       .post(
         "/admin/clusters/:id/unload",
         async ({ params, body }) => {
@@ -189,7 +259,7 @@ export function adminClustersRoutes(enrolment: Enrolment) {
       .delete(
         "/admin/clusters/:id",
         ({ params }) => {
-          if (!enrolment.remove(params.id)) throw notFound(params.id);
+          if (!rings.remove(params.id) && !enrolment.remove(params.id)) throw notFound(params.id);
           return { ok: true, id: params.id };
         },
         { params: EngineParams, detail: { summary: "Remove an enrolled engine (admin)", tags: ["Admin"] } },

@@ -129,6 +129,11 @@ export class Enrolment {
     return Promise.all([...configured, ...enrolled]);
   }
 
+  /** Whether `id` is an engine, configured or enrolled. */
+  knows(id: string): boolean {
+    return this.configured.has(id) || this.store.engines.get(id) !== undefined;
+  }
+
   /** One engine, or undefined. */
   async view(id: string): Promise<EngineView | undefined> {
     const upstream = this.configured.get(id);

@@ -98,8 +98,8 @@ function expandHome(path: string): string {
   return path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
 }
 
-/** The login of an engine with an SSH target. */
-function endpointOf(
+/** The login of an engine with an SSH target (or of a ring node: its id names cluster and node). */
+export function endpointOf(
   engine: Pick<EngineRecord, "id" | "sshKeyPath" | "sshHostKey"> & { sshTarget: string },
   env: Record<string, string | undefined>,
 ): SshEndpoint {

@@ -14,6 +14,7 @@ import { migrate } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
 import { ProviderTable } from "./providers.ts";
 import { CrewTable } from "./crew.ts";
+import { RingClusterTable } from "./ring-clusters.ts";
 import { ApiKeyTable } from "./api-keys.ts";
 import { SecretStore } from "./secrets.ts";
 import { RequestTable } from "./requests.ts";
@@ -55,6 +56,8 @@ export class Store {
   readonly apiKeys: ApiKeyTable;
   /** The request log (written in batches by ./request-log.ts). */
   readonly requests: RequestTable;
+  /** Ring clusters: machines running one model together (src/fleet/ring/). */
+  readonly ringClusters: RingClusterTable;
 
   private constructor(
     readonly db: Database,
@@ -66,6 +69,7 @@ export class Store {
     this.crew = new CrewTable(db);
     this.apiKeys = new ApiKeyTable(db);
     this.requests = new RequestTable(db);
+    this.ringClusters = new RingClusterTable(db);
   }
 
   /**

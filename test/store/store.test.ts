@@ -25,7 +25,15 @@ describe("runtime database", () => {
     const home = join(tempDir(), "home");
     const store = Store.open(home);
     expect(schemaVersion(store.db)).toBe(LATEST);
-    expect(tables(store.db)).toEqual(["api_keys", "crew", "engines", "providers", "requests", "settings"]);
+    expect(tables(store.db)).toEqual([
+      "api_keys",
+      "crew",
+      "engines",
+      "providers",
+      "requests",
+      "ring_clusters",
+      "settings",
+    ]);
     expect(store.db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()?.journal_mode).toBe("wal");
     expect(statSync(home).mode & 0o777).toBe(0o700);
     store.close();

@@ -10,6 +10,7 @@ import crew from "./0004-crew.sql" with { type: "text" };
 import keys from "./0005-keys.sql" with { type: "text" };
 import requests from "./0006-requests.sql" with { type: "text" };
 import ssh from "./0007-ssh.sql" with { type: "text" };
+import ringClusters from "./0008-ring-clusters.sql" with { type: "text" };
 
 /** One schema step. */
 export interface Migration {
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "0005-keys.sql", sql: keys },
   { version: 6, name: "0006-requests.sql", sql: requests },
   { version: 7, name: "0007-ssh.sql", sql: ssh },
+  { version: 8, name: "0008-ring-clusters.sql", sql: ringClusters },
 ];

@@ -1,0 +1,71 @@
+/**
+ * Request bodies of the ring-cluster side of `/admin/clusters*` (src/fleet/ring/clusters.ts): a cluster of kind
+ * `ring` (`PUT /admin/clusters/{id}`), a load (`POST /admin/clusters/{id}/load` on a ring cluster) and the load
+ * options' query.
+ */
+import * as v from "valibot";
+import { validModelPath, validModelsDir } from "../fleet/ring/node-facts.ts";
+import { RING_MODES } from "../fleet/ring/plan.ts";
+import { FINGERPRINT_PATTERN, SSH_TARGET_PATTERN } from "../fleet/ssh-target.ts";
+
+/** An IPv4 or IPv6 literal (the ring's address of a node). */
+const IpLiteral = v.union([v.pipe(v.string(), v.ipv4()), v.pipe(v.string(), v.ipv6())], "must be an IP address");
+
+/** A model path: relative to models_dir or absolute, of [A-Za-z0-9._/-], no `..`. */
+export const ModelPath = v.pipe(
+  v.string("must be a string"),
+  v.check(validModelPath, "must be a model path of [A-Za-z0-9._/-] (relative to models_dir, or absolute), no '..'"),
+);
+
+/** Body of `PUT /admin/clusters/{id}` for a ring cluster. */
+export const RingClusterInputSchema = v.strictObject({
+  kind: v.literal("ring"),
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
+  models_dir: v.pipe(
+    v.string(),
+    v.check(validModelsDir, "must be a directory path of [A-Za-z0-9._/-], absolute or under ~/, no '..'"),
+  ),
+  ithaca_command: v.optional(
+    v.pipe(v.string(), v.regex(/^(~\/)?[A-Za-z0-9._/-]{1,512}$/, "must be a command name or path of [A-Za-z0-9._/-]")),
+  ),
+  ssh_key: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(~\/|\/)/, "must be an absolute path or one under ~/"),
+      v.maxLength(4096, "must be at most 4096 characters"),
+      v.check((path) => !/\p{Cc}/u.test(path), "must not contain control characters"),
+    ),
+  ),
+  nodes: v.pipe(
+    v.array(
+      v.strictObject({
+        host: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a host name")),
+        ssh: v.pipe(v.string(), v.regex(SSH_TARGET_PATTERN, "must be user@host or user@host:port")),
+        ip: IpLiteral,
+        ssh_host_key: v.optional(
+          v.pipe(v.string(), v.regex(FINGERPRINT_PATTERN, "must be SHA256:<43 base64 characters>")),
+        ),
+      }),
+    ),
+    v.minLength(1, "must list at least one node"),
+    v.maxLength(16, "must list at most 16 nodes"),
+  ),
+});
+
+/** Body of `POST /admin/clusters/{id}/load` on a ring cluster. */
+export const RingLoadSchema = v.strictObject({
+  model: ModelPath,
+  mode: v.optional(v.picklist(RING_MODES, `must be one of ${RING_MODES.join(", ")}`)),
+  nodes: v.optional(
+    v.union(
+      [
+        v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16)),
+        v.pipe(v.array(v.string()), v.minLength(1), v.maxLength(16)),
+      ],
+      "must be a node count or a list of node hosts",
+    ),
+  ),
+});
+
+/** Query of `GET /admin/clusters/{id}/load-options`. */
+export const LoadOptionsQuery = v.object({ model: ModelPath });
