@@ -45,6 +45,7 @@ typedef struct mlx_string_ { void* ctx; } mlx_string;
 typedef struct mlx_vector_array_ { void* ctx; } mlx_vector_array;
 typedef struct mlx_map_string_to_array_ { void* ctx; } mlx_map_string_to_array;
 typedef struct mlx_map_string_to_string_ { void* ctx; } mlx_map_string_to_string;
+typedef struct mlx_distributed_group_ { void* ctx; } mlx_distributed_group;
 
 typedef enum mlx_dtype_ {
   MLX_BOOL = 0,
@@ -537,6 +538,55 @@ MLXC_API int mlx_random_normal(
     float loc,
     float scale,
     const mlx_array key /* may be null */,
+    const mlx_stream s);
+
+/* ------------------------------------------------------------ distributed */
+/* mlx-c v0.6.0 (distributed_group.h, distributed.h). v0.6.0 has no
+ * mlx_distributed_group_free: group handles are never freed. A "may be null"
+ * group resolves to mlx_distributed_init(false, "any"). */
+
+MLXC_API int mlx_distributed_group_rank(mlx_distributed_group group);
+MLXC_API int mlx_distributed_group_size(mlx_distributed_group group);
+MLXC_API mlx_distributed_group
+mlx_distributed_group_split(mlx_distributed_group group, int color, int key);
+MLXC_API bool mlx_distributed_is_available(const char* bk /* may be null */);
+MLXC_API mlx_distributed_group mlx_distributed_init(
+    bool strict, const char* bk /* may be null */);
+
+#define MLXC_DECL_COLLECTIVE(name)          \
+  MLXC_API int name(                        \
+      mlx_array* res,                       \
+      const mlx_array x,                    \
+      const mlx_distributed_group group /* may be null */, \
+      const mlx_stream s);
+
+MLXC_DECL_COLLECTIVE(mlx_distributed_all_gather)
+MLXC_DECL_COLLECTIVE(mlx_distributed_all_max)
+MLXC_DECL_COLLECTIVE(mlx_distributed_all_min)
+MLXC_DECL_COLLECTIVE(mlx_distributed_all_sum)
+MLXC_DECL_COLLECTIVE(mlx_distributed_sum_scatter)
+
+#undef MLXC_DECL_COLLECTIVE
+
+MLXC_API int mlx_distributed_recv(
+    mlx_array* res,
+    const int* shape,
+    size_t shape_num,
+    mlx_dtype dtype,
+    int src,
+    const mlx_distributed_group group /* may be null */,
+    const mlx_stream s);
+MLXC_API int mlx_distributed_recv_like(
+    mlx_array* res,
+    const mlx_array x,
+    int src,
+    const mlx_distributed_group group /* may be null */,
+    const mlx_stream s);
+MLXC_API int mlx_distributed_send(
+    mlx_array* res,
+    const mlx_array x,
+    int dst,
+    const mlx_distributed_group group /* may be null */,
     const mlx_stream s);
 
 #ifdef __cplusplus

@@ -27,6 +27,18 @@ export {
   type MemoryStats,
 } from "./memory.ts";
 export * as ops from "./ops.ts";
+export * as distributed from "./distributed.ts";
+export {
+  checkRingHostfile,
+  formatRingHostfile,
+  validateRingConfig,
+  ringEnv,
+  ringConfigFromEnvironment,
+  setRingEnvironment,
+  type RingConfig,
+  type RingHostfile,
+} from "./ring.ts";
+export { nativeEnv, setNativeEnv } from "./environ.ts";
 export { mlx, type Runtime } from "./runtime.ts";
 export { optInt, optFloat, optDtype } from "./optional.ts";
 

@@ -57,11 +57,21 @@ const BINARY = [
   "logical_and",
   "logical_or",
 ] as const;
+/** `int f(mlx_array* res, mlx_array x, mlx_distributed_group group, mlx_stream s)` */
+const collective = fn([P, P, P, P]);
+const COLLECTIVE = [
+  "distributed_all_sum",
+  "distributed_all_gather",
+  "distributed_all_max",
+  "distributed_all_min",
+  "distributed_sum_scatter",
+] as const;
 const REDUCE_AXIS = ["argmax_axis", "max_axis", "min_axis", "sum_axis", "mean_axis", "logsumexp_axis"] as const;
 
 export type UnaryOp = (typeof UNARY)[number];
 export type BinaryOp = (typeof BINARY)[number];
 export type ReduceAxisOp = (typeof REDUCE_AXIS)[number];
+export type CollectiveOp = (typeof COLLECTIVE)[number];
 
 const prefixed = (names: readonly string[], sig: FFIFunction) =>
   Object.fromEntries(names.map((n) => [`mlx_${n}`, sig]));
@@ -167,6 +177,17 @@ export const SYMBOLS = {
   mlx_random_key: fn([P, U]),
   mlx_random_split: fn([P, P, P, P]),
   mlx_random_categorical: fn([P, P, I, P, P]),
+  // distributed (v0.6 signatures: init and split return the group by value, and there is no group free; both changed
+  // after v0.6.0, see distributed.ts)
+  mlx_distributed_is_available: fn([P], B),
+  mlx_distributed_init: fn([B, P], P),
+  mlx_distributed_group_rank: fn([P]),
+  mlx_distributed_group_size: fn([P]),
+  mlx_distributed_group_split: fn([P, I, I], P),
+  ...prefixed(COLLECTIVE, collective),
+  mlx_distributed_send: fn([P, P, I, P, P]),
+  mlx_distributed_recv: fn([P, P, U, I, I, P, P]),
+  mlx_distributed_recv_like: fn([P, P, I, P, P]),
 } satisfies Record<string, FFIFunction>;
 
 export type SymbolTable = typeof SYMBOLS;
