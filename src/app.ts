@@ -101,11 +101,11 @@ async function createBackends(config: Config): Promise<{ backends: Backend[]; lo
 
 /**
  * Action routes whose body is optional: an empty body reads as `{}` (`POST /admin/sessions/clear` clears all,
- * `POST /admin/clusters/{id}/unload` unloads all, `POST /admin/providers/{id}/test` takes none). A `DELETE` may carry
- * none either.
+ * `POST /admin/clusters/{id}/unload` unloads all, `…/reset` takes none, `POST /admin/providers/{id}/test` takes
+ * none). A `DELETE` may carry none either.
  */
 const OPTIONAL_BODY =
-  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/unload|providers\/[^/]+\/test|discovery\/(enable|disable)|keys\/[^/]+\/rotate|runs\/([^/]+\/cancel|cancel-all))$/;
+  /^\/admin\/(sessions\/clear|clusters\/[^/]+\/(unload|reset)|providers\/[^/]+\/test|discovery\/(enable|disable)|keys\/[^/]+\/rotate|runs\/([^/]+\/cancel|cancel-all))$/;
 
 /** Routes whose bodies are JSON and nothing else (`/v1/*`, `/admin/*`): any other media type gets 415. */
 const JSON_ROUTES = /^\/(v1|admin)(\/|$)/;
@@ -135,6 +135,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   const ssh = new SshPool();
   const enrolment = new Enrolment(store, registry, config.upstreams, process.env, ssh);
   enrolment.restore();
+  const rings = new RingClusters(store, ssh, registry);
   const providers = new Providers(store, registry, config.upstreams);
   providers.restore();
   const pairing = new Pairing(store.crew, config.auth.enroll_secret);
@@ -239,7 +240,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
   pipeline
     .use(adminModelsRoutes(localModels))
     .use(adminSessionsRoutes(localModels))
-    .use(adminClustersRoutes(enrolment, new RingClusters(store, ssh)))
+    .use(adminClustersRoutes(enrolment, rings))
     .use(adminSshRoutes(new SshOps(enrolment, ssh)))
     .use(adminProvidersRoutes(providers))
     .use(adminMetricsRoutes({ table: store.requests, log: requestLog, options: config.request_log, runs }))
@@ -365,6 +366,7 @@ export async function createApp(config: Config, deps: AppDeps = {}) {
         timer = setTimeout(resolve, graceMs);
       });
       await Promise.race([stopped, grace]).finally(() => clearTimeout(timer));
+      await rings.close();
       await registry.close();
       await stopped;
       ssh.close();

@@ -29,7 +29,10 @@
  *   (nodes, mode) choice with `fits` and a reason.
  * - `POST /admin/clusters/{id}/load {model, mode?, nodes?}` — the preflight of odyssai-x-wire §6.4 (400
  *   `invalid_mode_for_model`, `model_too_big_for_cluster`, `model_incomplete`, `invalid_nodes`); `?dry_run=true`
- *   answers the plan (each rank's layers and bytes). Spawning the ranks is not built yet: without `dry_run`, 501.
+ *   answers the plan (each rank's layers and bytes); otherwise the ranks are spawned over SSH and rank 0 joins the
+ *   catalog once ready (`{loaded, cluster, model, mode, nodes, url, load_s}`; 502 `load_failed` naming the rank).
+ *   More than one rank needs the distributed engine (issue 17, item 2): until it exists such a load fails so.
+ * - `GET …/status` (state, reason, each rank's phase), `POST …/unload`, `POST …/reset` (also kills leftovers).
  * - `DELETE /admin/clusters/{id}` forgets it.
  *
  * Engine ids are slugs, `[a-z0-9][a-z0-9-]{0,40}`: models are published as `<id>:<model>`.
@@ -164,12 +167,8 @@ export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
       await enrolment.refresh(id);
       return answer;
     }
+    if (!dryRun) return rings.load(id, body);
     const accepted = await rings.preflight(id, body);
-    if (!dryRun) {
-      throw new OpenAIError(501, "Spawning ranks is not built yet (issue 17, item 2): use ?dry_run=true to plan.", {
-        code: "not_implemented",
-      });
-    }
     return {
       dry_run: true,
       cluster: id,
@@ -215,10 +214,14 @@ export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
           },
         },
       )
-      .get("/admin/clusters/:id/status", ({ params }) => telemakStatus(enrolment.target(params.id)), {
-        params: EngineParams,
-        detail: { summary: "An engine's status: health, activity, memory, sessions (admin)", tags: ["Admin"] },
-      })
+      .get(
+        "/admin/clusters/:id/status",
+        ({ params }) => (rings.has(params.id) ? rings.status(params.id) : telemakStatus(enrolment.target(params.id))),
+        {
+          params: EngineParams,
+          detail: { summary: "An engine's status: health, activity, memory, sessions (admin)", tags: ["Admin"] },
+        },
+      )
       .get("/admin/clusters/:id/models", ({ params }) => telemakInventory(enrolment.target(params.id)), {
         params: EngineParams,
         detail: { summary: "An engine's on-disk model inventory (admin)", tags: ["Admin"] },
@@ -237,6 +240,24 @@ export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
           },
         },
       )
+      .post(
+        "/admin/clusters/:id/reset",
+        ({ params }) => {
+          if (!rings.has(params.id)) {
+            if (enrolment.knows(params.id)) {
+              throw new OpenAIError(409, `'${params.id}' is an engine: reset applies to ring clusters`, {
+                code: "not_a_ring_cluster",
+              });
+            }
+            throw notFound(params.id);
+          }
+          return rings.reset(params.id);
+        },
+        {
+          params: EngineParams,
+          detail: { summary: "Stop a ring cluster's ranks, kill leftovers on every node (admin)", tags: ["Admin"] },
+        },
+      )
       .get("/admin/clusters/:id/load-options", ({ params, query }) => rings.loadOptions(params.id, query.model), {
         params: EngineParams,
         query: LoadOptionsQuery,
@@ -245,6 +266,7 @@ export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
       .post(
         "/admin/clusters/:id/unload",
         async ({ params, body }) => {
+          if (rings.has(params.id)) return rings.unload(params.id);
           const answer = await telemakUnload(enrolment.target(params.id), (body as { model?: string }).model);
           await enrolment.refresh(params.id);
           return answer;
@@ -258,8 +280,8 @@ export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
       )
       .delete(
         "/admin/clusters/:id",
-        ({ params }) => {
-          if (!rings.remove(params.id) && !enrolment.remove(params.id)) throw notFound(params.id);
+        async ({ params }) => {
+          if (!(await rings.remove(params.id)) && !enrolment.remove(params.id)) throw notFound(params.id);
           return { ok: true, id: params.id };
         },
         { params: EngineParams, detail: { summary: "Remove an enrolled engine (admin)", tags: ["Admin"] } },

@@ -26,7 +26,14 @@ export const RingClusterInputSchema = v.strictObject({
     v.check(validModelsDir, "must be a directory path of [A-Za-z0-9._/-], absolute or under ~/, no '..'"),
   ),
   ithaca_command: v.optional(
-    v.pipe(v.string(), v.regex(/^(~\/)?[A-Za-z0-9._/-]{1,512}$/, "must be a command name or path of [A-Za-z0-9._/-]")),
+    v.pipe(
+      v.string(),
+      v.maxLength(512, "must be at most 512 characters"),
+      v.regex(
+        /^[A-Za-z0-9._/~=-]+( [A-Za-z0-9._/~=-]+)*$/,
+        "must be a command and its arguments: words of [A-Za-z0-9._/~=-] separated by single spaces",
+      ),
+    ),
   ),
   ssh_key: v.optional(
     v.pipe(

@@ -1,6 +1,6 @@
 /**
  * The `ithaca` command line, shared by the checkout (src/main.ts) and the standalone binary
- * (scripts/build-binary.sh): `serve`, `make-model`, `version`, `doctor`.
+ * (scripts/build-binary.sh): `serve`, `make-model`, `version`, `doctor`, `rank`.
  *
  * In a binary, the native libraries are extracted (src/cli/native.ts) before any command that may load MLX, and
  * `MLXC_NATIVE_DIR` tells the binding where they are.
@@ -32,6 +32,7 @@ Usage:
   ithaca serve [--host HOST] [--port PORT] [--config FILE] [--model DIR]
   ithaca make-model --arch llama|mistral|qwen2|qwen3 --out DIR [--size tiny|small|qwen3-0.6b] [--bits N] ...
   ithaca doctor [--config FILE] [--host HOST] [--port PORT] [--json]
+  ithaca rank --model DIR [--host IP] [--port PORT] [--cluster ID]   (spawned over SSH for a ring cluster)
   ithaca version
   ithaca --help
 
@@ -121,6 +122,20 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
         const { serve } = await import("./serve.ts");
         await serve(values, deps.makeDemoModel);
         return 0;
+      }
+      case "rank": {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            model: { type: "string" },
+            host: { type: "string" },
+            port: { type: "string" },
+            cluster: { type: "string" },
+          },
+        });
+        prepareNatives(deps);
+        const { rank } = await import("./rank.ts");
+        return await rank(values);
       }
       default:
         console.error(`Unknown command: ${argv.join(" ")}\n\n${USAGE}`);

@@ -8,6 +8,7 @@
  *
  * A node's host key is pinned at its first contact, as for enrolled engines (../ssh-enrolment.ts).
  */
+import type { BackendRegistry } from "../../backends/registry.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 import type { RingClusterRecord, RingNode } from "../../store/ring-clusters.ts";
 import type { Store } from "../../store/store.ts";
@@ -16,7 +17,10 @@ import { SshError } from "../ssh-errors.ts";
 import { toHttpError } from "../ssh-ops.ts";
 import type { SshEndpoint, SshPool } from "../ssh.ts";
 import { modelFactsOf, type NodeFacts, readNodeFacts, validModelPath } from "./node-facts.ts";
-import { isRefusal, type LoadOption, loadOptions, planRing, type RingMode, type RingPlan } from "./plan.ts";
+import { READY_TIMEOUT_MS, RingLoad } from "./lifecycle.ts";
+import { killCommand } from "./ranks.ts";
+import { type LoadOptionsView, type RingClusterView, type RingStatusView, reportOf } from "./views.ts";
+import { isRefusal, loadOptions, planRing, type RingMode, type RingPlan } from "./plan.ts";
 
 /** What `PUT /admin/clusters/{id}` with `kind: "ring"` sends. */
 export interface RingClusterInput {
@@ -28,38 +32,6 @@ export interface RingClusterInput {
   /** Path of an SSH private key on this machine, for every node (else `ITHACA_SSH_KEY`, else the agent). */
   ssh_key?: string;
   nodes: Array<{ host: string; ssh: string; ip: string; ssh_host_key?: string }>;
-}
-
-/** A cluster as `/admin/clusters` shows it. */
-export interface RingClusterView {
-  id: string;
-  name: string;
-  kind: "ring";
-  models_dir: string;
-  ithaca_command: string;
-  nodes: Array<{ host: string; ssh: string; ip: string; ssh_host_key: string | null }>;
-  ssh_key_source: "cluster" | "ITHACA_SSH_KEY" | "agent" | "none";
-  created_at: number;
-  updated_at: number;
-}
-
-/** One node's facts as the load options show them. */
-export interface NodeReport {
-  host: string;
-  mem_bytes: number;
-  budget_bytes: number;
-  present: boolean;
-  missing: string[];
-}
-
-/** `GET /admin/clusters/{id}/load-options?model=…`. */
-export interface LoadOptionsView {
-  cluster: string;
-  model: string;
-  /** The model's weights, in bytes (as the first node holding it reports). */
-  model_bytes: number;
-  nodes: NodeReport[];
-  options: LoadOption[];
 }
 
 /** A load's request, as `POST /admin/clusters/{id}/load` sends it. */
@@ -79,13 +51,104 @@ export interface AcceptedLoad {
 
 const notFound = (id: string) => new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
 
+/** Deadline of the clean-up command on one node at reset, in ms. */
+const RESET_TIMEOUT_MS = 15_000;
+
 /** The ring clusters of this Ithaca (see the module comment). */
 export class RingClusters {
+  /** The current load of each cluster that has one (loading, loaded or degraded). */
+  private readonly loads = new Map<string, RingLoad>();
+
   constructor(
     private readonly store: Store,
     private readonly ssh: SshPool,
+    private readonly registry: BackendRegistry,
     private readonly env: Record<string, string | undefined> = process.env,
+    private readonly readyTimeoutMs = READY_TIMEOUT_MS,
   ) {}
+
+  /**
+   * Loads `request.model` across the cluster: the preflight, then the ranks spawned over SSH; the model serves once
+   * rank 0 is ready. A load already there is unloaded first.
+   * @throws OpenAIError as {@link preflight}; 409 `cluster_busy` while a load is in progress; 502 `load_failed`.
+   */
+  async load(id: string, request: RingLoadRequest) {
+    const accepted = await this.preflight(id, request);
+    if (this.loads.get(id)?.state === "loading") {
+      throw new OpenAIError(409, `cluster '${id}' is loading a model already`, { code: "cluster_busy" });
+    }
+    await this.unload(id);
+    const cluster = this.cluster(id);
+    const spec = { cluster, ...accepted, endpoint: (node: RingNode) => this.endpoint(cluster, node) };
+    const started = performance.now();
+    const load = new RingLoad(spec, this.ssh, this.registry);
+    this.loads.set(id, load);
+    await load.start(this.readyTimeoutMs);
+    return {
+      loaded: true,
+      cluster: id,
+      model: accepted.model,
+      mode: accepted.plan.mode,
+      nodes: accepted.nodes.map((node) => node.host),
+      url: load.served?.url ?? null,
+      load_s: Math.round((performance.now() - started) / 10) / 100,
+    };
+  }
+
+  /** Stops the cluster's ranks, if any. @returns what was unloaded. @throws OpenAIError 404 `engine_not_found`. */
+  async unload(id: string): Promise<{ unloaded: string | null; cluster: string }> {
+    this.cluster(id);
+    const load = this.loads.get(id);
+    this.loads.delete(id);
+    await load?.stop();
+    return { unloaded: load?.spec.model ?? null, cluster: id };
+  }
+
+  /**
+   * Unloads, then kills whatever is left of the cluster's ranks on every node (odyssai-x-wire §6.1 orphan sweep),
+   * and forgets a degraded state.
+   * @returns each node's clean-up result.
+   */
+  async reset(id: string) {
+    const cluster = this.cluster(id);
+    await this.unload(id);
+    const swept = await Promise.allSettled(
+      cluster.nodes.map((node) => this.ssh.exec(this.endpoint(cluster, node), killCommand(id), RESET_TIMEOUT_MS)),
+    );
+    return {
+      reset: true,
+      cluster: id,
+      nodes: swept.map((result, rank) => ({
+        host: (cluster.nodes[rank] as RingNode).host,
+        ok: result.status === "fulfilled" && result.value.rc === 0,
+      })),
+    };
+  }
+
+  /** Where the cluster's load stands, rank by rank. @throws OpenAIError 404 `engine_not_found`. */
+  status(id: string): RingStatusView {
+    this.cluster(id);
+    const load = this.loads.get(id);
+    return {
+      cluster: id,
+      state: load?.state ?? "idle",
+      model: load?.spec.model ?? null,
+      mode: load?.spec.plan.mode ?? null,
+      reason: load?.reason ?? null,
+      ranks: (load?.ranks ?? []).map((rank) => ({
+        rank: rank.spec.rank,
+        host: rank.spec.host,
+        phase: rank.phase,
+        url: rank.readyEvent?.url ?? null,
+        exit_reason: rank.phase === "exited" ? (rank.exitReason ?? null) : null,
+      })),
+    };
+  }
+
+  /** Stops every cluster's ranks (at shutdown). */
+  async close(): Promise<void> {
+    await Promise.all([...this.loads.keys()].map((id) => this.unload(id)));
+  }
 
   /** Whether `id` is a ring cluster. */
   has(id: string): boolean {
@@ -149,8 +212,10 @@ export class RingClusters {
     return this.viewOf(saved);
   }
 
-  /** Forgets a cluster. @returns whether there was one. */
-  remove(id: string): boolean {
+  /** Forgets a cluster, its ranks stopped first. @returns whether there was one. */
+  async remove(id: string): Promise<boolean> {
+    if (!this.has(id)) return false;
+    await this.unload(id);
     return this.store.ringClusters.delete(id);
   }
 
@@ -281,17 +346,6 @@ export class RingClusters {
       updated_at: cluster.updatedAt,
     };
   }
-}
-
-/** A node's facts as the load options show them. */
-function reportOf(node: RingNode, facts: NodeFacts): NodeReport {
-  return {
-    host: node.host,
-    mem_bytes: facts.memBytes,
-    budget_bytes: Math.floor(facts.budgetBytes),
-    present: facts.present,
-    missing: facts.missing,
-  };
 }
 
 /**

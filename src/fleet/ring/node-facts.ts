@@ -33,11 +33,15 @@ export function validModelsDir(dir: string): boolean {
   return dir.length > 0 && dir.length <= 512 && MODELS_DIR.test(dir) && !dir.split("/").includes("..");
 }
 
-/** The model's directory on the node, as a shell word: absolute as given, else under `modelsDir` (`~/` → `$HOME/`). */
-function shellPath(modelsDir: string, model: string): string {
-  if (model.startsWith("/")) return `'${model}'`;
-  const dir = modelsDir.replace(/\/+$/, "");
-  return dir.startsWith("~/") ? `"$HOME"'/${dir.slice(2)}/${model}'` : `'${dir}/${model}'`;
+/**
+ * A validated path on a node as a shell word: `model` absolute as given, else under `modelsDir`; `modelsDir` alone
+ * without a model. `~/` becomes `"$HOME"/`.
+ */
+export function shellPathWord(modelsDir: string, model?: string): string {
+  if (model?.startsWith("/")) return `'${model}'`;
+  const dir = modelsDir.replace(/\/+$/, "") || "/";
+  const path = model === undefined ? dir : `${dir}/${model}`;
+  return path.startsWith("~/") ? `"$HOME"'/${path.slice(2)}'` : `'${path}'`;
 }
 
 /**
@@ -48,7 +52,7 @@ export function nodeFactsCommand(modelsDir: string, model: string): string {
   if (!validModelsDir(modelsDir)) throw new RangeError(`invalid models_dir '${modelsDir}'`);
   if (!validModelPath(model)) throw new RangeError(`invalid model path '${model}'`);
   const lines = [
-    `M=${shellPath(modelsDir, model)}`,
+    `M=${shellPathWord(modelsDir, model)}`,
     'if [ "$(uname -s)" = Darwin ]; then',
     '  echo "mem=$(sysctl -n hw.memsize)"; echo "wired_mb=$(sysctl -n iogpu.wired_limit_mb 2>/dev/null || echo 0)"',
     "else",

@@ -1,0 +1,98 @@
+/**
+ * `ithaca rank`: one rank of a ring cluster (issue 17), spawned over SSH by the Ithaca that manages the cluster
+ * (src/fleet/ring/ranks.ts). Rank 0 serves the model over HTTP with Ithaca's own app — the same generation loop,
+ * sampling, stops, tool and thinking parsing and prefix cache as any local model — behind the API key
+ * `ITHACA_API_KEYS` carries, and the managing Ithaca routes to it like any engine.
+ *
+ * Protocol (JSON lines on standard output, reference/odyssai-x-wire.md §6.3 in spirit):
+ * - `{"event":"ready","rank":0,"size":N,"url":"http://ip:port","model":"<id>","load_s":…}` once it serves;
+ * - `{"event":"error","rank":R,"message":"…"}` before exiting 1 when it cannot start.
+ * It exits when its standard input closes (the SSH channel that spawned it went away), on SIGTERM and on SIGINT, so a
+ * rank never outlives its manager.
+ *
+ * The world comes from `MLX_HOSTFILE` (`[["ip:port", …], …]` in rank order) and `MLX_RANK`; without a hostfile the
+ * world is this one process. Several ranks need the distributed engine of issue 17, item 2, which is not built yet:
+ * such a rank says so and exits 1.
+ */
+import { readFileSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { createApp } from "../app.ts";
+import { loadConfig, parsePort } from "../config/load.ts";
+
+/** The flags of `ithaca rank`. */
+export interface RankOptions {
+  model?: string;
+  host?: string;
+  port?: string;
+  /** The ring cluster it belongs to: named in its events, and what its manager's clean-up matches. */
+  cluster?: string;
+}
+
+/** One JSON line on standard output. */
+function emit(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+/** The number of ranks `MLX_HOSTFILE` lists (1 without one). @throws Error when it cannot be read as a hostfile. */
+function worldSize(env: Record<string, string | undefined>): number {
+  const path = env.MLX_HOSTFILE;
+  if (!path) return 1;
+  const hosts: unknown = JSON.parse(readFileSync(path, "utf8"));
+  if (!Array.isArray(hosts) || hosts.length === 0) throw new Error(`MLX_HOSTFILE ${path} lists no rank`);
+  return hosts.length;
+}
+
+/**
+ * Runs the rank until its standard input closes or a signal stops it.
+ * @returns 1 when it cannot start (after an `error` event); otherwise never returns before the process exits.
+ */
+export async function rank(
+  options: RankOptions,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const rankNo = Number(env.MLX_RANK ?? 0);
+  const started = performance.now();
+  try {
+    if (!options.model) throw new Error("--model is required");
+    if (!env.ITHACA_API_KEYS) throw new Error("ITHACA_API_KEYS must carry the key rank 0 serves behind");
+    const size = worldSize(env);
+    if (size > 1) {
+      throw new Error(`a ${size}-rank world needs the distributed engine (issue 17, item 2), which is not built yet`);
+    }
+    // The model alone, with the environment's settings (ITHACA_API_KEYS, ITHACA_HOME…), never a configuration file.
+    const config = await loadConfig({
+      host: options.host,
+      port: options.port === undefined ? 0 : parsePort(options.port, "--port"),
+      model: resolve(options.model),
+      env: { ...env, ITHACA_CONFIG: undefined },
+      cwd: "/",
+    });
+    const ithaca = await createApp(config);
+    ithaca.app.listen({ hostname: config.server.host, port: config.server.port });
+    const url = `http://${config.server.host}:${ithaca.app.server?.port}`;
+    emit({
+      event: "ready",
+      cluster: options.cluster ?? null,
+      rank: rankNo,
+      size,
+      url,
+      model: basename(resolve(options.model)),
+      load_s: Math.round((performance.now() - started) / 10) / 100,
+    });
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      ithaca.close(2_000).finally(() => process.exit(0));
+    };
+    process.stdin.on("end", stop);
+    process.stdin.on("close", stop);
+    process.stdin.resume();
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+    return await new Promise<number>(() => {});
+  } catch (error) {
+    emit({ event: "error", rank: rankNo, message: error instanceof Error ? error.message : String(error) });
+    return 1;
+  }
+}

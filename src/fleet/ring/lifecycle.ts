@@ -1,0 +1,171 @@
+/**
+ * One load of a ring cluster, from spawn to unload (reference/odyssai-x-wire.md §6.4 "Start"): with more than one
+ * rank the ring hostfile (`[["ip:port"], …]` in rank order, ports drawn from 49152–65535) is written on every node;
+ * every rank is spawned over SSH (./ranks.ts), rank 0 first; the load waits for rank 0's `ready` within a deadline
+ * while watching every rank for death; rank 0 then joins the backend registry as an engine of kind `ithaca` (its
+ * HTTP behind a key drawn for this load), so its model is in the catalog as `<cluster>:<model>`.
+ *
+ * A rank that dies while the model is served makes the cluster `degraded`: the other ranks are stopped (a rank 0
+ * blocked in a collective with a dead peer would never answer), rank 0's backend leaves the registry, requests in
+ * flight end with a 502 naming the upstream, and the reason is kept for the status until `reset` or a new load.
+ */
+import { randomBytes } from "node:crypto";
+import { upstreamBackendId } from "../../backends/http/http-backend.ts";
+import { createOpenAIHttpBackend } from "../../backends/openai/backend.ts";
+import type { BackendRegistry } from "../../backends/registry.ts";
+import { resolveUpstream } from "../../config/load.ts";
+import { OpenAIError } from "../../protocol/errors.ts";
+import type { RingClusterRecord, RingNode } from "../../store/ring-clusters.ts";
+import type { SshEndpoint, SshPool } from "../ssh.ts";
+import type { RingPlan } from "./plan.ts";
+import { RankProcess, type RankReady } from "./ranks.ts";
+
+/** How long a load waits for rank 0's `ready`, in ms (odyssai-x-wire §6.4: 600 s). */
+export const READY_TIMEOUT_MS = 600_000;
+/** Deadline of writing the hostfile on one node, in ms. */
+const HOSTFILE_TIMEOUT_MS = 15_000;
+
+/** Where a load stands. */
+export type RingLoadState = "loading" | "loaded" | "degraded";
+
+/** What a load needs. */
+export interface RingLoadSpec {
+  cluster: RingClusterRecord;
+  model: string;
+  plan: RingPlan;
+  /** Rank order. */
+  nodes: RingNode[];
+  endpoint: (node: RingNode) => SshEndpoint;
+}
+
+/** The ring hostfile's path on every node of a cluster. */
+export function hostfilePath(clusterId: string): string {
+  return `/tmp/ithaca-ring-${clusterId}.json`;
+}
+
+/** The ring hostfile of `nodes` (rank order), each rank on a port drawn from 49152–65535. */
+export function ringHostfile(nodes: readonly RingNode[]): string[][] {
+  return nodes.map((node) => [
+    `${node.ip.includes(":") ? `[${node.ip}]` : node.ip}:${49152 + (randomBytes(2).readUInt16BE() % 16384)}`,
+  ]);
+}
+
+/** One load of a cluster (see the module comment). */
+export class RingLoad {
+  state: RingLoadState = "loading";
+  /** Why it is degraded, or why the load failed. */
+  reason: string | undefined;
+  readonly ranks: RankProcess[] = [];
+  /** Rank 0's `ready` event, once loaded. */
+  served: RankReady | undefined;
+  private readonly backendId: string;
+
+  constructor(
+    readonly spec: RingLoadSpec,
+    private readonly ssh: SshPool,
+    private readonly registry: BackendRegistry,
+  ) {
+    this.backendId = upstreamBackendId(spec.cluster.id);
+  }
+
+  /**
+   * Spawns the ranks and waits for rank 0 to serve, then puts it in the registry (`loaded`).
+   * @throws OpenAIError 502 `load_failed` naming the rank, its node and why (its error event, its standard error or
+   *   the deadline), every rank stopped and the load `degraded` with that reason; an SSH failure writing the hostfile.
+   */
+  async start(readyTimeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    try {
+      await this.spawn(readyTimeoutMs);
+    } catch (error) {
+      if (this.state === "loading") {
+        this.state = "degraded";
+        this.reason = error instanceof Error ? error.message : String(error);
+      }
+      throw error;
+    }
+  }
+
+  /** Stops every rank and takes rank 0 out of the registry. */
+  async stop(): Promise<void> {
+    if (this.registry.get(this.backendId)) await this.registry.remove(this.backendId);
+    await Promise.all(this.ranks.map((rank) => rank.close()));
+  }
+
+  private async spawn(readyTimeoutMs: number): Promise<void> {
+    const { cluster, nodes } = this.spec;
+    const token = randomBytes(24).toString("base64url");
+    const hostfile = nodes.length > 1 ? JSON.stringify(ringHostfile(nodes)) : undefined;
+    if (hostfile) {
+      await Promise.all(
+        nodes.map((node) =>
+          this.ssh.exec(
+            this.spec.endpoint(node),
+            `umask 077 && printf '%s' '${hostfile}' > ${hostfilePath(cluster.id)}`,
+            HOSTFILE_TIMEOUT_MS,
+          ),
+        ),
+      );
+    }
+    for (const [rank, node] of nodes.entries()) {
+      const spec = {
+        rank,
+        host: node.host,
+        endpoint: this.spec.endpoint(node),
+        ip: node.ip,
+        modelsDir: cluster.modelsDir,
+        model: this.spec.model,
+        ithacaCommand: cluster.ithacaCommand,
+        clusterId: cluster.id,
+        token,
+        ...(hostfile ? { hostfile: hostfilePath(cluster.id) } : {}),
+      };
+      this.ranks.push(new RankProcess(spec, this.ssh, (dead) => void this.degrade(dead)));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`rank 0 was not ready within ${Math.round(readyTimeoutMs / 1000)} s`)),
+        readyTimeoutMs,
+      );
+    });
+    const anyDeath = Promise.race(this.ranks.map((rank) => rank.exited.then(() => Promise.reject(rank))));
+    try {
+      this.served = await Promise.race([(this.ranks[0] as RankProcess).ready, deadline, anyDeath]);
+    } catch (failure) {
+      const why =
+        failure instanceof RankProcess
+          ? `rank ${failure.spec.rank} on '${failure.spec.host}': ${failure.exitReason}`
+          : (failure as Error).message;
+      this.state = "degraded";
+      this.reason = why;
+      await this.stop();
+      throw new OpenAIError(502, `cluster '${cluster.id}' could not load '${this.spec.model}': ${why}`, {
+        code: "load_failed",
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const upstream = resolveUpstream(
+      {
+        id: cluster.id,
+        kind: "openai-http",
+        engine: "ithaca",
+        label: cluster.label,
+        base_url: `${this.served.url}/v1`,
+      },
+      {},
+    );
+    this.registry.add(createOpenAIHttpBackend({ ...upstream, api_key: token }));
+    this.state = "loaded";
+  }
+
+  /** A rank died while serving (or loading): the cluster is degraded and every other rank stopped. */
+  private async degrade(dead: RankProcess): Promise<void> {
+    if (this.state === "degraded") return;
+    const why = `rank ${dead.spec.rank} on '${dead.spec.host}' exited: ${dead.exitReason}`;
+    if (this.state === "loaded") console.warn(`[ithaca] ring cluster '${this.spec.cluster.id}' degraded: ${why}`);
+    this.state = "degraded";
+    this.reason = why;
+    await this.stop();
+  }
+}

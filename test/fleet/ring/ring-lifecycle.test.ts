@@ -1,0 +1,172 @@
+/**
+ * A ring cluster's load, end to end (src/fleet/ring/lifecycle.ts, ranks.ts, src/cli/rank.ts): ranks spawned over a
+ * real OpenSSH server on loopback (test/helpers/sshd.ts) as real `ithaca rank` processes, rank 0 serving the model in
+ * the catalog as `<cluster>:<model>` through the real `openai` client; a rank killed with SIGKILL mid-stream ends the
+ * request with an error (never a hang) and degrades the cluster; reset recovers; unload takes the model out of the
+ * catalog. A load that cannot start (a command that does not exist; two ranks, which need the distributed engine of
+ * issue 17 item 2) fails with 502 `load_failed` naming the rank, every rank stopped; the two-rank load writes the
+ * ring hostfile on each node first.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { hostfilePath } from "../../../src/fleet/ring/lifecycle.ts";
+import { jsonCall } from "../../helpers/json-call.ts";
+import { BUN, REPO } from "../../helpers/paths.ts";
+import { TestSshd } from "../../helpers/sshd.ts";
+import { type RunningIthaca, startIthaca } from "../../helpers/start.ts";
+
+let sshd: TestSshd;
+let server: RunningIthaca;
+let client: OpenAI;
+const admin = (method: string, path: string, body?: unknown) => jsonCall(server.url, method, path, body);
+
+const cluster = (nodes: number, command = `${BUN} ${join(REPO, "src", "main.ts")}`) => ({
+  kind: "ring",
+  models_dir: join(REPO, "models"),
+  ithaca_command: command,
+  ssh_key: sshd.userKey,
+  nodes: [
+    { host: "node-a", ssh: sshd.target, ip: "127.0.0.1" },
+    { host: "node-b", ssh: sshd.target, ip: "127.0.0.2" },
+  ].slice(0, nodes),
+});
+
+/** The pids of cluster `id`'s rank processes on this machine. */
+function rankPids(id: string): number[] {
+  const found = Bun.spawnSync(["pgrep", "-f", "--", ` rank .*--cluster ${id}$`]).stdout.toString();
+  return found
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map(Number);
+}
+
+/** Polls the cluster's status until `state`, within `ms`. */
+async function until(id: string, state: string, ms = 15_000): Promise<any> {
+  const deadline = Date.now() + ms;
+  let status: any;
+  while (Date.now() < deadline) {
+    status = (await admin("GET", `/admin/clusters/${id}/status`)).json;
+    if (status.state === state) return status;
+    await Bun.sleep(100);
+  }
+  return status;
+}
+
+const servedIds = async () => (await client.models.list()).data.map((model) => model.id);
+
+beforeAll(async () => {
+  sshd = await TestSshd.start();
+  server = await startIthaca({});
+  client = new OpenAI({ baseURL: server.baseURL, apiKey: "none", maxRetries: 0 });
+  for (const [id, nodes] of [
+    ["one", 1],
+    ["two", 2],
+  ] as const) {
+    expect((await admin("PUT", `/admin/clusters/${id}`, cluster(nodes))).status).toBe(200);
+  }
+  expect((await admin("PUT", "/admin/clusters/nocmd", cluster(1, "/nonexistent/ithaca"))).status).toBe(200);
+});
+
+afterAll(async () => {
+  await server?.close();
+  for (const id of ["one", "two", "nocmd"]) for (const pid of rankPids(id)) process.kill(pid, "SIGKILL");
+  await sshd?.stop();
+});
+
+describe("a one-node ring cluster", () => {
+  test("load: rank 0 spawned over SSH serves the model in the catalog; status shows it", async () => {
+    const loaded = await admin("POST", "/admin/clusters/one/load", { model: "demo" });
+    expect(loaded.status).toBe(200);
+    expect(loaded.json).toMatchObject({
+      loaded: true,
+      cluster: "one",
+      model: "demo",
+      mode: "pipeline",
+      nodes: ["node-a"],
+    });
+    expect(loaded.json.url).toStartWith("http://127.0.0.1:");
+    expect(rankPids("one").length).toBe(1);
+    const status = (await admin("GET", "/admin/clusters/one/status")).json;
+    expect(status).toMatchObject({ cluster: "one", state: "loaded", model: "demo", reason: null });
+    expect(status.ranks).toEqual([
+      { rank: 0, host: "node-a", phase: "ready", url: loaded.json.url, exit_reason: null },
+    ]);
+    expect(await servedIds()).toContain("one:demo");
+    const answer = await client.chat.completions.create({
+      model: "one:demo",
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 8,
+    });
+    expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
+    expect(answer.choices[0]?.message.content?.length ?? 0).toBeGreaterThan(0);
+    // Rank 0 serves behind the key drawn for this load: its address alone gives nothing.
+    expect((await fetch(`${loaded.json.url}/v1/models`)).status).toBe(401);
+  });
+
+  test("a rank killed mid-stream: the stream ends with an error, the cluster is degraded, its model leaves the catalog", async () => {
+    const stream = await client.chat.completions.create({
+      model: "one:demo",
+      messages: [{ role: "user", content: "Tell me a long story" }],
+      max_tokens: 4_000,
+      stream: true,
+    });
+    let killed = false;
+    const outcome = await (async () => {
+      try {
+        for await (const _ of stream) {
+          if (!killed) {
+            for (const pid of rankPids("one")) process.kill(pid, "SIGKILL");
+            killed = true;
+          }
+        }
+        return "ended without an error";
+      } catch (error) {
+        return `error: ${(error as Error).message}`;
+      }
+    })();
+    expect(killed).toBe(true);
+    expect(outcome).toStartWith("error:");
+    const status = await until("one", "degraded");
+    expect(status.state).toBe("degraded");
+    expect(status.reason).toContain("rank 0 on 'node-a'");
+    expect(await servedIds()).not.toContain("one:demo");
+  });
+
+  test("reset recovers: idle, no rank left; a new load serves again; unload takes the model away", async () => {
+    const reset = await admin("POST", "/admin/clusters/one/reset");
+    expect(reset.json).toEqual({ reset: true, cluster: "one", nodes: [{ host: "node-a", ok: true }] });
+    expect((await admin("GET", "/admin/clusters/one/status")).json).toMatchObject({ state: "idle", ranks: [] });
+    expect((await admin("POST", "/admin/clusters/one/load", { model: "demo" })).status).toBe(200);
+    expect(await servedIds()).toContain("one:demo");
+    expect((await admin("POST", "/admin/clusters/one/unload", {})).json).toEqual({ unloaded: "demo", cluster: "one" });
+    expect(await servedIds()).not.toContain("one:demo");
+    expect((await until("one", "idle")).state).toBe("idle");
+    const deadline = Date.now() + 10_000;
+    while (rankPids("one").length > 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect(rankPids("one")).toEqual([]);
+  });
+});
+
+describe("loads that cannot start", () => {
+  test("a command that does not exist: 502 load_failed naming the rank and the shell's complaint", async () => {
+    const failed = await admin("POST", "/admin/clusters/nocmd/load", { model: "demo" });
+    expect([failed.status, failed.json.error.code]).toEqual([502, "load_failed"]);
+    expect(failed.json.error.message).toContain("rank 0 on 'node-a'");
+    expect(failed.json.error.message).toMatch(/not found|No such file/);
+    expect((await admin("GET", "/admin/clusters/nocmd/status")).json.state).toBe("degraded");
+  });
+
+  test("two ranks: the hostfile is written on each node, then the load fails naming item 2; no rank left", async () => {
+    const failed = await admin("POST", "/admin/clusters/two/load", { model: "demo" });
+    expect([failed.status, failed.json.error.code]).toEqual([502, "load_failed"]);
+    expect(failed.json.error.message).toContain("distributed engine (issue 17, item 2)");
+    const hostfile = JSON.parse(readFileSync(hostfilePath("two"), "utf8")) as string[][];
+    expect(hostfile.map((entry) => entry[0]?.split(":")[0])).toEqual(["127.0.0.1", "127.0.0.2"]);
+    expect(existsSync(hostfilePath("two"))).toBe(true);
+    const deadline = Date.now() + 10_000;
+    while (rankPids("two").length > 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect(rankPids("two")).toEqual([]);
+  });
+});
