@@ -43,6 +43,10 @@ export const RingClusterInputSchema = v.strictObject({
       v.check((path) => !/\p{Cc}/u.test(path), "must not contain control characters"),
     ),
   ),
+  /** Watchdog: seconds to the first token (a non-stream answer: the whole answer); default 600. */
+  prefill_deadline_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400))),
+  /** Watchdog: seconds between two tokens of a stream; default 300. */
+  decode_deadline_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400))),
   nodes: v.pipe(
     v.array(
       v.strictObject({

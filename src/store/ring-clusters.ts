@@ -27,6 +27,10 @@ export interface RingClusterRecord {
   sshKeyPath: string | null;
   /** In rank order: rank r runs on `nodes[r]`. */
   nodes: RingNode[];
+  /** Watchdog: seconds to the first token (a non-stream answer: to its headers, i.e. the whole answer). */
+  prefillDeadlineS: number;
+  /** Watchdog: seconds between two tokens of a stream. */
+  decodeDeadlineS: number;
   /** Unix ms. */
   createdAt: number;
   /** Unix ms. */
@@ -40,6 +44,8 @@ interface Row {
   ithaca_command: string;
   ssh_key_path: string | null;
   nodes: string;
+  prefill_deadline_s: number;
+  decode_deadline_s: number;
   created_at: number;
   updated_at: number;
 }
@@ -51,6 +57,8 @@ const fromRow = (row: Row): RingClusterRecord => ({
   ithacaCommand: row.ithaca_command,
   sshKeyPath: row.ssh_key_path,
   nodes: JSON.parse(row.nodes) as RingNode[],
+  prefillDeadlineS: row.prefill_deadline_s,
+  decodeDeadlineS: row.decode_deadline_s,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
@@ -78,10 +86,12 @@ export class RingClusterTable {
     const now = Date.now();
     this.db
       .query(
-        "INSERT INTO ring_clusters (id, label, models_dir, ithaca_command, ssh_key_path, nodes, created_at, " +
-          "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET label = excluded.label, " +
-          "models_dir = excluded.models_dir, ithaca_command = excluded.ithaca_command, " +
-          "ssh_key_path = excluded.ssh_key_path, nodes = excluded.nodes, updated_at = excluded.updated_at",
+        "INSERT INTO ring_clusters (id, label, models_dir, ithaca_command, ssh_key_path, nodes, prefill_deadline_s, " +
+          "decode_deadline_s, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO " +
+          "UPDATE SET label = excluded.label, models_dir = excluded.models_dir, " +
+          "ithaca_command = excluded.ithaca_command, ssh_key_path = excluded.ssh_key_path, nodes = excluded.nodes, " +
+          "prefill_deadline_s = excluded.prefill_deadline_s, decode_deadline_s = excluded.decode_deadline_s, " +
+          "updated_at = excluded.updated_at",
       )
       .run(
         cluster.id,
@@ -90,6 +100,8 @@ export class RingClusterTable {
         cluster.ithacaCommand,
         cluster.sshKeyPath,
         JSON.stringify(cluster.nodes),
+        cluster.prefillDeadlineS,
+        cluster.decodeDeadlineS,
         now,
         now,
       );

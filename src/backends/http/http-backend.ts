@@ -13,7 +13,7 @@ import { OpenAIError } from "../../protocol/errors.ts";
 import type { Backend, BackendCallContext } from "../backend.ts";
 import { upstreamEndpoint } from "./endpoint.ts";
 import { UpstreamProbe } from "./probe.ts";
-import { UpstreamClient, type UpstreamDialect } from "./upstream-client.ts";
+import { UpstreamClient, type UpstreamDialect, type UpstreamFailure } from "./upstream-client.ts";
 
 /** How often an upstream's health is looked at, in ms. */
 export const HEALTH_CHECK_MS = 2_000;
@@ -46,11 +46,14 @@ export abstract class HttpBackend
    * @param headers sent with every request and probe (auth, dialect version, configured extras); credentials in
    *   `base_url` are added by the client and the probe, never kept in the URL.
    * @param dialect how the upstream words its errors.
+   * @param onFailure also told when the upstream fails (its models are re-probed in any case): a ring cluster's
+   *   watchdog (src/fleet/ring/lifecycle.ts).
    */
   constructor(
     protected readonly upstream: UpstreamConfig,
     headers: Record<string, string>,
     dialect: UpstreamDialect,
+    onFailure?: (failure: UpstreamFailure) => void,
   ) {
     this.id = upstreamBackendId(upstream.id);
     const endpoint = upstreamEndpoint(upstream.base_url);
@@ -60,7 +63,10 @@ export abstract class HttpBackend
       headers: { ...endpoint.headers, ...headers },
       timeoutMs: upstream.timeout_ms.connect,
     });
-    this.client = new UpstreamClient(upstream, dialect, headers, () => this.probe.invalidate());
+    this.client = new UpstreamClient(upstream, dialect, headers, (failure) => {
+      this.probe.invalidate();
+      onFailure?.(failure);
+    });
     if (!upstream.published && !upstream.models) {
       this.health = setInterval(() => void this.probe.models(), HEALTH_CHECK_MS);
       this.health.unref?.();

@@ -71,6 +71,9 @@ export interface Exchange {
   readonly meter?: AnswerMeter;
 }
 
+/** How an upstream failed, as {@link UpstreamClient}'s failure callback hears it. */
+export type UpstreamFailure = "status" | "timeout" | "unreachable" | "broken";
+
 /** Counters for `/health`. */
 export interface UpstreamCounters {
   requests: number;
@@ -109,13 +112,14 @@ export class UpstreamClient {
   /**
    * @param headers sent with every request (auth, `anthropic-version`, configured extra headers); credentials from
    *   the `base_url` are added unless `headers` already carry an `authorization`.
-   * @param onUpstreamFailure called when the upstream failed (unreachable, timeout, 5xx): e.g. re-probe its models.
+   * @param onUpstreamFailure called when the upstream failed (a 5xx status, a missed deadline, unreachable, a body
+   *   broken off), with how: e.g. re-probe its models.
    */
   constructor(
     readonly upstream: UpstreamConfig,
     private readonly dialect: UpstreamDialect,
     headers: Record<string, string>,
-    private readonly onUpstreamFailure: () => void = () => {},
+    private readonly onUpstreamFailure: (failure: UpstreamFailure) => void = () => {},
   ) {
     if (upstream.api_key_env && !upstream.api_key) {
       console.warn(
@@ -216,7 +220,7 @@ export class UpstreamClient {
       const after = response.headers.get("retry-after");
       const error = this.dialect.httpError(this.name, response.status, text, after ? { "retry-after": after } : {});
       if (!RETRYABLE_STATUSES.has(response.status)) return { kind: "ok", value: error };
-      if (response.status >= 500) this.onUpstreamFailure();
+      if (response.status >= 500) this.onUpstreamFailure("status");
       const wait = retryAfterMs(after);
       const retryable = wait === undefined || wait <= this.upstream.retry.max_retry_after_ms;
       return { kind: "failed", value: error, retryable, retryAfterMs: wait };
@@ -225,7 +229,7 @@ export class UpstreamClient {
       if (call.cancelled) return { kind: "ok", value: call.cancelled };
       if (call.clientGone) return { kind: "ok", value: null };
       if (this.closing) return { kind: "ok", value: shuttingDown() };
-      this.onUpstreamFailure();
+      this.onUpstreamFailure(call.timedOut ? "timeout" : "unreachable");
       if (call.timedOut) {
         this.counters.timeouts++;
         const { what, ms } = call.timedOut;
@@ -493,11 +497,11 @@ export class UpstreamClient {
     this.counters.errors++;
     if (call.timedOut) {
       this.counters.timeouts++;
-      this.onUpstreamFailure();
+      this.onUpstreamFailure("timeout");
       return upstreamTimeout(this.name, call.timedOut.what, call.timedOut.ms);
     }
     if (this.closing) return shuttingDown();
-    this.onUpstreamFailure();
+    this.onUpstreamFailure("broken");
     return upstreamBroken(this.name, describeFailure(error));
   }
 }

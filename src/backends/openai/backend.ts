@@ -21,6 +21,7 @@ import type { AnswerMeter, Backend, BackendCallContext, BackendModel, BytesAnswe
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
 import { configuredHeaders, HttpBackend } from "../http/http-backend.ts";
 import { publishedModels, publishUpstreamModels } from "../http/published-models.ts";
+import type { UpstreamFailure } from "../http/upstream-client.ts";
 import { inBandErrorCode, scanJsonObject } from "../http/usage-scan.ts";
 import { TelemakPath } from "./telemak-path.ts";
 import type { RepairContext } from "./telemak-repair.ts";
@@ -45,8 +46,8 @@ class OpenAIHttpBackend extends HttpBackend implements Backend {
   /** Request shaping and answer repair, for when a Telemak answers here. */
   private readonly telemak: TelemakPath;
 
-  constructor(upstream: UpstreamConfig) {
-    super(upstream, upstreamHeaders(upstream), { httpError: upstreamHttpError });
+  constructor(upstream: UpstreamConfig, onFailure?: (failure: UpstreamFailure) => void) {
+    super(upstream, upstreamHeaders(upstream), { httpError: upstreamHttpError }, onFailure);
     this.telemak = new TelemakPath(upstream.default_max_tokens);
   }
 
@@ -137,7 +138,13 @@ function tailText(bytes: Uint8Array): string {
   return UTF8.decode(bytes.subarray(Math.max(0, bytes.byteLength - USAGE_TAIL_BYTES)));
 }
 
-/** Creates the backend of one configured OpenAI-dialect upstream (id `upstream:<id>`). */
-export function createOpenAIHttpBackend(upstream: UpstreamConfig): Backend {
-  return new OpenAIHttpBackend(upstream);
+/**
+ * Creates the backend of one configured OpenAI-dialect upstream (id `upstream:<id>`).
+ * @param onFailure told when the upstream fails (a ring cluster's watchdog), besides the re-probe.
+ */
+export function createOpenAIHttpBackend(
+  upstream: UpstreamConfig,
+  onFailure?: (failure: UpstreamFailure) => void,
+): Backend {
+  return new OpenAIHttpBackend(upstream, onFailure);
 }

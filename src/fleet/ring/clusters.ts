@@ -31,6 +31,8 @@ export interface RingClusterInput {
   ithaca_command?: string;
   /** Path of an SSH private key on this machine, for every node (else `ITHACA_SSH_KEY`, else the agent). */
   ssh_key?: string;
+  prefill_deadline_s?: number;
+  decode_deadline_s?: number;
   nodes: Array<{ host: string; ssh: string; ip: string; ssh_host_key?: string }>;
 }
 
@@ -50,6 +52,10 @@ export interface AcceptedLoad {
 }
 
 const notFound = (id: string) => new OpenAIError(404, `no engine '${id}'`, { code: "engine_not_found", param: "id" });
+
+/** Watchdog defaults (odyssai-x-wire §6.4 "Generation watchdog"), in seconds. */
+export const DEFAULT_PREFILL_DEADLINE_S = 600;
+export const DEFAULT_DECODE_DEADLINE_S = 300;
 
 /** Deadline of the clean-up command on one node at reset, in ms. */
 const RESET_TIMEOUT_MS = 15_000;
@@ -208,6 +214,8 @@ export class RingClusters {
       ithacaCommand: input.ithaca_command ?? existing?.ithacaCommand ?? "ithaca",
       sshKeyPath,
       nodes,
+      prefillDeadlineS: input.prefill_deadline_s ?? existing?.prefillDeadlineS ?? DEFAULT_PREFILL_DEADLINE_S,
+      decodeDeadlineS: input.decode_deadline_s ?? existing?.decodeDeadlineS ?? DEFAULT_DECODE_DEADLINE_S,
     });
     return this.viewOf(saved);
   }
@@ -334,6 +342,8 @@ export class RingClusters {
       kind: "ring",
       models_dir: cluster.modelsDir,
       ithaca_command: cluster.ithacaCommand,
+      prefill_deadline_s: cluster.prefillDeadlineS,
+      decode_deadline_s: cluster.decodeDeadlineS,
       nodes: cluster.nodes.map((n) => ({ host: n.host, ssh: n.ssh, ip: n.ip, ssh_host_key: n.sshHostKey })),
       ssh_key_source: cluster.sshKeyPath
         ? "cluster"

@@ -6,22 +6,28 @@
  * HTTP behind a key drawn for this load), so its model is in the catalog as `<cluster>:<model>`.
  *
  * A rank that dies while the model is served makes the cluster `degraded`: the other ranks are stopped (a rank 0
- * blocked in a collective with a dead peer would never answer), rank 0's backend leaves the registry, requests in
- * flight end with a 502 naming the upstream, and the reason is kept for the status until `reset` or a new load.
+ * blocked in a collective with a dead peer would never answer) and what is left of them killed on every node, rank
+ * 0's backend leaves the registry, requests in flight end with a 502 naming the upstream, and the reason is kept for
+ * the status until `reset` or a new load. So does the watchdog (odyssai-x-wire §6.4 "Generation watchdog"): rank 0's
+ * backend carries the cluster's deadlines — `prefill_deadline_s` to the first byte, `decode_deadline_s` between two
+ * chunks of a stream — and a missed one (a 504 to the client) degrades the cluster the same way.
  */
 import { randomBytes } from "node:crypto";
 import { upstreamBackendId } from "../../backends/http/http-backend.ts";
 import { createOpenAIHttpBackend } from "../../backends/openai/backend.ts";
+import type { UpstreamFailure } from "../../backends/http/upstream-client.ts";
 import type { BackendRegistry } from "../../backends/registry.ts";
 import { resolveUpstream } from "../../config/load.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 import type { RingClusterRecord, RingNode } from "../../store/ring-clusters.ts";
 import type { SshEndpoint, SshPool } from "../ssh.ts";
 import type { RingPlan } from "./plan.ts";
-import { RankProcess, type RankReady } from "./ranks.ts";
+import { killCommand, RankProcess, type RankReady } from "./ranks.ts";
 
 /** How long a load waits for rank 0's `ready`, in ms (odyssai-x-wire §6.4: 600 s). */
 export const READY_TIMEOUT_MS = 600_000;
+/** Deadline of the clean-up after a failure on one node, in ms. */
+const SWEEP_TIMEOUT_MS = 15_000;
 /** Deadline of writing the hostfile on one node, in ms. */
 const HOSTFILE_TIMEOUT_MS = 15_000;
 
@@ -152,20 +158,36 @@ export class RingLoad {
         engine: "ithaca",
         label: cluster.label,
         base_url: `${this.served.url}/v1`,
+        // The watchdog's deadlines; a missed one is the upstream's 504, and degrades the cluster.
+        timeout_ms: { first_byte: cluster.prefillDeadlineS * 1000, idle: cluster.decodeDeadlineS * 1000 },
+        retry: { attempts: 1 },
       },
       {},
     );
-    this.registry.add(createOpenAIHttpBackend({ ...upstream, api_key: token }));
+    const watchdog = (failure: UpstreamFailure) => {
+      if (failure === "timeout") void this.fail("no token within the watchdog's deadline: rank 0 stalled");
+    };
+    this.registry.add(createOpenAIHttpBackend({ ...upstream, api_key: token }, watchdog));
     this.state = "loaded";
   }
 
-  /** A rank died while serving (or loading): the cluster is degraded and every other rank stopped. */
-  private async degrade(dead: RankProcess): Promise<void> {
+  /** A rank died while serving (or loading). */
+  private degrade(dead: RankProcess): Promise<void> {
+    return this.fail(`rank ${dead.spec.rank} on '${dead.spec.host}' exited: ${dead.exitReason}`);
+  }
+
+  /** The cluster is degraded: every rank stopped, rank 0 out of the registry, `why` kept. */
+  private async fail(why: string): Promise<void> {
     if (this.state === "degraded") return;
-    const why = `rank ${dead.spec.rank} on '${dead.spec.host}' exited: ${dead.exitReason}`;
     if (this.state === "loaded") console.warn(`[ithaca] ring cluster '${this.spec.cluster.id}' degraded: ${why}`);
     this.state = "degraded";
     this.reason = why;
     await this.stop();
+    // A stalled rank ignores its closed channel: what is left of the ranks is killed on every node.
+    await Promise.allSettled(
+      this.spec.nodes.map((node) =>
+        this.ssh.exec(this.spec.endpoint(node), killCommand(this.spec.cluster.id), SWEEP_TIMEOUT_MS),
+      ),
+    );
   }
 }

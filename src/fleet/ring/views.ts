@@ -13,6 +13,8 @@ export interface RingClusterView {
   kind: "ring";
   models_dir: string;
   ithaca_command: string;
+  prefill_deadline_s: number;
+  decode_deadline_s: number;
   nodes: Array<{ host: string; ssh: string; ip: string; ssh_host_key: string | null }>;
   ssh_key_source: "cluster" | "ITHACA_SSH_KEY" | "agent" | "none";
   created_at: number;

@@ -7,6 +7,8 @@ CREATE TABLE ring_clusters (
   ithaca_command TEXT NOT NULL,  -- how a node runs Ithaca (`ithaca`, a binary's path)
   ssh_key_path   TEXT,           -- private key file (else ITHACA_SSH_KEY, else the SSH agent)
   nodes          TEXT NOT NULL,  -- JSON [{host, ssh, ip, ssh_host_key}] in rank order
+  prefill_deadline_s INTEGER NOT NULL DEFAULT 600, -- watchdog: the first token (or a non-stream answer's headers)
+  decode_deadline_s  INTEGER NOT NULL DEFAULT 300, -- watchdog: between two tokens of a stream
   created_at     INTEGER NOT NULL, -- unix ms
   updated_at     INTEGER NOT NULL  -- unix ms
 ) STRICT;

@@ -3,7 +3,7 @@
  * real OpenSSH server on loopback (test/helpers/sshd.ts) as real `ithaca rank` processes, rank 0 serving the model in
  * the catalog as `<cluster>:<model>` through the real `openai` client; a rank killed with SIGKILL mid-stream ends the
  * request with an error (never a hang) and degrades the cluster; reset recovers; unload takes the model out of the
- * catalog. A load that cannot start (a command that does not exist; two ranks, which need the distributed engine of
+ * catalog; a rank that stalls (SIGSTOP) trips the watchdog's decode deadline. A load that cannot start (a command that does not exist; two ranks, which need the distributed engine of
  * issue 17 item 2) fails with 502 `load_failed` naming the rank, every rank stopped; the two-rank load writes the
  * ring hostfile on each node first.
  */
@@ -71,7 +71,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  for (const id of ["one", "two", "nocmd"]) for (const pid of rankPids(id)) process.kill(pid, "SIGKILL");
+  for (const id of ["one", "two", "nocmd", "stall"]) for (const pid of rankPids(id)) process.kill(pid, "SIGKILL");
   await sshd?.stop();
 });
 
@@ -146,6 +146,47 @@ describe("a one-node ring cluster", () => {
     const deadline = Date.now() + 10_000;
     while (rankPids("one").length > 0 && Date.now() < deadline) await Bun.sleep(100);
     expect(rankPids("one")).toEqual([]);
+  });
+});
+
+describe("the watchdog", () => {
+  test("a rank that stalls (SIGSTOP) mid-stream: no token within decode_deadline_s ends the request and degrades the cluster", async () => {
+    expect((await admin("PUT", "/admin/clusters/stall", { ...cluster(1), decode_deadline_s: 1 })).json).toMatchObject({
+      decode_deadline_s: 1,
+      prefill_deadline_s: 600,
+    });
+    expect((await admin("POST", "/admin/clusters/stall/load", { model: "demo" })).status).toBe(200);
+    const stream = await client.chat.completions.create({
+      model: "stall:demo",
+      messages: [{ role: "user", content: "Tell me a long story" }],
+      max_tokens: 4_000,
+      stream: true,
+    });
+    const started = performance.now();
+    let stopped = false;
+    const outcome = await (async () => {
+      try {
+        for await (const _ of stream) {
+          if (!stopped) {
+            for (const pid of rankPids("stall")) process.kill(pid, "SIGSTOP");
+            stopped = true;
+          }
+        }
+        return "ended without an error";
+      } catch (error) {
+        return `error: ${(error as Error).message}`;
+      }
+    })();
+    expect(stopped).toBe(true);
+    expect(outcome).toStartWith("error:");
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const status = await until("stall", "degraded");
+    expect(status.reason).toContain("watchdog");
+    expect(await servedIds()).not.toContain("stall:demo");
+    // The stalled rank was killed on its node, not left stopped.
+    const deadline = Date.now() + 10_000;
+    while (rankPids("stall").length > 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect(rankPids("stall")).toEqual([]);
   });
 });
 
