@@ -42,7 +42,7 @@ import * as v from "valibot";
 import type { Enrolment } from "../fleet/enrolment.ts";
 import type { RingClusterInput, RingClusters } from "../fleet/ring/clusters.ts";
 import { RING_MODES } from "../fleet/ring/plan.ts";
-import { LoadOptionsQuery, RingClusterInputSchema } from "./ring-schemas.ts";
+import { LoadOptionsQuery, RingClusterInputSchema, SshKeyPath } from "./ring-schemas.ts";
 import { telemakInventory, telemakLoad, telemakStatus, telemakUnload } from "../fleet/telemak-ops.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { ENGINE_KINDS } from "../store/engines.ts";
@@ -83,15 +83,7 @@ export const EngineInputSchema = v.strictObject({
       v.check((target) => validTarget(target), "must be user@host or user@host:port (port 1-65535)"),
     ),
   ),
-  /** Path of an SSH private key on this machine (absolute or under ~/); never returned. */
-  ssh_key: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^(~\/|\/)/, "must be an absolute path or one under ~/"),
-      v.maxLength(4096, "must be at most 4096 characters"),
-      v.check((path) => !/\p{Cc}/u.test(path), "must not contain control characters"),
-    ),
-  ),
+  ssh_key: v.optional(SshKeyPath),
   clear_ssh_key: v.optional(v.boolean("must be true or false")),
   ssh_host_key: v.optional(v.pipe(v.string(), v.regex(FINGERPRINT_PATTERN, "must be SHA256:<43 base64 characters>"))),
   repin_host_key: v.optional(v.boolean("must be true or false")),
@@ -167,16 +159,7 @@ export function adminClustersRoutes(enrolment: Enrolment, rings: RingClusters) {
       await enrolment.refresh(id);
       return answer;
     }
-    if (!dryRun) return rings.load(id, body);
-    const accepted = await rings.preflight(id, body);
-    return {
-      dry_run: true,
-      cluster: id,
-      model: accepted.model,
-      mode: accepted.plan.mode,
-      nodes: accepted.nodes.map((node) => node.host),
-      ranks: accepted.plan.ranks,
-    };
+    return dryRun ? rings.plan(id, body) : rings.load(id, body);
   };
   return (app: AnyElysia) =>
     app

@@ -1,15 +1,21 @@
 /**
  * Request bodies of the ring-cluster side of `/admin/clusters*` (src/fleet/ring/clusters.ts): a cluster of kind
- * `ring` (`PUT /admin/clusters/{id}`), a load (`POST /admin/clusters/{id}/load` on a ring cluster) and the load
- * options' query.
+ * `ring` (`PUT /admin/clusters/{id}`) and the load options' query; shared with the engines' body: an SSH key path.
  */
 import * as v from "valibot";
 import { validModelPath, validModelsDir } from "../fleet/ring/node-facts.ts";
-import { RING_MODES } from "../fleet/ring/plan.ts";
 import { FINGERPRINT_PATTERN, SSH_TARGET_PATTERN } from "../fleet/ssh-target.ts";
 
 /** An IPv4 or IPv6 literal (the ring's address of a node). */
 const IpLiteral = v.union([v.pipe(v.string(), v.ipv4()), v.pipe(v.string(), v.ipv6())], "must be an IP address");
+
+/** Path of an SSH private key on this machine (absolute or under ~/); never returned. */
+export const SshKeyPath = v.pipe(
+  v.string(),
+  v.regex(/^(~\/|\/)/, "must be an absolute path or one under ~/"),
+  v.maxLength(4096, "must be at most 4096 characters"),
+  v.check((path) => !/\p{Cc}/u.test(path), "must not contain control characters"),
+);
 
 /** A model path: relative to models_dir or absolute, of [A-Za-z0-9._/-], no `..`. */
 export const ModelPath = v.pipe(
@@ -35,14 +41,7 @@ export const RingClusterInputSchema = v.strictObject({
       ),
     ),
   ),
-  ssh_key: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(/^(~\/|\/)/, "must be an absolute path or one under ~/"),
-      v.maxLength(4096, "must be at most 4096 characters"),
-      v.check((path) => !/\p{Cc}/u.test(path), "must not contain control characters"),
-    ),
-  ),
+  ssh_key: v.optional(SshKeyPath),
   /** Watchdog: seconds to the first token (a non-stream answer: the whole answer); default 600. */
   prefill_deadline_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400))),
   /** Watchdog: seconds between two tokens of a stream; default 300. */
@@ -60,21 +59,6 @@ export const RingClusterInputSchema = v.strictObject({
     ),
     v.minLength(1, "must list at least one node"),
     v.maxLength(16, "must list at most 16 nodes"),
-  ),
-});
-
-/** Body of `POST /admin/clusters/{id}/load` on a ring cluster. */
-export const RingLoadSchema = v.strictObject({
-  model: ModelPath,
-  mode: v.optional(v.picklist(RING_MODES, `must be one of ${RING_MODES.join(", ")}`)),
-  nodes: v.optional(
-    v.union(
-      [
-        v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(16)),
-        v.pipe(v.array(v.string()), v.minLength(1), v.maxLength(16)),
-      ],
-      "must be a node count or a list of node hosts",
-    ),
   ),
 });
 

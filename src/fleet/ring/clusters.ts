@@ -92,13 +92,16 @@ export class RingClusters {
     await load.start(this.readyTimeoutMs);
     return {
       loaded: true,
-      cluster: id,
-      model: accepted.model,
-      mode: accepted.plan.mode,
-      nodes: accepted.nodes.map((node) => node.host),
+      ...summaryOf(id, accepted),
       url: load.served?.url ?? null,
       load_s: Math.round((performance.now() - started) / 10) / 100,
     };
+  }
+
+  /** The preflight's answer to a dry run: what would load where, each rank's layers and bytes. */
+  async plan(id: string, request: RingLoadRequest) {
+    const accepted = await this.preflight(id, request);
+    return { dry_run: true, ...summaryOf(id, accepted), ranks: accepted.plan.ranks };
   }
 
   /** Stops the cluster's ranks, if any. @returns what was unloaded. @throws OpenAIError 404 `engine_not_found`. */
@@ -356,6 +359,16 @@ export class RingClusters {
       updated_at: cluster.updatedAt,
     };
   }
+}
+
+/** What a load answers with, beside its own fields. */
+function summaryOf(id: string, accepted: AcceptedLoad) {
+  return {
+    cluster: id,
+    model: accepted.model,
+    mode: accepted.plan.mode,
+    nodes: accepted.nodes.map((node) => node.host),
+  };
 }
 
 /**
