@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
 /**
  * Ithaca side of `bench/tokens-per-sec.ts`: loads a model with the in-process MLX engine and times one greedy
- * generation on the given prompt ids with the loop the engine Worker runs (`generateTokens`), after an untimed warm-up
- * generation. Prints one {@link EngineRun} JSON line on stdout.
+ * generation on the given prompt ids with the single-sequence loop (`generateTokens`; a request alone in the engine
+ * Worker's batch computes the same), after an untimed warm-up generation. Prints one {@link EngineRun} JSON line on
+ * stdout.
  *
  *   bun bench/ithaca_tps.ts --model DIR --prompt-file IDS.json --gen-tokens N [--warmup-tokens N]
  *                           [--prefill-step-size N] [--upcast-quantized-scales]

@@ -6,8 +6,9 @@
  *   bun scripts/build-binary.ts [--out FILE] [--minify]
  *
  * 1. Stages the native libraries into a private directory under .build/binary/ (scripts/binary/stage-linux.ts,
- *    stage-darwin.ts: the compatibility and error-capture libraries, libmlx and what it needs beyond a bare system),
- *    and hashes them (SHA-256 over names and contents: the cache directory they are extracted to is named after it).
+ *    stage-darwin.ts: the compatibility, error-capture and kernel libraries, libmlx and what it needs beyond a bare
+ *    system), and hashes them (SHA-256 over names and contents: the cache directory they are extracted to is named
+ *    after it).
  * 2. Generates the binary's entry: one `with { type: "file" }` import per library (Bun embeds each file) and a call
  *    of scripts/binary/run.ts with their names, sizes and the hash.
  * 3. Compiles the entry with the engine's Worker entry points (src/engine/worker.ts, token-count-worker.ts,

@@ -7,6 +7,8 @@
 #   - Debian's openssh-server (apt), for the SSH management tests (they start their own sshd on loopback)
 #   - JavaScript dependencies (bun install)
 #   - ffi/native: the MLX C API compatibility library, compiled against the wheel
+#   - ffi/llguidance: llguidance (crates.io, pinned and locked) built with cargo into ffi/native/build, the
+#     grammar-constrained decoding engine of structured outputs (needs Rust >= 1.87: rustup's, or cargo on PATH)
 #   - the demo model (random weights, mlx-community layout) served on the embedded default
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +94,10 @@ fi
 # --- MLX C API compatibility library
 MLX_PREFIX=$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("mlx").origin) if importlib.util.find_spec("mlx").origin else list(importlib.util.find_spec("mlx").submodule_search_locations)[0])')
 MLX_PREFIX="$MLX_PREFIX" bash ffi/native/build.sh >&2
+
+# --- llguidance (structured outputs): cargo build, incremental (about a minute on 2 cores the first time)
+log "building ffi/llguidance (cargo)"
+bash ffi/llguidance/build.sh >&2
 
 # --- demo model for the embedded default
 if [[ ! -f models/demo/config.json ]]; then

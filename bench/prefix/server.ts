@@ -22,6 +22,7 @@ const LISTENING = /listening on (http:\/\/\S+)/;
 /**
  * Starts the server in `workDir` (its config and log files go there) and waits for its "listening on" line.
  * `ITHACA_*` variables are removed from its environment so that the configuration file alone decides.
+ * @param engine the config file's `engine:` block (e.g. `{ max_active: 16 }`); absent: the defaults
  * @throws Error with the server's log when it exits or does not listen within `timeoutMs`.
  */
 export async function startServer(
@@ -29,6 +30,7 @@ export async function startServer(
   modelDir: string,
   workDir: string,
   timeoutMs = 120_000,
+  engine?: Record<string, unknown>,
 ): Promise<BenchServer> {
   const model = "bench";
   const configFile = join(workDir, "ithaca.yaml");
@@ -39,6 +41,7 @@ export async function startServer(
       server: { host: "127.0.0.1", port: 0 },
       home: join(workDir, "ithaca-home"),
       models: [{ id: model, path: modelDir }],
+      ...(engine ? { engine } : {}),
     }),
   );
   const outFile = join(workDir, "server.out");

@@ -12,8 +12,9 @@
 #     @rpath install name; no `-undefined dynamic_lookup` is needed because
 #     every MLX symbol resolves against libmlx.dylib at link time.
 #
-# Output: ffi/native/build/libmlxc-compat.so (.dylib on macOS) and libmlxc-errors.so (thread-safe error capture,
-# errors/mlxc_errors.c, needed with any libmlxc), objects in
+# Output: ffi/native/build/libmlxc-compat.so (.dylib on macOS), libmlxc-errors.so (thread-safe error capture,
+# errors/mlxc_errors.c) and libmlxc-kernels.so (the closure bodies mlx_compile compiles, kernels/mlxc_kernels.c),
+# both needed with any libmlxc, objects in
 # ffi/native/build/obj/. Incremental: nothing is done when the library is
 # newer than every source, header and this script and the MLX prefix/version
 # and compiler settings (kept in build/stamp) are unchanged; otherwise only
@@ -118,6 +119,30 @@ if [[ ! -f "$ERRORS_OUT" || ! "$ERRORS_OUT" -nt "$ERRORS_SRC" || ! "$ERRORS_OUT"
   echo "mlxc-errors: built ${ERRORS_OUT#"$REPO"/}"
 fi
 
+newer_than_all() { # $1 newer than every other argument?
+  local target="$1"; shift
+  [[ -f "$target" ]] || return 1
+  local f
+  for f in "$@"; do
+    [[ "$target" -nt "$f" ]] || return 1
+  done
+  return 0
+}
+
+# ------------------------------------------------------ native closure bodies
+# Another small C library with no link-time MLX dependency (kernels/mlxc_kernels.c): the functions mlx_compile
+# compiles (SwiGLU...). It resolves mlx-c's functions at run time from the library the binding loaded, so it too
+# serves this library and a system libmlxc alike.
+KERNELS_SRC="$HERE/kernels/mlxc_kernels.c"
+KERNELS_OUT="$BUILD/libmlxc-kernels.$LIBEXT"
+if ! newer_than_all "$KERNELS_OUT" "$KERNELS_SRC" "$HERE/mlxc.h" "$SELF"; then
+  if [[ "$UNAME" == "Darwin" ]]; then KERNELS_LD=(-dynamiclib); else KERNELS_LD=(-shared -ldl -lpthread); fi
+  "${CC:-cc}" -std=gnu11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra "$KERNELS_SRC" "${KERNELS_LD[@]}" \
+    -o "$KERNELS_OUT.tmp"
+  mv -f "$KERNELS_OUT.tmp" "$KERNELS_OUT"
+  echo "mlxc-kernels: built ${KERNELS_OUT#"$REPO"/}"
+fi
+
 stamp_now="prefix=$MLX_PREFIX
 mlx=$mlx_version
 cxx=$CXX
@@ -128,16 +153,6 @@ stamp_ok=0
 if [[ -f "$STAMP" ]] && [[ "$(cat "$STAMP")" == "$stamp_now" ]]; then
   stamp_ok=1
 fi
-
-newer_than_all() { # $1 newer than every other argument?
-  local target="$1"; shift
-  [[ -f "$target" ]] || return 1
-  local f
-  for f in "$@"; do
-    [[ "$target" -nt "$f" ]] || return 1
-  done
-  return 0
-}
 
 if [[ $stamp_ok == 1 ]] && newer_than_all "$OUT" "${SRCS[@]}" "${HEADERS[@]}" "$SELF"; then
   echo "mlxc-compat: up to date: ${OUT#"$REPO"/} (mlx $mlx_version)"

@@ -46,6 +46,7 @@ typedef struct mlx_vector_array_ { void* ctx; } mlx_vector_array;
 typedef struct mlx_map_string_to_array_ { void* ctx; } mlx_map_string_to_array;
 typedef struct mlx_map_string_to_string_ { void* ctx; } mlx_map_string_to_string;
 typedef struct mlx_distributed_group_ { void* ctx; } mlx_distributed_group;
+typedef struct mlx_closure_ { void* ctx; } mlx_closure;
 
 typedef enum mlx_dtype_ {
   MLX_BOOL = 0,
@@ -149,6 +150,7 @@ MLXC_API const float* mlx_array_data_float32(const mlx_array arr);
 
 MLXC_API int _mlx_array_is_available(bool* res, const mlx_array arr);
 MLXC_API int _mlx_array_wait(const mlx_array arr);
+MLXC_API int _mlx_array_is_row_contiguous(bool* res, const mlx_array arr);
 
 /* ----------------------------------------------------------- vector_array */
 
@@ -156,6 +158,8 @@ MLXC_API mlx_vector_array mlx_vector_array_new(void);
 MLXC_API mlx_vector_array mlx_vector_array_new_data(
     const mlx_array* data, size_t size);
 MLXC_API int mlx_vector_array_free(mlx_vector_array vec);
+MLXC_API int mlx_vector_array_set_data(
+    mlx_vector_array* vec, const mlx_array* data, size_t size);
 MLXC_API int mlx_vector_array_append_value(
     mlx_vector_array vec, const mlx_array value);
 MLXC_API size_t mlx_vector_array_size(mlx_vector_array vec);
@@ -192,6 +196,27 @@ MLXC_API int mlx_save_safetensors(
 
 MLXC_API int mlx_eval(const mlx_vector_array outputs);
 MLXC_API int mlx_async_eval(const mlx_vector_array outputs);
+
+/* ------------------------------------------------------ closures, compile */
+/*
+ * A closure wraps a C function `int fun(mlx_vector_array* res, const
+ * mlx_vector_array input, void* payload)`: it is called with `res->ctx` NULL
+ * (set it with mlx_vector_array_set_data) and must return 0, or non-zero after
+ * an mlx-c call failed (applying the closure then fails with "mlx_closure
+ * returned a non-zero value"). `dtor` (may be NULL) frees `payload` when the
+ * last copy of the closure is freed. mlx_compile's result is a closure whose
+ * fun runs only while MLX traces it (per thread, and per input shapes unless
+ * `shapeless`); it is `fun` itself when compilation is disabled or
+ * unavailable on the default device (MLX's CPU backend needs g++ at run time).
+ */
+MLXC_API int mlx_closure_free(mlx_closure cls);
+MLXC_API mlx_closure mlx_closure_new_func_payload(
+    int (*fun)(mlx_vector_array*, const mlx_vector_array, void*),
+    void* payload,
+    void (*dtor)(void*));
+MLXC_API int mlx_closure_apply(
+    mlx_vector_array* res, mlx_closure cls, const mlx_vector_array input);
+MLXC_API int mlx_compile(mlx_closure* res, const mlx_closure fun, bool shapeless);
 
 /* ------------------------------------------------------------------- fast */
 

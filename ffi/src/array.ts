@@ -7,10 +7,19 @@
  * this module and not yet freed — the leak check used by the tests.
  */
 import { CString, read, toArrayBuffer, type Pointer } from "bun:ffi";
-import { Dtype, DTYPE_SIZE } from "./dtype.ts";
+import { Dtype } from "./dtype.ts";
 import { callOut, check, mlx } from "./runtime.ts";
 
 let live = 0;
+
+/** The dtypes the binding copies out, and mlx-c's getter of each. */
+type Readable = Dtype.float32 | Dtype.int32 | Dtype.uint32;
+const GETTERS = {
+  [Dtype.float32]: "mlx_array_data_float32",
+  [Dtype.int32]: "mlx_array_data_int32",
+  [Dtype.uint32]: "mlx_array_data_uint32",
+} as const;
+const INT32_BITS: ReadonlySet<Dtype> = new Set([Dtype.int32, Dtype.uint32]);
 
 /** Number of `MxArray` handles alive in this thread (created and not freed). */
 export function liveArrays(): number {
@@ -101,38 +110,56 @@ export class MxArray implements Disposable {
 
   /** Evaluates and copies the data out as float32 (converting other dtypes on the MLX side). */
   toFloat32(): Float32Array {
-    return new Float32Array(this.#copyOut(Dtype.float32, "mlx_array_data_float32"));
+    return new Float32Array(this.#copyOut(Dtype.float32));
   }
 
   /** Evaluates and copies the data out as int32. */
   toInt32(): Int32Array {
-    return new Int32Array(this.#copyOut(Dtype.int32, "mlx_array_data_int32"));
+    return new Int32Array(this.#copyOut(Dtype.int32));
   }
 
   /** Evaluates and copies the data out as uint32 (e.g. packed quantized weights). */
   toUint32(): Uint32Array {
-    return new Uint32Array(this.#copyOut(Dtype.uint32, "mlx_array_data_uint32"));
+    return new Uint32Array(this.#copyOut(Dtype.uint32));
   }
 
-  #copyOut(
-    dtype: Dtype.float32 | Dtype.int32 | Dtype.uint32,
-    getter: "mlx_array_data_float32" | "mlx_array_data_int32" | "mlx_array_data_uint32",
-  ): ArrayBuffer {
+  /**
+   * Waits for this array alone and copies it out. An evaluated row-contiguous array of the wanted dtype (or the other
+   * 32-bit integer dtype: MLX's astype between int32 and uint32 keeps the bits) is read as it is, adding no op to the
+   * stream, so a read-back never queues behind work scheduled since (the next decode step, under async_eval
+   * pipelining). Anything else is converted and made contiguous by MLX first.
+   */
+  #copyOut(dtype: Readable): ArrayBuffer {
     const { S, stream } = mlx();
-    const src =
-      this.dtype === dtype ? this : new MxArray(callOut("mlx_astype", S.mlx_astype, this.handle, dtype, stream));
+    this.eval();
+    const own = this.dtype;
+    const sameBits = own === dtype || (INT32_BITS.has(own) && INT32_BITS.has(dtype));
+    if (sameBits && this.#rowContiguous()) return this.#bytes(own as Readable);
+    const src = own === dtype ? this : new MxArray(callOut("mlx_astype", S.mlx_astype, this.handle, dtype, stream));
     try {
       // A contiguous row-major copy: views produced by transpose/slice are strided.
       using c = new MxArray(callOut("mlx_contiguous", S.mlx_contiguous, src.handle, false, stream));
       c.eval();
-      const bytes = c.size * DTYPE_SIZE[dtype];
-      if (bytes === 0) return new ArrayBuffer(0);
-      const p = S[getter](c.handle) as Pointer | null;
-      if (!p) throw new Error(`${getter} returned NULL`);
-      return toArrayBuffer(p, 0, bytes).slice(0);
+      return c.#bytes(dtype);
     } finally {
       if (src !== this) src.free();
     }
+  }
+
+  #rowContiguous(): boolean {
+    const flag = new Uint8Array(new ArrayBuffer(8));
+    check(mlx().S._mlx_array_is_row_contiguous(flag, this.handle), "_mlx_array_is_row_contiguous");
+    return flag[0] === 1;
+  }
+
+  /** A copy of the elements of this evaluated, row-contiguous array, whose dtype is `own`. */
+  #bytes(own: Readable): ArrayBuffer {
+    const bytes = this.nbytes;
+    if (bytes === 0) return new ArrayBuffer(0);
+    const getter = GETTERS[own];
+    const p = mlx().S[getter](this.handle) as Pointer | null;
+    if (!p) throw new Error(`${getter} returned NULL`);
+    return toArrayBuffer(p, 0, bytes).slice(0);
   }
 
   /** Debug string from `mlx_array_tostring`. */

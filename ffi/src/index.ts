@@ -11,9 +11,11 @@ export { loadSafetensors, saveSafetensors, readSafetensorsHeader, type Safetenso
 export {
   candidateLibraries,
   openLibrary,
+  openKernelLibrary,
   nativeLibraries,
   COMPAT_LIBRARY,
   ERRORS_LIBRARY,
+  KERNELS_LIBRARY,
   PINNED_MLX_VERSION,
   type LibrarySource,
 } from "./library.ts";
@@ -27,6 +29,8 @@ export {
   type MemoryStats,
 } from "./memory.ts";
 export * as ops from "./ops.ts";
+export * as kernels from "./kernels.ts";
+export { CompiledFunction } from "./compile.ts";
 export * as distributed from "./distributed.ts";
 export {
   checkRingHostfile,

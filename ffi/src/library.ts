@@ -5,9 +5,9 @@
  * 3. the compatibility library: in `MLXC_NATIVE_DIR` when set (the directory a standalone binary extracted its
  *    libraries to, source `bundled`), else the one built from `ffi/native/` by `scripts/setup.sh`
  *    (`ffi/native/build/libmlxc-compat.*`, source `compat`).
- * The error-capture library comes from `MLXC_NATIVE_DIR` too when set.
+ * The error-capture and kernel libraries come from `MLXC_NATIVE_DIR` too when set.
  */
-import { dlopen, FFIType, suffix } from "bun:ffi";
+import { dlopen, type FFIFunction, FFIType, suffix } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { SYMBOLS, type SymbolTable } from "./symbols.ts";
@@ -45,22 +45,26 @@ export interface LoadedLibrary {
 export const COMPAT_LIBRARY = join(import.meta.dir, "..", "native", "build", `libmlxc-compat.${suffix}`);
 /** The thread-safe error-capture library (`ffi/native/errors/mlxc_errors.c`), used with any libmlxc. */
 export const ERRORS_LIBRARY = join(import.meta.dir, "..", "native", "build", `libmlxc-errors.${suffix}`);
+/** The native closure bodies for `mlx_compile` (`ffi/native/kernels/mlxc_kernels.c`), used with any libmlxc. */
+export const KERNELS_LIBRARY = join(import.meta.dir, "..", "native", "build", `libmlxc-kernels.${suffix}`);
 
 /**
- * The compatibility and error-capture libraries in use: those in `env.MLXC_NATIVE_DIR` (absolute directory, set by a
- * standalone binary once its libraries are extracted) when set, else {@link COMPAT_LIBRARY} and
- * {@link ERRORS_LIBRARY}.
+ * The compatibility, error-capture and kernel libraries in use: those in `env.MLXC_NATIVE_DIR` (absolute directory,
+ * set by a standalone binary once its libraries are extracted) when set, else {@link COMPAT_LIBRARY},
+ * {@link ERRORS_LIBRARY} and {@link KERNELS_LIBRARY}.
  */
 export function nativeLibraries(env: Record<string, string | undefined> = process.env): {
   compat: string;
   errors: string;
+  kernels: string;
   source: "compat" | "bundled";
 } {
   const dir = env.MLXC_NATIVE_DIR;
-  if (!dir) return { compat: COMPAT_LIBRARY, errors: ERRORS_LIBRARY, source: "compat" };
+  if (!dir) return { compat: COMPAT_LIBRARY, errors: ERRORS_LIBRARY, kernels: KERNELS_LIBRARY, source: "compat" };
   return {
     compat: join(dir, `libmlxc-compat.${suffix}`),
     errors: join(dir, `libmlxc-errors.${suffix}`),
+    kernels: join(dir, `libmlxc-kernels.${suffix}`),
     source: "bundled",
   };
 }
@@ -70,16 +74,40 @@ const ERROR_SYMBOLS = {
   mlxc_errors_take: { args: [], returns: FFIType.ptr },
 } as const;
 
+const KERNEL_SYMBOLS = {
+  mlxc_kernels_init: { args: [FFIType.ptr], returns: FFIType.i32 },
+  mlxc_kernels_params: {
+    args: [FFIType.ptr, FFIType.f32, FFIType.i32, FFIType.bool, FFIType.f32, FFIType.bool, FFIType.f32],
+    returns: FFIType.ptr,
+  },
+  mlxc_kernels_params_free_address: { args: [], returns: FFIType.ptr },
+  mlxc_kernels_swiglu_address: { args: [], returns: FFIType.ptr },
+  mlxc_kernels_rms_norm_address: { args: [], returns: FFIType.ptr },
+  mlxc_kernels_rope_address: { args: [], returns: FFIType.ptr },
+} as const;
+
+function openNative<T extends Record<string, FFIFunction>>(path: string, symbols: T) {
+  if (!existsSync(path)) {
+    throw new Error(`${path} not found; build it with: bash scripts/setup.sh`);
+  }
+  return dlopen(path, symbols).symbols;
+}
+
 /**
  * Opens the error-capture library ({@link nativeLibraries}).
  * @throws Error saying how to build it when it is missing.
  */
 export function openErrorLibrary(env: Record<string, string | undefined> = process.env) {
-  const path = nativeLibraries(env).errors;
-  if (!existsSync(path)) {
-    throw new Error(`${path} not found; build it with: bash scripts/setup.sh`);
-  }
-  return dlopen(path, ERROR_SYMBOLS).symbols;
+  return openNative(nativeLibraries(env).errors, ERROR_SYMBOLS);
+}
+
+/**
+ * Opens the kernel library ({@link nativeLibraries}): the native closure bodies that `mlx_compile` compiles
+ * (`ffi/native/kernels/mlxc_kernels.c`).
+ * @throws Error saying how to build it when it is missing.
+ */
+export function openKernelLibrary(env: Record<string, string | undefined> = process.env) {
+  return openNative(nativeLibraries(env).kernels, KERNEL_SYMBOLS);
 }
 
 const SYSTEM_DIRS = [

@@ -225,20 +225,29 @@ export function rmsNorm(x: MxArray, weight: MxArray | null, eps: number): MxArra
 
 /**
  * Rotary position embedding on the last `dims` features of `x` (`[B, H, L, d]` or any ≥3-D), positions starting at
- * `offset`. Exactly one of `base` (rope_theta) and `freqs` must be given (MLX throws otherwise).
+ * `offset`: one number for every row, or an int32 array `[B]` of one start per batch row (`mlx_fast_rope_dynamic`, as
+ * mlx-lm's `BatchKVCache.offset`). Exactly one of `base` (rope_theta) and `freqs` must be given (MLX throws otherwise).
  */
 export function rope(
   x: MxArray,
-  opts: { dims: number; traditional: boolean; base?: number; scale: number; offset: number; freqs?: MxArray },
+  opts: {
+    dims: number;
+    traditional: boolean;
+    base?: number;
+    scale: number;
+    offset: number | MxArray;
+    freqs?: MxArray;
+  },
 ): MxArray {
+  const dynamic = opts.offset instanceof MxArray;
   return op(
-    "mlx_fast_rope",
+    dynamic ? "mlx_fast_rope_dynamic" : "mlx_fast_rope",
     x.handle,
     opts.dims,
     opts.traditional,
     optFloat(opts.base),
     opts.scale,
-    opts.offset,
+    opts.offset instanceof MxArray ? opts.offset.handle : opts.offset,
     opts.freqs?.handle ?? null,
   );
 }

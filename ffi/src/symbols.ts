@@ -118,6 +118,7 @@ export const SYMBOLS = {
   mlx_array_data_int32: fn([P], P),
   mlx_array_data_uint32: fn([P], P),
   _mlx_array_is_available: fn([P, P]),
+  _mlx_array_is_row_contiguous: fn([P, P]),
   // vectors
   mlx_vector_array_new_data: fn([P, U], P),
   mlx_vector_array_size: fn([P], Z),
@@ -136,9 +137,15 @@ export const SYMBOLS = {
   // evaluation
   mlx_eval: fn([P]),
   mlx_async_eval: fn([P]),
+  // closures and compilation (the closure bodies are native: ffi/native/kernels/)
+  mlx_closure_new_func_payload: fn([P, P, P], P),
+  mlx_closure_apply: fn([P, P, P]),
+  mlx_closure_free: fn([P]),
+  mlx_compile: fn([P, P, B]),
   // fast kernels
   mlx_fast_rms_norm: fn([P, P, P, F, P]),
   mlx_fast_rope: fn([P, P, I, B, U, F, I, P, P]),
+  mlx_fast_rope_dynamic: fn([P, P, I, B, U, F, P, P, P]),
   mlx_fast_scaled_dot_product_attention: fn([P, P, P, P, F, P, P, P, P]),
   // quantization (v0.6 signatures)
   mlx_quantized_matmul: fn([P, P, P, P, P, B, U, U, P, P]),

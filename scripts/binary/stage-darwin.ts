@@ -2,7 +2,8 @@
  * macOS (Apple silicon): gathers the native libraries a standalone binary embeds. UNTESTED: written without a Mac
  * (see README, "Install from a single binary"). What a Mac user must check is listed there.
  *
- * - `libmlxc-compat.dylib` and `libmlxc-errors.dylib` (ffi/native/build, built by scripts/setup.sh against MLX);
+ * - `libmlxc-compat.dylib`, `libmlxc-errors.dylib`, `libmlxc-kernels.dylib` and `libllguidance.dylib`
+ *   (ffi/native/build, built by scripts/setup.sh);
  * - `libmlx.dylib` and `mlx.metallib` from the MLX prefix (Homebrew `mlx`, or the `mlx-metal` wheel's `mlx/lib`):
  *   MLX looks for `mlx.metallib` beside the binary image that holds its code, so both go into one directory;
  * - every other dylib these link that is not part of macOS (`otool -L`: anything outside /usr/lib and /System).
@@ -61,6 +62,8 @@ export function stageDarwin(sources: DarwinSources, stage: string): string[] {
   const roots = [
     join(sources.nativeBuild, "libmlxc-compat.dylib"),
     join(sources.nativeBuild, "libmlxc-errors.dylib"),
+    join(sources.nativeBuild, "libmlxc-kernels.dylib"),
+    join(sources.nativeBuild, "libllguidance.dylib"),
     join(mlxLib, "libmlx.dylib"),
   ];
   for (const root of roots) if (!existsSync(root)) throw new Error(`${root} not found: run bash scripts/setup.sh`);

@@ -1,7 +1,8 @@
 /**
  * Linux: gathers the native libraries a standalone binary embeds and makes them find each other in one directory.
  *
- * - the compatibility library and the error-capture library (ffi/native/build, built by scripts/setup.sh);
+ * - the compatibility library, the error-capture and kernel libraries and llguidance (ffi/native/build, built by
+ *   scripts/setup.sh);
  * - `libmlx.so` from the `mlx-cpu` wheel;
  * - every shared library these need that is not part of a bare Debian 12 / Ubuntu 22.04 system, found with `ldd`
  *   (today the wheel's vendored `liblapack`, `libblas`, `libgfortran`, `libquadmath`). The C and C++ runtimes (glibc,
@@ -91,6 +92,8 @@ export function stageLinux(sources: LinuxSources, stage: string): string[] {
   const roots = [
     join(sources.nativeBuild, "libmlxc-compat.so"),
     join(sources.nativeBuild, "libmlxc-errors.so"),
+    join(sources.nativeBuild, "libmlxc-kernels.so"),
+    join(sources.nativeBuild, "libllguidance.so"),
     join(sources.mlxPrefix, "lib", "libmlx.so"),
   ];
   for (const root of roots) if (!existsSync(root)) throw new Error(`${root} not found: run bash scripts/setup.sh`);

@@ -8,6 +8,8 @@
  * - Telemak (telemak-companion-wire.md §1.7, the shape OdyssAI-X's docs describe): `engine`,
  *   `capabilities{stream, tools, vision, embeddings, max_context, session_cache, openai_compat, anthropic_compat,
  *   speculative_decoding}`, `models[]`.
+ * - Ithaca's own: `capabilities.json_mode` and the `structured-outputs` feature when a model enforces
+ *   `response_format` and forced tool calls (capability `json-mode`: the local engine's models).
  */
 import { PUBLIC_ROUTES } from "../access/public-routes.ts";
 import type { CatalogEntry } from "./catalog.ts";
@@ -59,6 +61,8 @@ export function buildContract(entries: readonly CatalogEntry[], context: Contrac
   const tools = has("tools");
   const vision = has("vision");
   const prefixCache = has("prefix-cache");
+  // A model that enforces response_format json_object/json_schema and forced tool calls.
+  const jsonMode = has("json-mode");
   const contexts = entries.flatMap((entry) => (entry.model.contextLength ? [entry.model.contextLength] : []));
   const features = [
     "sse-streaming",
@@ -69,6 +73,7 @@ export function buildContract(entries: readonly CatalogEntry[], context: Contrac
     ...(tools ? ["tool-calling"] : []),
     ...(vision ? ["vision"] : []),
     ...(prefixCache ? ["prefix-cache"] : []),
+    ...(jsonMode ? ["structured-outputs"] : []),
   ];
   return {
     name: "Ithaca",
@@ -97,6 +102,7 @@ export function buildContract(entries: readonly CatalogEntry[], context: Contrac
       embeddings: has("embeddings"),
       max_context: contexts.length > 0 ? Math.max(...contexts) : null,
       session_cache: prefixCache,
+      json_mode: jsonMode,
       openai_compat: "v1",
       anthropic_compat: "v1",
       speculative_decoding: { supported: false, modes: [], active_pairs: [] },

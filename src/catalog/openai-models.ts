@@ -101,7 +101,7 @@ export function toOpenAIModel(entry: CatalogEntry, created: number): OpenAIModel
       supports_vision: vision,
       // Ithaca extension: answers carry `reasoning_content` (the chat template has thinking markers).
       supports_thinking: capabilities.has("thinking"),
-      // Only where `response_format` is enforced (no backend enforces it yet; issue 16 brings it to the local engine).
+      // Only where `response_format` is enforced: the local engine's models (capability `json-mode`).
       supports_json_mode: capabilities.has("json-mode"),
       supports_streaming: true,
       estimated_tps: null,

@@ -25,7 +25,7 @@ export type GenerationEvent =
   | { type: "prompt"; promptTokens: number; cachedTokens: number }
   | { type: "delta"; delta: OutputDelta; logprobs?: TokenLogprob[] }
   | { type: "done"; finishReason: FinishReason; usage: Usage; stopString?: string }
-  | { type: "error"; message: string; status: number };
+  | { type: "error"; message: string; status: number; param?: string };
 
 /**
  * How many generations one model serves at once, how many may wait, and its prefix cache. Every value is given: the

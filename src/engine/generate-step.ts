@@ -4,13 +4,26 @@
  *   only the KV cache (the logits of those chunks are never computed), with the buffer cache cleared after each chunk;
  * - each step: logits of the last position → logits processors (penalties, bias) → log-softmax → sampler;
  * - decode: the step for token n+1 is built from the still-unevaluated token n and scheduled with `async_eval` before
- *   token n is read back, so graph construction overlaps computation.
+ *   token n is read back, so graph construction overlaps computation. With a grammar constraint, the forward pass of
+ *   step n+1 is scheduled, token n read back and the grammar mask of step n+1 computed on the CPU while that forward
+ *   pass runs; its sampling is scheduled after.
  *
- * {@link generateSteps} yields after every prefill chunk as well as every token, so a scheduler can interleave
- * several requests fairly (a long prompt never blocks a short request for its whole prefill).
- * Stopping early (`return()`) frees every array still in flight.
+ * This is the single-sequence loop (parity tests, `bench/tokens-per-sec.ts`); the engine Worker runs every request
+ * through the batch generator (batch-generator.ts), where a request alone in the batch computes exactly what this loop
+ * computes. {@link generateSteps} yields after every prefill chunk as well as every token; stopping early
+ * (`return()`) frees every array still in flight.
  */
-import { clearCache, Dtype, type MxArray, ops } from "bun-ffi-mlx-bindings";
+import { clearCache, type MxArray, ops } from "bun-ffi-mlx-bindings";
+import {
+  freeSampled,
+  lazyArrays,
+  readRows,
+  type RowSampling,
+  type SampledRows,
+  type SampledToken,
+  sampleRows,
+} from "./batch-sampling.ts";
+import type { GrammarConstraint } from "./grammar/constraint.ts";
 import type { KVCache } from "./kv-cache.ts";
 import type { LogitsProcessors } from "./logits-processors.ts";
 import type { DecoderModel } from "./model/decoder.ts";
@@ -26,78 +39,35 @@ export interface GenerateOptions {
   topLogprobs?: number;
   /** Prompt tokens per prefill chunk (mlx-lm `prefill_step_size`). */
   prefillStepSize?: number;
+  /** Grammar-constrained decoding (structured outputs), see {@link RowSampling.constraint}. */
+  constraint?: GrammarConstraint;
 }
 
 /** One scheduling point of a generation. */
-export type GenerationStep =
-  | { kind: "prefill"; processed: number; total: number }
-  | {
-      kind: "token";
-      token: number;
-      /** Log-probability of `token` under the processed distribution (before top_p/top_k/min_p filtering). */
-      logprob?: number;
-      /** The most likely alternatives, best first. */
-      top?: { token: number; logprob: number }[];
-    };
+export type GenerationStep = { kind: "prefill"; processed: number; total: number } | ({ kind: "token" } & SampledToken);
 
-/** The lazy arrays of one step. */
-interface Sampled {
-  token: MxArray;
-  logprob?: MxArray;
-  topIds?: MxArray;
-  topLogprobs?: MxArray;
-}
-
-const freeSampled = (s: Sampled | undefined) => {
-  s?.token.free();
-  s?.logprob?.free();
-  s?.topIds?.free();
-  s?.topLogprobs?.free();
-};
-
-/** Runs the model on `tokens: [1, L]` and samples the next token from the last position (all outputs lazy). */
+/**
+ * Runs the model on `tokens: [1, L]` and samples the next token from the last position (all outputs lazy). With a
+ * grammar constraint the logits are scheduled first (`async_eval`); while they compute, `before` reads the previous
+ * token back and the constraint accepts it and fills the next mask on the CPU.
+ */
 function step(
   model: DecoderModel,
   caches: KVCache[],
-  sampler: Sampler,
+  row: RowSampling,
   tokens: MxArray,
-  opts: GenerateOptions,
-): Sampled {
+  before?: () => void,
+): SampledRows {
   using logits = model.forward(tokens, caches);
   const [B, L, V] = logits.shape as [number, number, number];
   using last3 = ops.slice(logits, [0, L - 1, 0], [B, L, V]);
   using raw = ops.reshape(last3, [B, V]);
-  using processed = opts.processors?.active ? opts.processors.apply(raw) : undefined;
-  using lse = ops.reduceAxis("logsumexp_axis", processed ?? raw, -1, true);
-  using logprobs = ops.subtract(processed ?? raw, lse);
-  const token = sampler.sample(logprobs);
-  opts.processors?.append(token);
-  if (opts.topLogprobs === undefined) return { token };
-  using index = ops.reshape(token, [B, 1]);
-  using index32 = ops.astype(index, Dtype.int32);
-  const logprob = ops.takeAlongAxis(logprobs, index32, -1);
-  const k = Math.min(opts.topLogprobs, V);
-  if (k === 0) return { token, logprob };
-  using negated = ops.unary("negative", logprobs);
-  using order = ops.argpartition(negated, k - 1, -1);
-  const topIds = ops.slice(order, [0, 0], [B, k]);
-  const topLogprobs = ops.takeAlongAxis(logprobs, topIds, -1);
-  return { token, logprob, topIds, topLogprobs };
-}
-
-const lazyArrays = (s: Sampled) =>
-  [s.token, s.logprob, s.topIds, s.topLogprobs].filter((a): a is MxArray => a !== undefined);
-
-/** Reads a step's results back (blocks until evaluated). */
-function readStep(s: Sampled): Extract<GenerationStep, { kind: "token" }> {
-  const out: Extract<GenerationStep, { kind: "token" }> = { kind: "token", token: s.token.itemInt() };
-  if (s.logprob) out.logprob = s.logprob.toFloat32()[0]!;
-  if (s.topIds && s.topLogprobs) {
-    const ids = s.topIds.toInt32();
-    const lps = s.topLogprobs.toFloat32();
-    out.top = Array.from(ids, (token, i) => ({ token, logprob: lps[i]! })).sort((a, b) => b.logprob - a.logprob);
+  if (row.constraint) {
+    ops.asyncEval(raw);
+    before?.();
+    row.constraint.fillMask();
   }
-  return out;
+  return sampleRows(raw, [row]);
 }
 
 /**
@@ -125,22 +95,34 @@ export function* generateSteps(
     clearCache();
     yield { kind: "prefill", processed: done, total: prompt.length };
   }
-  let y: Sampled | undefined;
-  let next: Sampled | undefined;
+  const row: RowSampling = {
+    sampler,
+    processors: opts.processors,
+    topLogprobs: opts.topLogprobs,
+    constraint: opts.constraint,
+  };
+  let y: SampledRows | undefined;
+  let next: SampledRows | undefined;
   try {
     {
       using rest = ops.fromArray(Int32Array.from(prompt.slice(done)), [1, prompt.length - done]);
-      y = step(model, caches, sampler, rest, opts);
+      y = step(model, caches, row, rest);
     }
     ops.asyncEval(...lazyArrays(y));
     for (let n = 0; n < maxTokens; n++) {
-      const current: Sampled = y!;
+      const current: SampledRows = y!;
+      let read: SampledToken | undefined;
+      const readCurrent = () => {
+        read = readRows(current, [row])[0]!;
+        row.constraint?.accept(read.token);
+      };
       if (n + 1 < maxTokens) {
         using input = ops.reshape(current.token, [1, 1]);
-        next = step(model, caches, sampler, input, opts);
+        next = step(model, caches, row, input, readCurrent);
         ops.asyncEval(...lazyArrays(next));
       }
-      const result = readStep(current);
+      if (!read) readCurrent();
+      const result: GenerationStep = { kind: "token", ...read! };
       freeSampled(current);
       y = next;
       next = undefined;

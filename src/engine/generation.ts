@@ -1,13 +1,17 @@
 /**
- * One request inside the engine Worker: renders and tokenizes the prompt, owns its KV cache, sampler and logits
- * processors, and turns each scheduling step of {@link generateSteps} into `delta` / `done` / `error` messages
- * (EOS and `max_tokens`, stop strings held back across tokens, cancellation).
+ * One request inside the engine Worker: renders and tokenizes the prompt, finds its prefix-cache hit, owns its
+ * sampler and logits processors, and, as a {@link BatchSequence} of the model's {@link BatchGenerator}, turns each
+ * token the batch generates for it into `delta` / `done` / `error` messages (EOS and `max_tokens`, stop strings held
+ * back across tokens, cancellation).
  *
- * The scheduler calls {@link Generation.advance} once per turn; every array the request owns is freed when it ends,
- * however it ends.
+ * The batch owns the request's KV cache while it runs and hands it back when the request leaves (`onLeave`), which
+ * keeps it in the prefix cache; every array the request owns is freed when it ends, however it ends.
  */
 import { ChatTemplateError } from "./chat-template.ts";
-import { generateSteps, type GenerationStep } from "./generate-step.ts";
+import type { BatchSequence } from "./batch-generator.ts";
+import type { RowSampling, SampledToken } from "./batch-sampling.ts";
+import { GrammarConstraint } from "./grammar/constraint.ts";
+import { GrammarRequestError } from "./grammar/grammar.ts";
 import { freeCaches, type KVCache } from "./kv-cache.ts";
 import { LogitsProcessors } from "./logits-processors.ts";
 import type { DecoderModel } from "./model/decoder.ts";
@@ -45,7 +49,7 @@ export interface GenerationOutcome {
 
 type Send = (m: FromEngine) => void;
 
-export class Generation {
+export class Generation implements BatchSequence {
   readonly id: number;
   readonly #params: GenerateParams;
   readonly #m: LoadedModel;
@@ -60,12 +64,15 @@ export class Generation {
   #caches: KVCache[] = [];
   #sampler: Sampler | undefined;
   #processors: LogitsProcessors | undefined;
-  #steps: Generator<GenerationStep, void, undefined> | undefined;
+  #constraint: GrammarConstraint | undefined;
+  /** What the batch samples with (set by {@link start}). */
+  #sampling: RowSampling | undefined;
   #detok: StreamingDetokenizer | undefined;
   #stops: StopMatcher | undefined;
   #parser: OutputParser | undefined;
   #completion = 0;
   #cancelled = false;
+  #ended = false;
   #outcome: GenerationOutcome | undefined;
 
   constructor(id: number, params: GenerateParams, loaded: LoadedModel, send: Send) {
@@ -81,18 +88,46 @@ export class Generation {
     return this.#outcome;
   }
 
+  /** Whether the request is over and holds nothing any more (it left the batch, or never entered it). */
+  get ended(): boolean {
+    return this.#ended || (this.#outcome !== undefined && this.#sampling === undefined);
+  }
+
+  /** Whether {@link cancel} was called. */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  get sampling(): RowSampling {
+    if (!this.#sampling) throw new Error(`request ${this.id} has not started`);
+    return this.#sampling;
+  }
+
+  /**
+   * What the batch needs to start the request after {@link start}: the prompt tokens not in the prefix-cache hit, and
+   * the hit's caches (the batch owns them from now on).
+   */
+  enter(): { prompt: number[]; caches: KVCache[] } {
+    const caches = this.#caches;
+    this.#caches = [];
+    return { prompt: this.#prompt.slice(this.#cached), caches };
+  }
+
   /**
    * Renders and tokenizes the prompt and checks it against the context length. On failure the request ends with an
-   * `error` message (400 for a template or length problem) and this returns false.
+   * `error` message (400 for a template or length problem, or a structured output that cannot be enforced) and this
+   * returns false.
    */
   start(): boolean {
     const { tokenizer, info, model } = this.#m;
     const p = this.#params;
+    let startInReasoning = false;
     try {
       const { text, tokens } = renderPrompt(this.#m, p);
       this.#prompt = tokens;
       const format = this.#m.outputFormat;
-      this.#parser = new OutputParser(format, { startInReasoning: promptOpensReasoning(text, format), tools: p.tools });
+      startInReasoning = promptOpensReasoning(text, format);
+      this.#parser = new OutputParser(format, { startInReasoning, tools: p.tools });
     } catch (err) {
       return this.#fail((err as Error).message, err instanceof ChatTemplateError ? 400 : 500);
     }
@@ -104,6 +139,12 @@ export class Generation {
       );
     }
     try {
+      if (p.grammar) this.#constraint = new GrammarConstraint(this.#m, p, startInReasoning);
+    } catch (err) {
+      const refused = err instanceof GrammarRequestError;
+      return this.#fail((err as Error).message, refused ? 400 : 500, refused ? err.param : undefined);
+    }
+    try {
       this.#scope = scopeOf(p);
       const reuse = this.#m.prefixCache.acquire(this.#prompt, this.#scope, this.#owner, model.config.numLayers);
       this.#caches = reuse.caches;
@@ -113,11 +154,12 @@ export class Generation {
       this.#processors = new LogitsProcessors(p, info.vocabSize, this.#prompt);
       this.#detok = new StreamingDetokenizer(tokenizer);
       this.#stops = new StopMatcher(p.stop);
-      const uncached = this.#prompt.slice(this.#cached);
-      this.#steps = generateSteps(model, this.#caches, this.#sampler, uncached, p.max_tokens, {
+      this.#sampling = {
+        sampler: this.#sampler,
         processors: this.#processors.active ? this.#processors : undefined,
         topLogprobs: p.logprobs ? p.top_logprobs : undefined,
-      });
+        constraint: this.#constraint,
+      };
     } catch (err) {
       this.#free();
       return this.#fail((err as Error).message, 500);
@@ -125,34 +167,47 @@ export class Generation {
     return true;
   }
 
-  /** Asks the request to stop; it ends (`cancelled`) at its next turn. */
+  /** Asks the request to stop; the scheduler removes it from the batch at the next step boundary (`cancelled`). */
   cancel(): void {
     this.#cancelled = true;
   }
 
   /**
-   * Runs one scheduling step (a prefill chunk or one decode step) and emits what it produced.
-   * @returns true while the request has more to do
+   * A token the batch generated for the request: emits its text (and logprobs).
+   * @returns false when the request is done: end-of-turn token, `max_tokens`, a stop string, or a failure to emit
    */
-  advance(): boolean {
+  onToken(s: SampledToken): boolean {
     if (this.#outcome) return false;
-    if (this.#cancelled) return this.#finish("cancelled", false);
     try {
-      const next = this.#steps!.next();
-      if (next.done) return this.#finish("length", true);
-      const s = next.value;
-      if (s.kind === "prefill") return true;
       this.#generated.push(s.token);
       if (this.#m.tokenizer.eosTokenIds.has(s.token)) return this.#finish("stop", true);
       this.#completion++;
       const { text, stop } = this.#stops!.push(this.#detok!.push(s.token));
       this.#emit(this.#parser!.push(text), s.logprob === undefined ? undefined : [this.#tokenLogprob(s)]);
       if (stop !== undefined) return this.#finish("stop", false, stop);
+      if (this.#generated.length >= this.#params.max_tokens) return this.#finish("length", true);
       return true;
     } catch (err) {
-      this.#free();
       return this.#fail((err as Error).message, 500);
     }
+  }
+
+  /**
+   * The request left the batch with its KV cache (every token fed: prompt, then generated). A request that left
+   * without finishing was cancelled. The cache goes to the prefix cache, which keeps or frees it; after a failure it
+   * may be half-written and is freed.
+   */
+  onLeave(caches: KVCache[]): void {
+    if (!this.#outcome) this.#finish("cancelled", false);
+    if (this.#outcome!.finishReason === "failed") freeCaches(caches);
+    else this.#m.prefixCache.release([...this.#prompt, ...this.#generated], caches, this.#scope, this.#owner);
+    this.#free();
+  }
+
+  /** The batch failed (MLX error) and freed the request's KV cache: the request ends with a 500. */
+  abort(message: string): void {
+    if (!this.#outcome) this.#fail(message, 500);
+    this.#free();
   }
 
   /** Sends parsed deltas; a token's logprobs ride on its first delta (an empty one when its text is held back). */
@@ -163,7 +218,7 @@ export class Generation {
     });
   }
 
-  #tokenLogprob(s: Extract<GenerationStep, { kind: "token" }>): TokenLogprob {
+  #tokenLogprob(s: SampledToken): TokenLogprob {
     const tokenizer = this.#m.tokenizer;
     const describe = (token: number, logprob: number) => ({
       token: tokenizer.tokenText(token),
@@ -192,8 +247,6 @@ export class Generation {
       this.#emit([...this.#parser!.push(tail), ...this.#parser!.flush()]);
       if (reason === "stop" && this.#parser!.toolCallCount > 0) reason = "tool_calls";
     }
-    this.#keepCaches();
-    this.#free();
     const usage = {
       prompt_tokens: this.#prompt.length,
       completion_tokens: this.#completion,
@@ -205,30 +258,20 @@ export class Generation {
     return false;
   }
 
-  #fail(message: string, status: number): false {
-    this.#send({ type: "error", id: this.id, message, status });
+  #fail(message: string, status: number, param?: string): false {
+    this.#send({ type: "error", id: this.id, message, status, param });
     this.#outcome = { finishReason: "failed", promptTokens: this.#prompt.length, completionTokens: this.#completion };
     return false;
   }
 
-  /**
-   * Hands the KV cache to the prefix cache (which keeps or frees it) once the request ended normally or was
-   * cancelled; after a failure the cache may be half-written and is freed instead.
-   */
-  #keepCaches(): void {
-    this.#steps?.return();
-    this.#steps = undefined;
-    this.#m.prefixCache.release([...this.#prompt, ...this.#generated], this.#caches, this.#scope, this.#owner);
-    this.#caches = [];
-  }
-
-  /** Frees the KV cache, the sampler's key and the processors' arrays (idempotent). */
+  /** Frees the KV cache, the sampler's key, the processors' arrays and the grammar matcher (idempotent). */
   #free(): void {
-    this.#steps?.return();
-    this.#steps = undefined;
+    this.#ended = true;
+    this.#sampling = undefined;
     freeCaches(this.#caches);
     this.#sampler?.free();
     this.#processors?.free();
-    this.#sampler = this.#processors = undefined;
+    this.#constraint?.free();
+    this.#sampler = this.#processors = this.#constraint = undefined;
   }
 }

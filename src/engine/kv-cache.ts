@@ -8,7 +8,25 @@ import { type MxArray, ops } from "bun-ffi-mlx-bindings";
 /** Growth step in positions (mlx-lm `KVCache.step`). */
 export const KV_STEP = 256;
 
-export class KVCache {
+/**
+ * What one forward pass's attention needs from the caches, for `L` new positions: the mask (`"causal"`, bottom-right
+ * aligned; a boolean array `[B, 1, L, cached + L]`, true where a query may attend; or none) and the RoPE start
+ * positions (one number, or int32 `[B]` per batch row). Arrays are owned by the forward pass that asked for them.
+ */
+export interface AttentionInputs {
+  mask: "causal" | MxArray | undefined;
+  offset: number | MxArray;
+}
+
+/** One decoder layer's cache as the decoder uses it: {@link KVCache} (one sequence) or `BatchKVCache` (a batch). */
+export interface LayerCache {
+  /** Appends `k`, `v` (`[B, Hkv, L, d]`) and returns every cached position's keys and values (caller-owned views). */
+  updateAndFetch(k: MxArray, v: MxArray): [MxArray, MxArray];
+  /** Mask and RoPE offsets for the next `L` positions (mlx-lm `create_attention_mask` / `cache.offset`). */
+  attentionInputs(L: number): AttentionInputs;
+}
+
+export class KVCache implements LayerCache {
   keys: MxArray | undefined;
   values: MxArray | undefined;
   /** Number of cached positions (tokens). */
@@ -48,6 +66,11 @@ export class KVCache {
       ops.slice(this.keys!, [0, 0, 0, 0], [B, H, this.offset, dk]),
       ops.slice(this.values!, [0, 0, 0, 0], [B, H, this.offset, dv]),
     ];
+  }
+
+  /** mlx-lm's single-sequence mask: `"causal"` for a chunk of several tokens, none for one; RoPE from `offset`. */
+  attentionInputs(L: number): AttentionInputs {
+    return { mask: L > 1 ? "causal" : undefined, offset: this.offset };
   }
 
   #replace(which: "keys" | "values", next: MxArray): void {

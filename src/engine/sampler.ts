@@ -31,6 +31,11 @@ export class Sampler {
     }
   }
 
+  /** Whether this sampler is `argmax` (temperature 0): greedy rows of a batch are sampled together. */
+  get greedy(): boolean {
+    return this.#key === undefined;
+  }
+
   /**
    * Picks the next token from `logprobs: [B, V]` (float, normalised log-softmax of the last position).
    * @returns token ids `[B]` (owned by the caller; lazy).

@@ -1,12 +1,14 @@
 /**
- * Fair interleaving of the requests one model serves (issue 3 item 5): up to `maxActive` generations run at once,
- * each advancing one step (a prefill chunk or one decode step) per round, in arrival order; the rest wait in FIFO
- * order. Between rounds the scheduler yields to the Worker's event loop, so `cancel` and new `generate` messages are
- * seen within one round. A long generation therefore never starves a short one: both make progress every round.
+ * Continuous batching of the requests one model serves (issue 16 item 1): up to `maxActive` generations are in the
+ * model's {@link BatchGenerator} at once, decoding together one token per forward pass, new ones prefilled a chunk at
+ * a time alongside and joining at a step boundary; the rest wait in FIFO order. Between steps the scheduler yields to
+ * the Worker's event loop, so `cancel` and new `generate` messages are seen within one step: a cancelled generation
+ * leaves the batch at the next step boundary and the others go on.
  *
  * The queue bound (503 + `Retry-After`) is enforced on the main thread by `EngineClient`, which knows the in-flight
  * count without a round trip.
  */
+import type { BatchGenerator } from "./batch-generator.ts";
 import type { Generation, GenerationOutcome } from "./generation.ts";
 
 export interface SchedulerHooks {
@@ -23,13 +25,19 @@ const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve)
 export class Scheduler {
   readonly #maxActive: number;
   readonly #hooks: SchedulerHooks;
+  readonly #batch: BatchGenerator;
   readonly #waiting: number[] = [];
   readonly #active: Generation[] = [];
   #running = false;
 
-  constructor(maxActive: number, hooks: SchedulerHooks) {
+  /**
+   * @param maxActive generations in the batch at most (`engine.max_active`)
+   * @param batch the model's batch generator, which the scheduler drives alone
+   */
+  constructor(maxActive: number, hooks: SchedulerHooks, batch: BatchGenerator) {
     this.#maxActive = Math.max(1, maxActive);
     this.#hooks = hooks;
+    this.#batch = batch;
   }
 
   get waiting(): number {
@@ -40,6 +48,11 @@ export class Scheduler {
     return this.#active.length;
   }
 
+  /** Decode steps the batch has run (forward passes, each advancing every decoding request by one token). */
+  get decodeSteps(): number {
+    return this.#batch.steps;
+  }
+
   /** Queues request `id` and makes sure the loop runs. */
   submit(id: number): void {
     this.#waiting.push(id);
@@ -47,8 +60,8 @@ export class Scheduler {
   }
 
   /**
-   * Cancels a request: a waiting one ends at once, a running one at its next turn. Unknown ids are ignored (the
-   * request already ended).
+   * Cancels a request: a waiting one ends at once, a running one leaves the batch at the next step boundary. Unknown
+   * ids are ignored (the request already ended).
    */
   cancel(id: number): void {
     const waitingAt = this.#waiting.indexOf(id);
@@ -71,8 +84,25 @@ export class Scheduler {
     while (this.#active.length < this.#maxActive && this.#waiting.length) {
       const id = this.#waiting.shift()!;
       const generation = this.#hooks.create(id);
-      if (generation.start()) this.#active.push(generation);
-      else this.#hooks.finished(generation.outcome!);
+      if (!generation.start()) {
+        this.#hooks.finished(generation.outcome!);
+        continue;
+      }
+      const { prompt, caches } = generation.enter();
+      this.#batch.insert(id, generation, prompt, caches);
+      this.#active.push(generation);
+    }
+  }
+
+  /** One step of the batch; an MLX failure ends every generation in it with an error (their arrays freed). */
+  #step(): void {
+    for (const g of this.#active) if (g.cancelled) this.#batch.remove(g.id);
+    if (this.#batch.size === 0) return;
+    try {
+      this.#batch.next();
+    } catch (err) {
+      const message = (err as Error).message;
+      for (const seq of this.#batch.clear()) (seq as Generation).abort(message);
     }
   }
 
@@ -81,13 +111,14 @@ export class Scheduler {
     this.#running = true;
     try {
       while (this.#waiting.length || this.#active.length) {
-        this.#admit();
-        for (const generation of [...this.#active]) {
-          if (generation.advance()) continue;
-          this.#active.splice(this.#active.indexOf(generation), 1);
-          this.#hooks.finished(generation.outcome!);
-        }
+        // Before every step, including the first: requests that arrived meanwhile join, cancels are seen.
         await yieldToEvents();
+        this.#admit();
+        this.#step();
+        for (const g of this.#active.filter((x) => x.ended)) {
+          this.#active.splice(this.#active.indexOf(g), 1);
+          this.#hooks.finished(g.outcome!);
+        }
       }
     } finally {
       this.#running = false;

@@ -45,7 +45,19 @@ export interface GenerateParams {
    * `cached_tokens`, only entries of the same scope.
    */
   cache_scope?: string;
+  /** Structured output the answer is constrained to (grammar-constrained decoding); absent = free text. */
+  grammar?: GrammarSpec;
 }
+
+/**
+ * What a constrained answer must be (`src/engine/grammar/`): a JSON object (`response_format: json_object`), a JSON
+ * value valid against `schema` (`json_schema`), or a call of the tool `name` — of any of the request's `tools` when
+ * absent (`tool_choice: "required"`), then one or more calls when `parallel` — in the model's tool-call syntax.
+ */
+export type GrammarSpec =
+  | { type: "json_object" }
+  | { type: "json_schema"; schema: Record<string, unknown> }
+  | { type: "tool_call"; name?: string; parallel: boolean };
 
 export interface ModelInfo {
   id: string;
@@ -116,6 +128,8 @@ export interface EngineStats {
   queued: number;
   active: number;
   generatedTokens: number;
+  /** Forward passes of the decoding batch: with several requests decoding together, fewer than generated tokens. */
+  decodeSteps: number;
   promptTokens: number;
   /** Live MxArray handles in the worker (leak check; includes the prefix cache's `arrays`). */
   liveArrays: number;
@@ -143,7 +157,8 @@ export type ToEngine =
 
 /**
  * Worker → main thread. `done.stopString`: the request's stop string whose match ended the answer, only with
- * `finishReason: "stop"` (absent when an end-of-turn token ended it).
+ * `finishReason: "stop"` (absent when an end-of-turn token ended it). `error.param`: the request field at fault, when
+ * one is (a structured output that cannot be enforced names `response_format`, `tool_choice` or `tools`).
  */
 export type FromEngine =
   | { type: "loaded"; info: ModelInfo }
@@ -151,7 +166,7 @@ export type FromEngine =
   | { type: "prompt"; id: number; promptTokens: number; cachedTokens: number }
   | { type: "delta"; id: number; delta: OutputDelta; logprobs?: TokenLogprob[] }
   | { type: "done"; id: number; finishReason: FinishReason; usage: Usage; stopString?: string }
-  | { type: "error"; id: number; message: string; status: number }
+  | { type: "error"; id: number; message: string; status: number; param?: string }
   | { type: "stats"; id: number; stats: EngineStats }
   | { type: "sessions"; id: number; entries: PrefixCacheEntryInfo[] }
   | { type: "sessions_cleared"; id: number; cleared: number }

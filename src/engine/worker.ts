@@ -1,11 +1,13 @@
 /**
  * Engine Worker entry: owns one loaded model and runs all MLX work off the main thread (DESIGN §1).
- * Requests are interleaved fairly by the {@link Scheduler}; between rounds the Worker yields to its event loop so a
- * `cancel` message stops a generation within one step and frees its KV cache.
+ * Requests decode together in one batch per model ({@link Scheduler} over a {@link BatchGenerator}); between steps
+ * the Worker yields to its event loop so a `cancel` message stops a generation within one step and frees its KV cache.
  */
 declare const self: Worker;
 
 import { liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-mlx-bindings";
+import { BatchGenerator } from "./batch-generator.ts";
+import { PREFILL_STEP_SIZE } from "./generate-step.ts";
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
 import { detectOutputFormat, outputCapabilities } from "./output/parser.ts";
@@ -52,31 +54,43 @@ function load(
   }
 }
 
-function createScheduler(maxActive: number): Scheduler {
-  return new Scheduler(maxActive, {
-    create(id) {
-      const params = pending.get(id)!;
-      pending.delete(id);
-      return new Generation(id, params, loaded!, send);
-    },
-    cancelledWhileWaiting(id) {
-      pending.delete(id);
-      counters.cancelled++;
-      send({
-        type: "done",
-        id,
-        finishReason: "cancelled",
-        usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 },
-      });
-    },
-    finished(outcome) {
-      counters.promptTokens += outcome.promptTokens;
-      counters.generatedTokens += outcome.completionTokens;
-      if (outcome.finishReason === "failed") counters.failed++;
-      else if (outcome.finishReason === "cancelled") counters.cancelled++;
-      else counters.completed++;
-    },
+/** mlx-lm's `prefill_batch_size` default: sequences prefilled together. */
+const PREFILL_BATCH_SIZE = 8;
+
+function createScheduler(maxActive: number, m: LoadedModel): Scheduler {
+  const batch = new BatchGenerator(m.model, {
+    completionBatchSize: maxActive,
+    prefillBatchSize: Math.min(PREFILL_BATCH_SIZE, maxActive),
+    prefillStepSize: PREFILL_STEP_SIZE,
   });
+  return new Scheduler(
+    maxActive,
+    {
+      create(id) {
+        const params = pending.get(id)!;
+        pending.delete(id);
+        return new Generation(id, params, loaded!, send);
+      },
+      cancelledWhileWaiting(id) {
+        pending.delete(id);
+        counters.cancelled++;
+        send({
+          type: "done",
+          id,
+          finishReason: "cancelled",
+          usage: { prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0 },
+        });
+      },
+      finished(outcome) {
+        counters.promptTokens += outcome.promptTokens;
+        counters.generatedTokens += outcome.completionTokens;
+        if (outcome.finishReason === "failed") counters.failed++;
+        else if (outcome.finishReason === "cancelled") counters.cancelled++;
+        else counters.completed++;
+      },
+    },
+    batch,
+  );
 }
 
 function stats(): EngineStats {
@@ -84,6 +98,7 @@ function stats(): EngineStats {
     ...counters,
     queued: scheduler?.waiting ?? 0,
     active: scheduler?.active ?? 0,
+    decodeSteps: scheduler?.decodeSteps ?? 0,
     liveArrays: liveArrays(),
     prefixCache: loaded?.prefixCache.stats() ?? PrefixCache.emptyStats(),
     memory: memoryStats(),
@@ -96,7 +111,7 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
     case "load":
       try {
         loaded = load(msg.model.id, msg.model.path, msg.memory, msg.prefixCache, msg.upcastQuantizedScales);
-        scheduler = createScheduler(msg.maxActive);
+        scheduler = createScheduler(msg.maxActive, loaded);
         send({ type: "loaded", info: loaded.info });
       } catch (err) {
         send({ type: "load_error", message: (err as Error).message });

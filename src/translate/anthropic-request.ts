@@ -20,6 +20,8 @@
  * - `thinking` enabled → `enable_thinking: true` and `reasoning_effort` from the budget (< 4096 low, < 16384 medium,
  *   else high: the inverse of {@link THINKING_BUDGET_TOKENS}); adaptive → `enable_thinking: true`; disabled →
  *   `enable_thinking: false`. An explicit `enable_thinking` / `reasoning_effort` in the body wins.
+ * - `output_config.format` (`json_schema`) → `response_format` `json_schema` (strict); the rest of `output_config` is
+ *   carried.
  * - `stop_sequences` → `stop`; `max_tokens`, `temperature`, `top_p`, `top_k` copied; `metadata.user_id` → `user`;
  *   `stream: true` → `stream: true` + `stream_options.include_usage` (the usage chunk feeds `message_delta`).
  * - Fields Anthropic defines that mean nothing to other engines (`cache_control`, `service_tier`, the rest of
@@ -47,6 +49,7 @@ const ANTHROPIC_FIELDS = new Set([
   "tools",
   "tool_choice",
   "thinking",
+  "output_config",
   "metadata",
   "service_tier",
   "cache_control",
@@ -166,6 +169,22 @@ function effortOfBudget(budget: number): "low" | "medium" | "high" {
   return budget >= THINKING_BUDGET_TOKENS.medium ? "medium" : "low";
 }
 
+/**
+ * Maps `output_config.format` (structured outputs: `{type: "json_schema", schema}`) onto `response_format`
+ * `json_schema` (strict); the rest of `output_config` (`effort`) is carried as sent.
+ */
+function applyOutputConfig(request: MessagesRequest | CountTokensRequest, chat: CanonicalChatRequest): void {
+  const config = request.output_config as { format?: { type?: unknown; schema?: unknown } | null } | undefined;
+  if (config == null || typeof config !== "object") return;
+  const { format, ...rest } = config;
+  if (Object.keys(rest).length > 0) chat.output_config = rest;
+  if (format == null) return;
+  if (format.type !== "json_schema") {
+    throw refused("output_config.format.type", `output_config.format type '${String(format.type)}' is not supported`);
+  }
+  chat.response_format = { type: "json_schema", json_schema: { name: "output", schema: format.schema, strict: true } };
+}
+
 /** Maps `thinking` onto `enable_thinking` / `reasoning_effort`, unless the body set those itself. */
 function applyThinking(request: MessagesRequest | CountTokensRequest, chat: CanonicalChatRequest): void {
   const thinking = request.thinking;
@@ -206,6 +225,7 @@ export function messagesToChat(request: MessagesRequest | CountTokensRequest): C
     if (choice.type !== "none" && choice.disable_parallel_tool_use === true) chat.parallel_tool_calls = false;
   }
   applyThinking(request, chat);
+  applyOutputConfig(request, chat);
   if (request.metadata?.user_id != null) chat.user = request.metadata.user_id;
   return chat;
 }

@@ -106,7 +106,13 @@ describe.skipIf(process.platform !== "linux")(
         ok: true,
       });
       expect(readdirSync(nativeDir).sort()).toEqual(
-        expect.arrayContaining(["libmlx.so", "libmlxc-compat.so", "libmlxc-errors.so"]),
+        expect.arrayContaining([
+          "libmlx.so",
+          "libmlxc-compat.so",
+          "libmlxc-errors.so",
+          "libmlxc-kernels.so",
+          "libllguidance.so",
+        ]),
       );
 
       const again = await runBinary(binary, ["doctor", "--json"], { cwd: runDir, home });

@@ -211,11 +211,13 @@ describe("tool parsing is on only when tools are declared", () => {
   });
 
   for (const choice of ["required", { type: "function", function: { name: "get_weather" } }] as const) {
-    test(`tool_choice ${JSON.stringify(choice)}: 400 naming tool_choice`, async () => {
-      const err = await create({ messages: [USER], tools: WEATHER.tools, tool_choice: choice }).catch((e) => e);
-      expect(err).toBeInstanceOf(OpenAI.APIError);
-      expect(err.status).toBe(400);
-      expect(err.error?.param ?? err.param).toBe("tool_choice");
+    test(`tool_choice ${JSON.stringify(choice)}: the grammar forces the model's own call`, async () => {
+      const r = await create({ messages: [USER], tools: WEATHER.tools, tool_choice: choice });
+      expect(r.choices[0]!.finish_reason).toBe("tool_calls");
+      const calls = r.choices[0]!.message.tool_calls ?? [];
+      expect(
+        calls.map((c) => (c.type === "function" ? [c.function.name, JSON.parse(c.function.arguments)] : [])),
+      ).toEqual([["get_weather", { city: "Paris" }]]);
     });
   }
 });

@@ -225,6 +225,14 @@ extern "C" int _mlx_array_is_available(bool* res, const mlx_array a) {
   MLXC_CATCH(1)
 }
 
+// The flag is set when the array is evaluated (false before).
+extern "C" int _mlx_array_is_row_contiguous(bool* res, const mlx_array a) {
+  MLXC_TRY
+  *res = arr(a).flags().row_contiguous;
+  return 0;
+  MLXC_CATCH(1)
+}
+
 extern "C" int _mlx_array_wait(const mlx_array a) {
   MLXC_TRY
   arr(a).wait();
@@ -254,6 +262,18 @@ extern "C" mlx_vector_array mlx_vector_array_new_data(
 extern "C" int mlx_vector_array_free(mlx_vector_array v) {
   delete static_cast<std::vector<mx::array>*>(v.ctx);
   return 0;
+}
+
+extern "C" int mlx_vector_array_set_data(
+    mlx_vector_array* v, const mlx_array* data, size_t size) {
+  MLXC_TRY
+  if (size > 0 && !data) throw std::invalid_argument("NULL data pointer");
+  std::vector<mx::array> items;
+  items.reserve(size);
+  for (size_t i = 0; i < size; i++) items.push_back(arr(data[i]));
+  set_out(v, std::move(items));
+  return 0;
+  MLXC_CATCH(1)
 }
 
 extern "C" int mlx_vector_array_append_value(

@@ -98,8 +98,10 @@ export class MlxBackend implements Backend {
    * @throws OpenAIError 400 naming a field the local engine cannot honour or a value out of range, what
    *   {@link LocalModels.acquire} throws (404 `model_not_found` / `model_not_loaded`, 400 `model_too_large` /
    *   `model_unloadable`, 500 `model_load_failed`, 503 `model_unloaded` / `shutting_down`), 503 `engine_overloaded`
-   *   (with `Retry-After`) when the model's queue is full, 400 `invalid_prompt` when the prompt is refused, 503
-   *   `model_unloaded` when the model is unloaded before the answer starts.
+   *   (with `Retry-After`) when the model's queue is full, 400 `invalid_prompt` when the prompt is refused, 400
+   *   `unsupported_schema` naming `response_format` / `tools` / `tool_choice` when the structured output cannot be
+   *   enforced (llguidance's message names the construct), 503 `model_unloaded` when the model is unloaded before the
+   *   answer starts.
    */
   async chatCompletions(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<CompletionAnswer | ChunksAnswer> {
     this.#counters.requests++;
@@ -128,8 +130,8 @@ export class MlxBackend implements Backend {
    * it), so the count equals the `usage.prompt_tokens` of the same request to {@link chatCompletions}.
    * @returns the number of prompt tokens
    * @throws OpenAIError what the chat path answers for the same request: 404 `model_not_found`, 404
-   *   `model_not_loaded` (not loaded and `engine.load_on_demand` off), 400 `model_unloadable`, 400 naming
-   *   `tool_choice` when it forces a call, 400 `invalid_prompt` when the template rejects the messages, 503
+   *   `model_not_loaded` (not loaded and `engine.load_on_demand` off), 400 `model_unloadable`, 400 `invalid_prompt`
+   *   when the template rejects the messages, 503
    *   `shutting_down`; 500 `model_load_failed` when the tokenizer files cannot be read.
    */
   async countTokens(body: CanonicalChatRequest, ctx: BackendCallContext): Promise<number> {

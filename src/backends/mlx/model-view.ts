@@ -92,7 +92,8 @@ export function toModelView(model: KnownModel, live: ModelLiveState): ModelView 
     dtype: facts?.dtype ?? null,
     context_length: info?.contextLength ?? facts?.contextLength ?? null,
     capabilities: [
-      ...["chat", "stream", "logprobs", ...(live.prefixCache ? ["prefix-cache"] : [])],
+      // json-mode: response_format and forced tool calls are enforced (grammar-constrained decoding, llguidance).
+      ...["chat", "stream", "logprobs", "json-mode", ...(live.prefixCache ? ["prefix-cache"] : [])],
       ...(info?.capabilities ?? facts?.capabilities ?? []),
     ],
     weight_bytes: weightBytes ?? null,

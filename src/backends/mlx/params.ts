@@ -6,7 +6,7 @@
  * `repetition_penalty`, `repetition_context_size` are mlx-lm server extensions).
  */
 import type { PromptParams } from "../../engine/prompt.ts";
-import type { GenerateParams } from "../../engine/worker-messages.ts";
+import type { GenerateParams, GrammarSpec } from "../../engine/worker-messages.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 import type { BackendCallContext } from "../backend.ts";
 import type { CanonicalChatRequest } from "../../protocol/canonical.ts";
@@ -37,16 +37,55 @@ function integer(body: CanonicalChatRequest, field: string, min: number, max: nu
   return value;
 }
 
-/** `tool_choice`: `auto` (default) and `none` are honoured; forcing a call is not (no constrained decoding yet). */
+/** The request's `tools`, none with `tool_choice: "none"` (the template then shows no tool). */
 function toolsFor(body: CanonicalChatRequest): unknown[] | undefined {
   const tools = Array.isArray(body.tools) && body.tools.length > 0 ? body.tools : undefined;
-  const choice = body.tool_choice;
-  if (choice === undefined || choice === null || choice === "auto") return tools;
-  if (choice === "none") return undefined;
-  throw bad(
-    "tool_choice",
-    "the local engine supports tool_choice 'auto' and 'none' only (it cannot force a tool call)",
-  );
+  return body.tool_choice === "none" ? undefined : tools;
+}
+
+const toolName = (tool: unknown): unknown => {
+  const t = tool as { function?: { name?: unknown }; name?: unknown } | null;
+  return t?.function?.name ?? t?.name;
+};
+
+/**
+ * A forced tool call: `tool_choice` `required` (any of the tools; several when `parallel_tool_calls` is not false) or
+ * `{type: "function", function: {name}}` (that one). `auto`, `none` or absent: undefined.
+ * @throws OpenAIError 400 naming `tool_choice` when it forces a call without tools, names no given tool, or has
+ *   another shape
+ */
+function forcedToolCall(body: CanonicalChatRequest): GrammarSpec | undefined {
+  const choice = body.tool_choice as string | { type?: unknown; function?: { name?: unknown } } | null | undefined;
+  if (choice === undefined || choice === null || choice === "auto" || choice === "none") return undefined;
+  const tools = toolsFor(body) ?? [];
+  if (tools.length === 0) throw bad("tool_choice", "tool_choice forces a tool call but the request has no tools");
+  if (choice === "required") return { type: "tool_call", parallel: body.parallel_tool_calls !== false };
+  const name = typeof choice === "object" && choice.type === "function" ? choice.function?.name : undefined;
+  if (typeof name !== "string") {
+    throw bad("tool_choice", "tool_choice must be 'auto', 'none', 'required' or {type: 'function', function: {name}}");
+  }
+  if (!tools.some((t) => toolName(t) === name))
+    throw bad("tool_choice", `tool_choice names '${name}', not a given tool`);
+  return { type: "tool_call", name, parallel: false };
+}
+
+/**
+ * The structured output a request asks for (enforced by grammar-constrained decoding in the engine): `response_format`
+ * `json_object` or `json_schema` (its `schema`; `strict` or not, it is enforced), or a forced tool call.
+ * @throws OpenAIError 400 naming `response_format` when its schema is missing or not an object, or when it is combined
+ *   with a forced tool call; what {@link forcedToolCall} throws
+ */
+function grammarFor(body: CanonicalChatRequest): GrammarSpec | undefined {
+  const format = body.response_format as { type?: string; json_schema?: { schema?: unknown } } | null | undefined;
+  const tool = forcedToolCall(body);
+  if (format == null || format.type === "text") return tool;
+  if (tool) throw bad("response_format", "response_format cannot be combined with a tool_choice that forces a call");
+  if (format.type === "json_object") return { type: "json_object" };
+  const schema = format.json_schema?.schema;
+  if (format.type !== "json_schema" || typeof schema !== "object" || schema === null || Array.isArray(schema)) {
+    throw bad("response_format", "response_format json_schema needs json_schema.schema, a JSON schema object");
+  }
+  return { type: "json_schema", schema: schema as Record<string, unknown> };
 }
 
 function logitBias(body: CanonicalChatRequest, vocabSize: number | undefined): Record<string, number> | undefined {
@@ -66,7 +105,6 @@ function logitBias(body: CanonicalChatRequest, vocabSize: number | undefined): R
  * The fields of a request that shape its prompt: `messages`, the `tools` the template shows (none with
  * `tool_choice: "none"`), `enable_thinking` and `reasoning_effort` (when of the right type). The prompt that
  * {@link toGenerateParams} sends to the engine is rendered from exactly these.
- * @throws OpenAIError 400 naming `tool_choice` when it forces a call (the local engine cannot).
  */
 export function toPromptParams(body: CanonicalChatRequest): PromptParams {
   return {
@@ -81,8 +119,8 @@ export function toPromptParams(body: CanonicalChatRequest): PromptParams {
  * Builds engine parameters from a request.
  * @param caller the request's `sessionId` and `cacheScope` (whose prefix cache entries it may reuse; absent = open)
  * @param vocabSize the model's vocabulary size (checks `logit_bias` keys), when known
- * @throws OpenAIError 400 naming the field for values the local engine cannot honour (`n` > 1, a forced
- *   `tool_choice`, `response_format` other than text) or that are out of range.
+ * @throws OpenAIError 400 naming the field for values the local engine cannot honour (`n` > 1, a `tool_choice` or
+ *   `response_format` it cannot read, see {@link grammarFor}) or that are out of range.
  */
 export function toGenerateParams(
   body: CanonicalChatRequest,
@@ -90,13 +128,7 @@ export function toGenerateParams(
   vocabSize?: number,
 ): GenerateParams {
   if (integer(body, "n", 1, 128, 1) !== 1) throw bad("n", "the local engine supports only n = 1");
-  const format = (body.response_format as { type?: string } | null | undefined)?.type;
-  if (format !== undefined && format !== "text") {
-    throw bad(
-      "response_format",
-      `response_format '${format}' is not supported by the local engine (no constrained decoding yet)`,
-    );
-  }
+  const grammar = grammarFor(body);
   const maxField = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   const maxTokens = integer(body, maxField, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_TOKENS);
   const logprobs = body.logprobs === true;
@@ -130,5 +162,6 @@ export function toGenerateParams(
     stop: stop.filter((s) => s.length > 0),
     session_id: caller.sessionId,
     cache_scope: caller.cacheScope,
+    ...(grammar ? { grammar } : {}),
   };
 }

@@ -35,8 +35,13 @@ const finishFields = (e: Extract<GenerationEvent, { type: "done" }>) => ({
   stop_reason: e.stopString ?? null,
 });
 
-/** An engine `error` event as an OpenAI error: 400 `invalid_prompt` (template, context length), 503, else 500. */
-export function engineError(e: { message: string; status: number }): OpenAIError {
+/**
+ * An engine `error` event as an OpenAI error: 400 `invalid_prompt` (template, context length), 400
+ * `unsupported_schema` naming `param` (a structured output the engine cannot enforce), 503, else 500.
+ */
+export function engineError(e: { message: string; status: number; param?: string }): OpenAIError {
+  if (e.status === 400 && e.param)
+    return new OpenAIError(400, e.message, { code: "unsupported_schema", param: e.param });
   const code = e.status === 400 ? "invalid_prompt" : e.status === 503 ? "engine_overloaded" : "engine_error";
   return new OpenAIError(e.status, e.message, { code });
 }

@@ -3,12 +3,13 @@
  * `models/llama.py`, `models/qwen2.py` and `models/qwen3.py` op for op (reference/mlx-c-binding.md §4.3), so greedy
  * decoding matches mlx-lm token for token on the same weights. What differs between them (projection biases, q/k
  * norm, tied embeddings) comes in the config, as architectures/ sets it. RoPE variants: rope.ts; quantized layers:
- * linear.ts.
+ * linear.ts. SwiGLU (compiled in mlx-lm too), RMSNorm and decode-time RoPE run as compiled MLX functions with the
+ * same values (bun-ffi-mlx-bindings `kernels`).
  *
  * Shapes: B batch, L new tokens, D hidden, Hq/Hkv heads, d head_dim, V vocab.
  */
-import { type MxArray, ops } from "bun-ffi-mlx-bindings";
-import type { KVCache } from "../kv-cache.ts";
+import { kernels, MxArray, ops } from "bun-ffi-mlx-bindings";
+import type { AttentionInputs, LayerCache } from "../kv-cache.ts";
 import type { ModelConfig } from "./config.ts";
 import { Embedding, Linear, type QuantLoadOptions, takeShaped } from "./linear.ts";
 import { Rope } from "./rope.ts";
@@ -116,42 +117,43 @@ export class DecoderModel {
   }
 
   /**
-   * Runs the model on `ids: [B, L]` (int32), appending to `caches` (one per layer).
+   * Runs the model on `ids: [B, L]` (int32), appending to `caches` (one per layer: a `KVCache` for one sequence, a
+   * left-padded `BatchKVCache` for a batch). The mask and RoPE offsets come from the first layer's cache, as mlx-lm's
+   * `create_attention_mask(h, cache[0])`; every layer holds the same positions.
    * @returns logits `[B, L, V]` (owned by the caller; lazy).
    */
-  forward(ids: MxArray, caches: KVCache[]): MxArray {
+  forward(ids: MxArray, caches: LayerCache[]): MxArray {
     let h = this.#embed.forward(ids);
-    const L = ids.shape[1]!;
-    const mask = L > 1 ? ("causal" as const) : undefined;
-    for (let i = 0; i < this.#layers.length; i++) {
-      const next = this.#block(this.#layers[i]!, h, caches[i]!, mask);
-      h.free();
-      h = next;
-    }
+    const at = caches[0]!.attentionInputs(ids.shape[1]!);
     try {
-      using normed = ops.rmsNorm(h, this.#norm, this.config.rmsNormEps);
+      for (let i = 0; i < this.#layers.length; i++) {
+        const next = this.#block(this.#layers[i]!, h, caches[i]!, at);
+        h.free();
+        h = next;
+      }
+      using normed = kernels.rmsNorm(h, this.#norm, this.config.rmsNormEps);
       return this.#lmHead ? this.#lmHead.forward(normed) : this.#embed.asLinear(normed);
     } finally {
       h.free();
+      if (at.mask instanceof MxArray) at.mask.free();
+      if (at.offset instanceof MxArray) at.offset.free();
     }
   }
 
   /** One transformer block: `h + attn(norm(h))`, then `+ mlp(norm(·))`. */
-  #block(l: Layer, h: MxArray, cache: KVCache, mask: "causal" | undefined): MxArray {
-    using x = ops.rmsNorm(h, l.inputNorm, this.config.rmsNormEps);
-    using attn = this.#attention(l, x, cache, mask);
+  #block(l: Layer, h: MxArray, cache: LayerCache, at: AttentionInputs): MxArray {
+    using x = kernels.rmsNorm(h, l.inputNorm, this.config.rmsNormEps);
+    using attn = this.#attention(l, x, cache, at);
     using r = ops.add(h, attn);
-    using x2 = ops.rmsNorm(r, l.postAttentionNorm, this.config.rmsNormEps);
+    using x2 = kernels.rmsNorm(r, l.postAttentionNorm, this.config.rmsNormEps);
     using gate = l.gate.forward(x2);
     using up = l.up.forward(x2);
-    using sig = ops.unary("sigmoid", gate);
-    using silu = ops.multiply(gate, sig);
-    using act = ops.multiply(silu, up);
+    using act = kernels.swiglu(gate, up); // mlx-lm's compiled swiglu: one fused kernel
     using down = l.down.forward(act);
     return ops.add(r, down);
   }
 
-  #attention(l: Layer, x: MxArray, cache: KVCache, mask: "causal" | undefined): MxArray {
+  #attention(l: Layer, x: MxArray, cache: LayerCache, at: AttentionInputs): MxArray {
     const c = this.config;
     const [B, L] = x.shape as [number, number];
     using q0 = l.q.forward(x);
@@ -161,19 +163,19 @@ export class DecoderModel {
     using k1 = ops.reshape(k0, [B, L, c.numKvHeads, -1]);
     using v1 = ops.reshape(v0, [B, L, c.numKvHeads, -1]);
     // qwen3: per-head RMSNorm of q and k before RoPE.
-    const q2 = l.qNorm && ops.rmsNorm(q1, l.qNorm, c.rmsNormEps);
-    const k2 = l.kNorm && ops.rmsNorm(k1, l.kNorm, c.rmsNormEps);
+    const q2 = l.qNorm && kernels.rmsNorm(q1, l.qNorm, c.rmsNormEps);
+    const k2 = l.kNorm && kernels.rmsNorm(k1, l.kNorm, c.rmsNormEps);
     using q3 = ops.transpose(q2 || q1, [0, 2, 1, 3]);
     using k3 = ops.transpose(k2 || k1, [0, 2, 1, 3]);
     q2?.free();
     k2?.free();
     using v3 = ops.transpose(v1, [0, 2, 1, 3]);
-    using q4 = this.#rope.apply(q3, cache.offset);
-    using k4 = this.#rope.apply(k3, cache.offset);
+    using q4 = this.#rope.apply(q3, at.offset);
+    using k4 = this.#rope.apply(k3, at.offset);
     const [keys, values] = cache.updateAndFetch(k4, v3);
     using _k = keys;
     using _v = values;
-    using o = ops.scaledDotProductAttention(q4, keys, values, this.#scale, mask);
+    using o = ops.scaledDotProductAttention(q4, keys, values, this.#scale, at.mask);
     using o1 = ops.transpose(o, [0, 2, 1, 3]);
     using o2 = ops.reshape(o1, [B, L, -1]);
     return l.o.forward(o2);

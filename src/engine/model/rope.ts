@@ -9,7 +9,7 @@
  * The `freqs` vectors are computed with MLX ops in the same order and dtypes as `rope_utils.py`, so they are
  * bit-identical to mlx-lm's (greedy parity depends on it).
  */
-import { Dtype, type MxArray, ops } from "bun-ffi-mlx-bindings";
+import { Dtype, kernels, type MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { RopeScaling } from "./rope-scaling.ts";
 
 /** A float32 scalar (Python scalars in `rope_utils.py` meet float32 arrays, so they act as float32). */
@@ -146,11 +146,14 @@ export class Rope {
     return this.#freqs;
   }
 
-  /** `x: [B, H, L, d]` → same shape and dtype, rotated for positions starting at `offset`. */
-  apply(x: MxArray, offset: number): MxArray {
+  /**
+   * `x: [B, H, L, d]` → same shape and dtype, rotated for positions starting at `offset`: one start for every row, or
+   * an int32 `[B]` array of per-row starts (a batch KV cache's offsets).
+   */
+  apply(x: MxArray, offset: number | MxArray): MxArray {
     const opts = { dims: this.#dims, traditional: this.#traditional, scale: this.#scale, offset };
-    if (!this.#freqs) return ops.rope(x, { ...opts, base: this.#base });
-    if (this.mscale === 1) return ops.rope(x, { ...opts, freqs: this.#freqs });
+    if (!this.#freqs) return kernels.rope(x, { ...opts, base: this.#base });
+    if (this.mscale === 1) return kernels.rope(x, { ...opts, freqs: this.#freqs });
     // YarnRoPE: x.at[..., :dims].multiply(mscale), the scalar taking x's dtype (dims = head_dim here).
     let m = this.#mscaleArrays.get(x.dtype);
     if (!m) {
@@ -159,7 +162,7 @@ export class Rope {
       this.#mscaleArrays.set(x.dtype, m);
     }
     using scaled = ops.multiply(x, m);
-    return ops.rope(scaled, { ...opts, freqs: this.#freqs });
+    return kernels.rope(scaled, { ...opts, freqs: this.#freqs });
   }
 
   /** Frees the frequencies and scalars. */

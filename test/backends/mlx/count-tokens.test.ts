@@ -192,9 +192,11 @@ describe("errors are the chat path's", () => {
     expect(e.message).toContain("tokenizer.json");
   });
 
-  test("a forced tool_choice: 400 naming tool_choice", async () => {
+  test("a forced tool_choice: counted with its tools, as the constrained answer's prompt", async () => {
     const body = { messages: [USER], tools: WEATHER.tools, tool_choice: "required" };
-    expect(await same("weather", body)).toMatchObject({ status: 400, param: "tool_choice" });
+    const forced = await count(backend, "weather", body);
+    expect(forced).toBe(await chatPromptTokens(backend, "weather", body));
+    expect(forced).toBe(await count(backend, "weather", { messages: [USER], tools: WEATHER.tools }));
   });
 
   test("on-demand loading off: an unloaded model is 404 model_not_loaded, for counts too", async () => {

@@ -202,6 +202,27 @@ describe("toGenerateParams", () => {
     expect(params({ tools: [] }).tools).toBeUndefined();
   });
 
+  test("structured outputs: response_format and forced tool calls become the engine's grammar", () => {
+    const schema = { type: "object", properties: { a: { type: "integer" } } };
+    expect(params({}).grammar).toBeUndefined();
+    expect(params({ response_format: { type: "text" } }).grammar).toBeUndefined();
+    expect(params({ response_format: { type: "json_object" } }).grammar).toEqual({ type: "json_object" });
+    const strict = { type: "json_schema", json_schema: { name: "a", schema, strict: true } };
+    expect(params({ response_format: strict }).grammar).toEqual({ type: "json_schema", schema });
+    expect(params({ tools: TOOLS, tool_choice: "auto" }).grammar).toBeUndefined();
+    expect(params({ tools: TOOLS, tool_choice: "required" }).grammar).toEqual({ type: "tool_call", parallel: true });
+    expect(params({ tools: TOOLS, tool_choice: "required", parallel_tool_calls: false }).grammar).toEqual({
+      type: "tool_call",
+      parallel: false,
+    });
+    const named = { type: "function", function: { name: "clock" } };
+    expect(params({ tools: TOOLS, tool_choice: named }).grammar).toEqual({
+      type: "tool_call",
+      name: "clock",
+      parallel: false,
+    });
+  });
+
   test("enable_thinking and reasoning_effort are carried when of the right type, otherwise left out", () => {
     expect(params({ enable_thinking: true, reasoning_effort: "high" })).toMatchObject({
       enable_thinking: true,
@@ -227,16 +248,16 @@ describe("toGenerateParams", () => {
     ["n = 0", { n: 0 }, "n", "n must be between 1 and 128"],
     ["n not an integer", { n: 1.5 }, "n", "n must be an integer"],
     [
-      "response_format json_object",
-      { response_format: { type: "json_object" } },
-      "response_format",
-      "response_format 'json_object' is not supported",
-    ],
-    [
-      "response_format json_schema",
+      "response_format json_schema without a schema",
       { response_format: { type: "json_schema", json_schema: {} } },
       "response_format",
-      "no constrained decoding",
+      "needs json_schema.schema",
+    ],
+    [
+      "response_format with a forced tool call",
+      { response_format: { type: "json_object" }, tools: TOOLS, tool_choice: "required" },
+      "response_format",
+      "cannot be combined",
     ],
     ["max_tokens 0", { max_tokens: 0 }, "max_tokens", "max_tokens must be between 1 and"],
     ["max_tokens not an integer", { max_tokens: 10.5 }, "max_tokens", "max_tokens must be an integer"],
@@ -330,17 +351,12 @@ describe("toGenerateParams", () => {
       "logit_bias",
       "logit_bias values must be between -100 and 100",
     ],
+    ["tool_choice required without tools", { tool_choice: "required" }, "tool_choice", "has no tools"],
     [
-      "tool_choice required",
-      { tools: TOOLS, tool_choice: "required" },
+      "tool_choice naming a function not given",
+      { tools: TOOLS, tool_choice: { type: "function", function: { name: "nope" } } },
       "tool_choice",
-      "tool_choice 'auto' and 'none' only",
-    ],
-    [
-      "tool_choice naming a function",
-      { tools: TOOLS, tool_choice: { type: "function", function: { name: "clock" } } },
-      "tool_choice",
-      "cannot force a tool call",
+      "names 'nope', not a given tool",
     ],
   ];
   test.each(invalid)("400 for %s, naming the field", (_name, fields, param, fragment) => {
@@ -394,14 +410,7 @@ describe("toPromptParams", () => {
     ).not.toThrow();
   });
 
-  test("a forced tool_choice: 400 naming tool_choice", () => {
-    let error: unknown;
-    try {
-      toPromptParams(body({ tools: TOOLS, tool_choice: "required" }));
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(OpenAIError);
-    expect([(error as OpenAIError).status, (error as OpenAIError).param]).toEqual([400, "tool_choice"]);
+  test("a forced tool_choice shows the tools, as the answer's prompt does", () => {
+    expect(toPromptParams(body({ tools: TOOLS, tool_choice: "required" })).tools).toEqual(TOOLS);
   });
 });
