@@ -12,6 +12,7 @@ import { kernels, MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { AttentionInputs, LayerCache } from "../kv-cache.ts";
 import type { ModelConfig } from "./config.ts";
 import { Embedding, Linear, type QuantLoadOptions, takeShaped } from "./linear.ts";
+import type { Parallel } from "./parallel.ts";
 import { Rope } from "./rope.ts";
 
 interface Layer {
@@ -36,6 +37,8 @@ export class DecoderModel {
   readonly #lmHead: Linear | undefined;
   readonly #rope: Rope;
   readonly #scale: number;
+  /** This rank's part when the model is spread over a distributed group (./parallel.ts). */
+  readonly #parallel: Parallel | undefined;
 
   /**
    * Builds the model from its weights, sanitized as the architecture requires (a tied `lm_head.weight` already
@@ -43,10 +46,17 @@ export class DecoderModel {
    * nothing stays allocated).
    * @throws Error naming a missing or mis-shaped tensor, a config/weights quantization mismatch, or listing
    *   tensors the architecture does not use (mlx-lm loads strictly too).
-   * @param options how quantized layers are loaded (upcast scales: see {@link QuantLoadOptions}).
+   * @param options how quantized layers are loaded (upcast scales: see {@link QuantLoadOptions}); `parallel`: this
+   *   rank's part of a model spread over ranks, `weights` and `config` being its share (./shard.ts): a pipeline
+   *   stage builds only its layers (`caches[i]` is then its i-th layer's).
    */
-  constructor(config: ModelConfig, weights: Map<string, MxArray>, options: QuantLoadOptions = {}) {
+  constructor(
+    config: ModelConfig,
+    weights: Map<string, MxArray>,
+    options: QuantLoadOptions & { parallel?: Parallel } = {},
+  ) {
     this.config = config;
+    this.#parallel = options.parallel;
     const built: { free(): void }[] = [];
     const keep = <T extends { free(): void }>(x: T): T => {
       built.push(x);
@@ -62,7 +72,8 @@ export class DecoderModel {
       this.#layers = [];
       const qDims = c.numHeads * c.headDim;
       const kvDims = c.numKvHeads * c.headDim;
-      for (let i = 0; i < c.numLayers; i++) {
+      const [first, end] = options.parallel?.layers ?? [0, c.numLayers];
+      for (let i = first; i < end; i++) {
         const p = `model.layers.${i}`;
         this.#layers.push({
           inputNorm: norm(`${p}.input_layernorm.weight`, c.hiddenSize),
@@ -126,11 +137,13 @@ export class DecoderModel {
     let h = this.#embed.forward(ids);
     const at = caches[0]!.attentionInputs(ids.shape[1]!);
     try {
+      if (this.#parallel) h = this.#parallel.enter(h);
       for (let i = 0; i < this.#layers.length; i++) {
         const next = this.#block(this.#layers[i]!, h, caches[i]!, at);
         h.free();
         h = next;
       }
+      if (this.#parallel) h = this.#parallel.leave(h);
       using normed = kernels.rmsNorm(h, this.#norm, this.config.rmsNormEps);
       return this.#lmHead ? this.#lmHead.forward(normed) : this.#embed.asLinear(normed);
     } finally {
@@ -143,14 +156,19 @@ export class DecoderModel {
   /** One transformer block: `h + attn(norm(h))`, then `+ mlp(norm(·))`. */
   #block(l: Layer, h: MxArray, cache: LayerCache, at: AttentionInputs): MxArray {
     using x = kernels.rmsNorm(h, l.inputNorm, this.config.rmsNormEps);
-    using attn = this.#attention(l, x, cache, at);
+    using attn = this.#sum(this.#attention(l, x, cache, at));
     using r = ops.add(h, attn);
     using x2 = kernels.rmsNorm(r, l.postAttentionNorm, this.config.rmsNormEps);
     using gate = l.gate.forward(x2);
     using up = l.up.forward(x2);
     using act = kernels.swiglu(gate, up); // mlx-lm's compiled swiglu: one fused kernel
-    using down = l.down.forward(act);
+    using down = this.#sum(l.down.forward(act));
     return ops.add(r, down);
+  }
+
+  /** A sharded projection's output summed over the ranks (tensor parallel); `x` itself otherwise. */
+  #sum(x: MxArray): MxArray {
+    return this.#parallel ? this.#parallel.sum(x) : x;
   }
 
   #attention(l: Layer, x: MxArray, cache: LayerCache, at: AttentionInputs): MxArray {
