@@ -31,7 +31,6 @@
  *   `invalid_mode_for_model`, `model_too_big_for_cluster`, `model_incomplete`, `invalid_nodes`); `?dry_run=true`
  *   answers the plan (each rank's layers and bytes); otherwise the ranks are spawned over SSH and rank 0 joins the
  *   catalog once ready (`{loaded, cluster, model, mode, nodes, url, load_s}`; 502 `load_failed` naming the rank).
- *   More than one rank needs the distributed engine (issue 17, item 2): until it exists such a load fails so.
  * - `GET …/status` (state, reason, each rank's phase), `POST …/unload`, `POST …/reset` (also kills leftovers).
  * - `DELETE /admin/clusters/{id}` forgets it.
  *

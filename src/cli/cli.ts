@@ -32,7 +32,7 @@ Usage:
   ithaca serve [--host HOST] [--port PORT] [--config FILE] [--model DIR]
   ithaca make-model --arch llama|mistral|qwen2|qwen3 --out DIR [--size tiny|small|qwen3-0.6b] [--bits N] ...
   ithaca doctor [--config FILE] [--host HOST] [--port PORT] [--json]
-  ithaca rank --model DIR [--host IP] [--port PORT] [--cluster ID]   (spawned over SSH for a ring cluster)
+  ithaca rank --model DIR [--host IP] [--port PORT] [--mode pipeline|tensor] [--cluster ID]   (spawned over SSH)
   ithaca version
   ithaca --help
 
@@ -131,6 +131,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
             host: { type: "string" },
             port: { type: "string" },
             cluster: { type: "string" },
+            mode: { type: "string" },
           },
         });
         prepareNatives(deps);

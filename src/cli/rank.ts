@@ -11,8 +11,9 @@
  * rank never outlives its manager.
  *
  * The world comes from `MLX_HOSTFILE` (`[["ip:port", …], …]` in rank order) and `MLX_RANK`; without a hostfile the
- * world is this one process. Several ranks need the distributed engine of issue 17, item 2, which is not built yet:
- * such a rank says so and exits 1.
+ * world is this one process. With several ranks every rank runs the same engine (src/engine/ring-sync.ts): rank 0
+ * hears from clients and hands each step's messages to the others, which serve nothing themselves but their share of
+ * every forward pass (`--mode pipeline|tensor`: src/engine/model/parallel.ts).
  */
 import { readFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
@@ -26,6 +27,8 @@ export interface RankOptions {
   port?: string;
   /** The ring cluster it belongs to: named in its events, and what its manager's clean-up matches. */
   cluster?: string;
+  /** How the model is spread over the ranks: `pipeline` (default) or `tensor`. */
+  mode?: string;
 }
 
 /** One JSON line on standard output. */
@@ -56,9 +59,11 @@ export async function rank(
     if (!options.model) throw new Error("--model is required");
     if (!env.ITHACA_API_KEYS) throw new Error("ITHACA_API_KEYS must carry the key rank 0 serves behind");
     const size = worldSize(env);
-    if (size > 1) {
-      throw new Error(`a ${size}-rank world needs the distributed engine (issue 17, item 2), which is not built yet`);
-    }
+    const mode = options.mode ?? "pipeline";
+    if (mode !== "pipeline" && mode !== "tensor") throw new Error(`--mode must be pipeline or tensor, got ${mode}`);
+    // The engine Worker joins the ring when it loads the model (src/engine/worker.ts); expiring prefix cache entries
+    // by time would tell the ranks apart, so they do not expire.
+    if (size > 1) process.env.ITHACA_RING_MODE = mode;
     // The model alone, with the environment's settings (ITHACA_API_KEYS, ITHACA_HOME…), never a configuration file.
     const config = await loadConfig({
       host: options.host,

@@ -11,6 +11,16 @@
 import type { BatchGenerator } from "./batch-generator.ts";
 import type { Generation, GenerationOutcome } from "./generation.ts";
 
+/** The step boundary of a model spread over ranks (./ring-sync.ts, applied by the Worker). */
+export interface StepSync {
+  /** Collective: receives and applies rank 0's messages since the last step (new requests, cancels). */
+  exchange(): void;
+  /** Rank 0: messages wait for the next exchange. */
+  readonly pending: boolean;
+  /** Not rank 0: the loop never stops; each turn waits in {@link exchange} for rank 0's next step. */
+  readonly follower: boolean;
+}
+
 export interface SchedulerHooks {
   /** Builds the generation of request `id` (not started yet). */
   create(id: number): Generation;
@@ -28,16 +38,20 @@ export class Scheduler {
   readonly #batch: BatchGenerator;
   readonly #waiting: number[] = [];
   readonly #active: Generation[] = [];
+  readonly #sync: StepSync | undefined;
   #running = false;
 
   /**
    * @param maxActive generations in the batch at most (`engine.max_active`)
    * @param batch the model's batch generator, which the scheduler drives alone
+   * @param sync with a model spread over ranks: the exchange run before every step, on every rank
    */
-  constructor(maxActive: number, hooks: SchedulerHooks, batch: BatchGenerator) {
+  constructor(maxActive: number, hooks: SchedulerHooks, batch: BatchGenerator, sync?: StepSync) {
     this.#maxActive = Math.max(1, maxActive);
     this.#hooks = hooks;
     this.#batch = batch;
+    this.#sync = sync;
+    if (sync?.follower) void this.#run();
   }
 
   get waiting(): number {
@@ -55,7 +69,17 @@ export class Scheduler {
 
   /** Queues request `id` and makes sure the loop runs. */
   submit(id: number): void {
+    this.enqueue(id);
+    this.kick();
+  }
+
+  /** Queues request `id` for the loop already running (a message applied at a step boundary). */
+  enqueue(id: number): void {
     this.#waiting.push(id);
+  }
+
+  /** Makes sure the loop runs (rank 0: to exchange what was posted). */
+  kick(): void {
     void this.#run();
   }
 
@@ -110,9 +134,10 @@ export class Scheduler {
     if (this.#running) return;
     this.#running = true;
     try {
-      while (this.#waiting.length || this.#active.length) {
+      while (this.#sync?.follower || this.#sync?.pending || this.#waiting.length || this.#active.length) {
         // Before every step, including the first: requests that arrived meanwhile join, cancels are seen.
         await yieldToEvents();
+        this.#sync?.exchange();
         this.#admit();
         this.#step();
         for (const g of this.#active.filter((x) => x.ended)) {

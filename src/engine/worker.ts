@@ -5,11 +5,14 @@
  */
 declare const self: Worker;
 
-import { liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-mlx-bindings";
+import { distributed, liveArrays, memoryStats, setCacheLimit, setWiredLimit } from "bun-ffi-mlx-bindings";
 import { BatchGenerator } from "./batch-generator.ts";
 import { PREFILL_STEP_SIZE } from "./generate-step.ts";
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
+import { readModelConfig } from "./model/files.ts";
+import { Parallel, pipelineLayers } from "./model/parallel.ts";
+import { RingSync, type SyncedMessage } from "./ring-sync.ts";
 import { detectOutputFormat, outputCapabilities } from "./output/parser.ts";
 import { PrefixCache, type PrefixCacheOptions } from "./prefix-cache.ts";
 import { loadPromptModel } from "./prompt.ts";
@@ -18,6 +21,8 @@ import { Scheduler } from "./scheduler.ts";
 
 let loaded: LoadedModel | undefined;
 let scheduler: Scheduler | undefined;
+/** Set when the model is spread over the ranks of a ring (`ITHACA_RING_MODE`: an `ithaca rank` process). */
+let ring: RingSync | undefined;
 const pending = new Map<number, GenerateParams>();
 const counters = { requests: 0, completed: 0, cancelled: 0, failed: 0, generatedTokens: 0, promptTokens: 0 };
 
@@ -32,7 +37,8 @@ function load(
 ): LoadedModel {
   if (memory?.cacheLimitBytes !== undefined) setCacheLimit(memory.cacheLimitBytes);
   if (memory?.wiredLimitBytes !== undefined) setWiredLimit(memory.wiredLimitBytes);
-  const model = loadModel(path, { upcastScales });
+  const parallel = joinRing(path);
+  const model = loadModel(path, { upcastScales, parallel });
   try {
     const { tokenizer, template } = loadPromptModel(path, model.config.eosTokenIds);
     const c = model.config;
@@ -47,11 +53,72 @@ function load(
       quantization: c.quantization,
       capabilities: outputCapabilities(outputFormat),
     };
-    return { model, tokenizer, template, info, outputFormat, prefixCache: new PrefixCache(prefixCache) };
+    return {
+      model,
+      tokenizer,
+      template,
+      info,
+      outputFormat,
+      prefixCache: new PrefixCache(ring ? { ...prefixCache, ttlS: 0 } : prefixCache),
+    };
   } catch (err) {
     model.free();
     throw err;
   }
+}
+
+/**
+ * In an `ithaca rank` process (`ITHACA_RING_MODE` pipeline or tensor, `MLX_HOSTFILE` and `MLX_RANK` set): joins the
+ * ring and answers this rank's part; undefined otherwise.
+ */
+function joinRing(path: string): Parallel | undefined {
+  const mode = process.env.ITHACA_RING_MODE;
+  if (mode !== "pipeline" && mode !== "tensor") return undefined;
+  const group = distributed.initDistributed({ backend: "ring", strict: true });
+  const { rank, size } = group;
+  ring = new RingSync(group);
+  if (mode === "tensor") return new Parallel(group, { mode, rank, size });
+  return new Parallel(group, { mode, rank, size, layers: pipelineLayers(readModelConfig(path).numLayers, rank, size) });
+}
+
+/** Applies a message every rank received at a step boundary (./ring-sync.ts). */
+function applySynced(message: SyncedMessage): void {
+  switch (message.type) {
+    case "generate":
+      counters.requests++;
+      pending.set(message.id, message.params);
+      scheduler?.enqueue(message.id);
+      break;
+    case "cancel":
+      scheduler?.cancel(message.id);
+      break;
+    case "clear_sessions": {
+      const cleared = loaded?.prefixCache.clear(message.sessionId) ?? 0;
+      if (ring?.leader) send({ type: "sessions_cleared", id: message.id, cleared });
+      break;
+    }
+  }
+}
+
+/** The step boundary of a model spread over ranks; a ring that broke ends this rank's process. */
+function stepSync(sync: RingSync) {
+  return {
+    exchange() {
+      let messages: SyncedMessage[];
+      try {
+        messages = sync.exchange();
+      } catch (err) {
+        console.error(`[ithaca] rank ${sync.group.rank}: the ring broke (${(err as Error).message}); exiting`);
+        process.kill(process.pid, "SIGTERM");
+        throw err;
+      }
+      for (const message of messages) applySynced(message);
+    },
+    get pending() {
+      return sync.pending;
+    },
+    follower: !sync.leader,
+  };
 }
 
 /** mlx-lm's `prefill_batch_size` default: sequences prefilled together. */
@@ -90,6 +157,7 @@ function createScheduler(maxActive: number, m: LoadedModel): Scheduler {
       },
     },
     batch,
+    ring && stepSync(ring),
   );
 }
 
@@ -118,11 +186,21 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
       }
       break;
     case "generate":
+      if (ring) {
+        ring.post(msg);
+        scheduler?.kick();
+        break;
+      }
       counters.requests++;
       pending.set(msg.id, msg.params);
       scheduler!.submit(msg.id);
       break;
     case "cancel":
+      if (ring) {
+        ring.post(msg);
+        scheduler?.kick();
+        break;
+      }
       scheduler?.cancel(msg.id);
       break;
     case "stats":
@@ -132,6 +210,11 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
       send({ type: "sessions", id: msg.id, entries: loaded?.prefixCache.list() ?? [] });
       break;
     case "clear_sessions":
+      if (ring) {
+        ring.post(msg);
+        scheduler?.kick();
+        break;
+      }
       send({ type: "sessions_cleared", id: msg.id, cleared: loaded?.prefixCache.clear(msg.sessionId) ?? 0 });
       break;
     case "unload":

@@ -123,6 +123,7 @@ export class RingLoad {
         ithacaCommand: cluster.ithacaCommand,
         clusterId: cluster.id,
         token,
+        mode: this.spec.plan.mode,
         ...(hostfile ? { hostfile: hostfilePath(cluster.id) } : {}),
       };
       this.ranks.push(new RankProcess(spec, this.ssh, (dead) => void this.degrade(dead)));

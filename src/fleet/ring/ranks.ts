@@ -43,6 +43,7 @@ export interface RankSpec {
   token: string;
   /** The ring hostfile's path on the node, when there is more than one rank. */
   hostfile?: string;
+  mode: "pipeline" | "tensor";
 }
 
 /**
@@ -58,7 +59,8 @@ export function rankCommand(spec: RankSpec): string {
   ];
   return (
     `cd ${shellPathWord(spec.modelsDir)} && exec env ${env.join(" ")} ${spec.ithacaCommand} rank ` +
-    `--model ${shellPathWord(spec.modelsDir, spec.model)} --host ${spec.ip} --port 0 --cluster ${spec.clusterId}`
+    `--model ${shellPathWord(spec.modelsDir, spec.model)} --host ${spec.ip} --port 0 --mode ${spec.mode} ` +
+    `--cluster ${spec.clusterId}`
   );
 }
 

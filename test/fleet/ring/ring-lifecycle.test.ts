@@ -3,12 +3,13 @@
  * real OpenSSH server on loopback (test/helpers/sshd.ts) as real `ithaca rank` processes, rank 0 serving the model in
  * the catalog as `<cluster>:<model>` through the real `openai` client; a rank killed with SIGKILL mid-stream ends the
  * request with an error (never a hang) and degrades the cluster; reset recovers; unload takes the model out of the
- * catalog; a rank that stalls (SIGSTOP) trips the watchdog's decode deadline. A load that cannot start (a command that does not exist; two ranks, which need the distributed engine of
- * issue 17 item 2) fails with 502 `load_failed` naming the rank, every rank stopped; the two-rank load writes the
- * ring hostfile on each node first.
+ * catalog; a rank that stalls (SIGSTOP) trips the watchdog's decode deadline. A load whose command does not exist fails
+ * with 502 `load_failed` naming the rank. Two ranks on two node names (one machine), pipeline and tensor: the
+ * hostfile written on each node, concurrent requests answered as one process answers them, a killed rank degrading
+ * the cluster.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { hostfilePath } from "../../../src/fleet/ring/lifecycle.ts";
@@ -198,16 +199,46 @@ describe("loads that cannot start", () => {
     expect(failed.json.error.message).toMatch(/not found|No such file/);
     expect((await admin("GET", "/admin/clusters/nocmd/status")).json.state).toBe("degraded");
   });
+});
 
-  test("two ranks: the hostfile is written on each node, then the load fails naming item 2; no rank left", async () => {
-    const failed = await admin("POST", "/admin/clusters/two/load", { model: "demo" });
-    expect([failed.status, failed.json.error.code]).toEqual([502, "load_failed"]);
-    expect(failed.json.error.message).toContain("distributed engine (issue 17, item 2)");
-    const hostfile = JSON.parse(readFileSync(hostfilePath("two"), "utf8")) as string[][];
-    expect(hostfile.map((entry) => entry[0]?.split(":")[0])).toEqual(["127.0.0.1", "127.0.0.2"]);
-    expect(existsSync(hostfilePath("two"))).toBe(true);
-    const deadline = Date.now() + 10_000;
-    while (rankPids("two").length > 0 && Date.now() < deadline) await Bun.sleep(100);
-    expect(rankPids("two")).toEqual([]);
-  });
+describe("two ranks", () => {
+  for (const mode of ["pipeline", "tensor"] as const) {
+    test(`${mode}: both ranks over SSH, rank 0 serves the same greedy answer as one process; a killed rank degrades it`, async () => {
+      const prompt = { messages: [{ role: "user" as const, content: "Count to ten" }], max_tokens: 12, temperature: 0 };
+      expect((await admin("POST", "/admin/clusters/one/load", { model: "demo" })).status).toBe(200);
+      const alone = await client.chat.completions.create({ model: "one:demo", ...prompt });
+      await admin("POST", "/admin/clusters/one/unload", {});
+      const loaded = await admin("POST", "/admin/clusters/two/load", { model: "demo", mode });
+      expect([loaded.status, loaded.json.error?.message]).toEqual([200, undefined]);
+      expect(loaded.json).toMatchObject({ loaded: true, mode, nodes: ["node-a", "node-b"] });
+      const hostfile = JSON.parse(readFileSync(hostfilePath("two"), "utf8")) as string[][];
+      expect(hostfile.map((entry) => entry[0]?.split(":")[0])).toEqual(["127.0.0.1", "127.0.0.2"]);
+      const status = (await admin("GET", "/admin/clusters/two/status")).json;
+      // Rank 0 is ready (it answers); rank 1 says so too, perhaps a moment later.
+      expect(status.ranks.map((r: { rank: number; host: string }) => [r.rank, r.host])).toEqual([
+        [0, "node-a"],
+        [1, "node-b"],
+      ]);
+      expect(status.ranks[0].phase).toBe("ready");
+      expect(rankPids("two").length).toBe(2);
+      // Requests at once, in both dialects' shape of the same engine: answered together, the same as one process.
+      const answers = await Promise.all(
+        [0, 1, 2].map(() => client.chat.completions.create({ model: "two:demo", ...prompt })),
+      );
+      for (const answer of answers) {
+        expect(answer.choices[0]?.message.content).toBe(alone.choices[0]?.message.content as string);
+        expect(answer.usage?.completion_tokens).toBe(alone.usage?.completion_tokens as number);
+      }
+      // The second rank killed: the cluster is degraded, no rank is left, the model leaves the catalog.
+      const [, second] = rankPids("two");
+      process.kill(second as number, "SIGKILL");
+      const degraded = await until("two", "degraded");
+      expect(degraded.reason).toContain("rank 1 on 'node-b'");
+      const deadline = Date.now() + 10_000;
+      while (rankPids("two").length > 0 && Date.now() < deadline) await Bun.sleep(100);
+      expect(rankPids("two")).toEqual([]);
+      expect(await servedIds()).not.toContain("two:demo");
+      expect((await admin("POST", "/admin/clusters/two/reset")).status).toBe(200);
+    }, 120_000);
+  }
 });
