@@ -132,6 +132,7 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
             port: { type: "string" },
             cluster: { type: "string" },
             mode: { type: "string" },
+            layers: { type: "string" },
           },
         });
         prepareNatives(deps);

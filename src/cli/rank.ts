@@ -29,6 +29,8 @@ export interface RankOptions {
   cluster?: string;
   /** How the model is spread over the ranks: `pipeline` (default) or `tensor`. */
   mode?: string;
+  /** Pipeline: `start:end`, the layers this rank computes (default: an even split). */
+  layers?: string;
 }
 
 /** One JSON line on standard output. */
@@ -64,6 +66,10 @@ export async function rank(
     // The engine Worker joins the ring when it loads the model (src/engine/worker.ts); expiring prefix cache entries
     // by time would tell the ranks apart, so they do not expire.
     if (size > 1) process.env.ITHACA_RING_MODE = mode;
+    if (size > 1 && options.layers !== undefined) {
+      if (!/^\d+:\d+$/.test(options.layers)) throw new Error(`--layers must be start:end, got ${options.layers}`);
+      process.env.ITHACA_RING_LAYERS = options.layers;
+    }
     // The model alone, with the environment's settings (ITHACA_API_KEYS, ITHACA_HOME…), never a configuration file.
     const config = await loadConfig({
       host: options.host,

@@ -69,7 +69,8 @@ function load(
 
 /**
  * In an `ithaca rank` process (`ITHACA_RING_MODE` pipeline or tensor, `MLX_HOSTFILE` and `MLX_RANK` set): joins the
- * ring and answers this rank's part; undefined otherwise.
+ * ring and answers this rank's part (a pipeline stage: `ITHACA_RING_LAYERS` `start:end`, else an even split);
+ * undefined otherwise.
  */
 function joinRing(path: string): Parallel | undefined {
   const mode = process.env.ITHACA_RING_MODE;
@@ -78,7 +79,9 @@ function joinRing(path: string): Parallel | undefined {
   const { rank, size } = group;
   ring = new RingSync(group);
   if (mode === "tensor") return new Parallel(group, { mode, rank, size });
-  return new Parallel(group, { mode, rank, size, layers: pipelineLayers(readModelConfig(path).numLayers, rank, size) });
+  const given = process.env.ITHACA_RING_LAYERS?.split(":").map(Number) as [number, number] | undefined;
+  const layers = given ?? pipelineLayers(readModelConfig(path).numLayers, rank, size);
+  return new Parallel(group, { mode, rank, size, layers });
 }
 
 /** Applies a message every rank received at a step boundary (./ring-sync.ts). */

@@ -124,6 +124,9 @@ export class RingLoad {
         clusterId: cluster.id,
         token,
         mode: this.spec.plan.mode,
+        ...(this.spec.plan.mode === "pipeline" && nodes.length > 1
+          ? { layers: this.spec.plan.ranks[rank]?.layers }
+          : {}),
         ...(hostfile ? { hostfile: hostfilePath(cluster.id) } : {}),
       };
       this.ranks.push(new RankProcess(spec, this.ssh, (dead) => void this.degrade(dead)));

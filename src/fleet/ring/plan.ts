@@ -4,7 +4,8 @@
  * whether the shares fit. Pure: the facts come from the model's `config.json` and the nodes' telemetry
  * (./node-facts.ts), the answers go to `POST /admin/clusters/{id}/load` and `GET …/load-options`.
  *
- * - pipeline: rank r holds a contiguous slice of layers; needs `num_hidden_layers ≥ N`.
+ * - pipeline: rank r holds a contiguous slice of layers — rank N−1 the first, rank 0 the last, as the engine runs
+ *   the stages (src/engine/model/parallel.ts) — in proportion to its node's budget; needs `num_hidden_layers ≥ N`.
  * - tensor: every rank holds 1/N of each layer's attention heads and MLP columns/rows (mlx-lm's `shard`); needs
  *   `num_attention_heads`, `num_key_value_heads` and `intermediate_size` divisible by N.
  * - fit (OdyssAI-X's margins): the whole model × 1.15 within the sum of the budgets, and each rank's share × 1.10
@@ -141,8 +142,11 @@ export function planRing(model: RingModelFacts, mode: RingMode, budgets: readonl
   if (model.bytes * TOTAL_MARGIN > total) {
     return tooBig(`${gib(model.bytes)} × ${TOTAL_MARGIN} exceeds the ${n} nodes' budget of ${gib(total)}`);
   }
+  // Pipeline stages run in reverse rank order (mlx-lm's, src/engine/model/parallel.ts): rank N−1 the first layers.
   const slices: Array<[number, number]> =
-    mode === "pipeline" ? splitLayers(model.layers, budgets) : budgets.map(() => [0, model.layers]);
+    mode === "pipeline"
+      ? splitLayers(model.layers, [...budgets].reverse()).reverse()
+      : budgets.map(() => [0, model.layers]);
   const ranks = slices.map(([start, end], rank): RankShare => {
     const bytes = mode === "pipeline" ? (model.bytes * (end - start)) / model.layers : model.bytes / n;
     return { rank, layers: [start, end], bytes: Math.ceil(bytes), budgetBytes: budgets[rank] as number };

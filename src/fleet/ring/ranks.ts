@@ -44,6 +44,8 @@ export interface RankSpec {
   /** The ring hostfile's path on the node, when there is more than one rank. */
   hostfile?: string;
   mode: "pipeline" | "tensor";
+  /** Pipeline: the layers `[start, end)` this rank computes (the preflight's budget-weighted split). */
+  layers?: [number, number];
 }
 
 /**
@@ -60,7 +62,7 @@ export function rankCommand(spec: RankSpec): string {
   return (
     `cd ${shellPathWord(spec.modelsDir)} && exec env ${env.join(" ")} ${spec.ithacaCommand} rank ` +
     `--model ${shellPathWord(spec.modelsDir, spec.model)} --host ${spec.ip} --port 0 --mode ${spec.mode} ` +
-    `--cluster ${spec.clusterId}`
+    `${spec.layers ? `--layers ${spec.layers[0]}:${spec.layers[1]} ` : ""}--cluster ${spec.clusterId}`
   );
 }
 

@@ -163,8 +163,8 @@ describe("ring clusters in /admin/clusters", () => {
     expect(plan.json).toMatchObject({ dry_run: true, cluster: "minis", model: "small", mode: "pipeline" });
     expect(plan.json.nodes).toEqual(["mini-2", "mini-1"]);
     expect(plan.json.ranks.map((r: { layers: number[] }) => r.layers)).toEqual([
-      [0, 3],
       [3, 6],
+      [0, 3],
     ]);
   });
 
