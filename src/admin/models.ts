@@ -12,6 +12,10 @@
  *   `model_unloaded`, in-band for streams), then frees its Worker. 200 with the model (`was_loaded: false` when it
  *   was not loaded: unloading is idempotent); 404 `model_not_found`.
  *
+ * - `GET /admin/models/{id}/stats` — a loaded model's engine counters, from its Worker: requests (completed,
+ *   cancelled, failed), tokens, queued and active generations, batch decode steps, MLX arrays alive (`liveArrays`: a
+ *   leak shows here), prefix cache entries and bytes, MLX memory. 404 `model_not_found`; 409 `model_not_loaded`.
+ *
  * Bad bodies get 400 in the OpenAI error shape naming the field.
  */
 import type { AnyElysia } from "elysia";
@@ -55,6 +59,24 @@ export function adminModelsRoutes(models: LocalModels | undefined) {
           };
         },
         { detail: { summary: "Local models: state, sizes, memory budget (admin)", tags: ["Admin"] } },
+      )
+      .get(
+        "/admin/models/:id/stats",
+        async ({ params }) => {
+          if (!models) throw noEngine(params.id);
+          const model = await models.resolve(params.id);
+          const engine = models.engines().get(model.id);
+          if (!engine) {
+            throw new OpenAIError(409, `model '${model.id}' is not loaded`, { code: "model_not_loaded", param: "id" });
+          }
+          return { id: model.id, ...(await engine.stats()) };
+        },
+        {
+          detail: {
+            summary: "A loaded model's engine counters: arrays alive, batch, prefix cache (admin)",
+            tags: ["Admin"],
+          },
+        },
       )
       .post(
         "/admin/models/load",

@@ -119,6 +119,39 @@ async function eventually(check: () => Promise<boolean>, seconds: number): Promi
   return check();
 }
 
+describe("GET /admin/models/{id}/stats", () => {
+  let server: RunningIthaca;
+  beforeAll(async () => {
+    // No prefix cache: nothing a request leaves may stay alive.
+    server = await startIthaca({
+      models: [{ id: "boot", path: bootDir }],
+      engine: { models_dir: inventory, prefix_cache: { enabled: false } },
+    });
+  });
+  afterAll(() => server?.close());
+
+  test("a loaded model's engine counters: requests, tokens, decode steps; arrays alive back to their idle count", async () => {
+    const before = await json<{ liveArrays: number; completed: number }>(
+      await fetch(`${server.url}/admin/models/boot/stats`),
+    );
+    for (let i = 0; i < 3; i++) expect((await chat(server, "boot")).status).toBe(200);
+    const after = await json<Record<string, number> & { id: string; prefixCache: { entries: number } }>(
+      await fetch(`${server.url}/admin/models/boot/stats`),
+    );
+    expect(after.id).toBe("boot");
+    expect(after.completed - before.completed).toBe(3);
+    expect(after.generatedTokens).toBeGreaterThan(0);
+    expect(after.decodeSteps).toBeGreaterThan(0);
+    expect([after.queued, after.active]).toEqual([0, 0]);
+    expect([after.liveArrays, after.prefixCache.entries]).toEqual([before.liveArrays, 0]);
+  });
+
+  test("a model that is not loaded is 409 model_not_loaded; an unknown one 404", async () => {
+    await expectError(await fetch(`${server.url}/admin/models/alpha/stats`), 409, "id", "model_not_loaded");
+    await expectError(await fetch(`${server.url}/admin/models/nope/stats`), 404, "model", "model_not_found");
+  });
+});
+
 describe("inventory and the admin API (load_on_demand off)", () => {
   let server: RunningIthaca;
   beforeAll(async () => {
