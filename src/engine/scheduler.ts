@@ -17,9 +17,15 @@ export interface StepSync {
   exchange(): void;
   /** Rank 0: messages wait for the next exchange. */
   readonly pending: boolean;
-  /** Not rank 0: the loop never stops; each turn waits in {@link exchange} for rank 0's next step. */
+  /** Not rank 0: each turn waits in {@link exchange} for rank 0's next step. */
   readonly follower: boolean;
 }
+
+/**
+ * With a {@link StepSync}, the loop never stops: idle, rank 0 still exchanges every this many ms (at once when a
+ * message comes), so the other ranks' Workers, blocked in the exchange meanwhile, see their own events (stats).
+ */
+export const IDLE_SYNC_MS = 100;
 
 export interface SchedulerHooks {
   /** Builds the generation of request `id` (not started yet). */
@@ -40,6 +46,8 @@ export class Scheduler {
   readonly #active: Generation[] = [];
   readonly #sync: StepSync | undefined;
   #running = false;
+  /** Ends the idle wait of a synced loop early (a message to exchange). */
+  #wake: (() => void) | undefined;
 
   /**
    * @param maxActive generations in the batch at most (`engine.max_active`)
@@ -51,7 +59,7 @@ export class Scheduler {
     this.#hooks = hooks;
     this.#batch = batch;
     this.#sync = sync;
-    if (sync?.follower) void this.#run();
+    if (sync) void this.#run();
   }
 
   get waiting(): number {
@@ -78,9 +86,24 @@ export class Scheduler {
     this.#waiting.push(id);
   }
 
-  /** Makes sure the loop runs (rank 0: to exchange what was posted). */
+  /** Makes sure the loop runs (rank 0: to exchange what was posted, ending an idle wait). */
   kick(): void {
+    this.#wake?.();
     void this.#run();
+  }
+
+  /** Before a step: the event loop's turn; a synced loop with nothing to do waits {@link IDLE_SYNC_MS} first. */
+  async #pause(): Promise<void> {
+    const idle = !this.#waiting.length && !this.#active.length && !this.#sync?.pending;
+    if (!this.#sync || !idle) return yieldToEvents();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, IDLE_SYNC_MS);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
   }
 
   /**
@@ -101,7 +124,8 @@ export class Scheduler {
   async cancelAll(): Promise<void> {
     for (const id of [...this.#waiting]) this.cancel(id);
     for (const g of this.#active) g.cancel();
-    while (this.#running) await yieldToEvents();
+    // A synced loop runs as long as its ring (a rank's model is unloaded by ending the rank): its batch empties.
+    while (this.#sync ? this.#active.length > 0 : this.#running) await yieldToEvents();
   }
 
   #admit(): void {
@@ -134,9 +158,9 @@ export class Scheduler {
     if (this.#running) return;
     this.#running = true;
     try {
-      while (this.#sync?.follower || this.#sync?.pending || this.#waiting.length || this.#active.length) {
+      while (this.#sync || this.#waiting.length || this.#active.length) {
         // Before every step, including the first: requests that arrived meanwhile join, cancels are seen.
-        await yieldToEvents();
+        await this.#pause();
         this.#sync?.exchange();
         this.#admit();
         this.#step();

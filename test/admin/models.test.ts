@@ -135,7 +135,8 @@ describe("GET /admin/models/{id}/stats", () => {
       await fetch(`${server.url}/admin/models/boot/stats`),
     );
     for (let i = 0; i < 3; i++) expect((await chat(server, "boot")).status).toBe(200);
-    const after = await json<Record<string, number> & { id: string; prefixCache: { entries: number } }>(
+    type Stats = { id: string; completed: number; generatedTokens: number; decodeSteps: number; queued: number };
+    const after = await json<Stats & { active: number; liveArrays: number; prefixCache: { entries: number } }>(
       await fetch(`${server.url}/admin/models/boot/stats`),
     );
     expect(after.id).toBe("boot");

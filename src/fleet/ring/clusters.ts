@@ -19,7 +19,13 @@ import type { SshEndpoint, SshPool } from "../ssh.ts";
 import { modelFactsOf, type NodeFacts, readNodeFacts, validModelPath } from "./node-facts.ts";
 import { READY_TIMEOUT_MS, RingLoad } from "./lifecycle.ts";
 import { killCommand } from "./ranks.ts";
-import { type LoadOptionsView, type RingClusterView, type RingStatusView, reportOf } from "./views.ts";
+import {
+  type LoadOptionsView,
+  type RankEngineView,
+  type RingClusterView,
+  type RingStatusView,
+  reportOf,
+} from "./views.ts";
 import { isRefusal, loadOptions, planRing, type RingMode, type RingPlan } from "./plan.ts";
 
 /** What `PUT /admin/clusters/{id}` with `kind: "ring"` sends. */
@@ -135,9 +141,10 @@ export class RingClusters {
   }
 
   /** Where the cluster's load stands, rank by rank. @throws OpenAIError 404 `engine_not_found`. */
-  status(id: string): RingStatusView {
+  async status(id: string): Promise<RingStatusView> {
     this.cluster(id);
     const load = this.loads.get(id);
+    const stats = (await load?.rankStats()) ?? [];
     return {
       cluster: id,
       state: load?.state ?? "idle",
@@ -150,6 +157,7 @@ export class RingClusters {
         phase: rank.phase,
         url: rank.readyEvent?.url ?? null,
         exit_reason: rank.phase === "exited" ? (rank.exitReason ?? null) : null,
+        engine: engineView(stats[rank.spec.rank]),
       })),
     };
   }
@@ -359,6 +367,22 @@ export class RingClusters {
       updated_at: cluster.updatedAt,
     };
   }
+}
+
+/** The part of a rank's engine counters its status shows (null when it did not answer). */
+function engineView(stats: Record<string, unknown> | null | undefined): RankEngineView | null {
+  if (!stats) return null;
+  const memory = stats.memory as { active?: number; peak?: number } | undefined;
+  const count = (value: unknown) => (typeof value === "number" ? value : null);
+  return {
+    active: count(stats.active),
+    queued: count(stats.queued),
+    completed: count(stats.completed),
+    decode_steps: count(stats.decodeSteps),
+    live_arrays: count(stats.liveArrays),
+    memory_active_bytes: count(memory?.active),
+    memory_peak_bytes: count(memory?.peak),
+  };
 }
 
 /** What a load answers with, beside its own fields. */

@@ -26,6 +26,8 @@ import { killCommand, RankProcess, type RankReady } from "./ranks.ts";
 
 /** How long a load waits for rank 0's `ready`, in ms (odyssai-x-wire §6.4: 600 s). */
 export const READY_TIMEOUT_MS = 600_000;
+/** Deadline of one rank's engine counters for the status, in ms. */
+const RANK_STATS_TIMEOUT_MS = 2_000;
 /** Deadline of the clean-up after a failure on one node, in ms. */
 const SWEEP_TIMEOUT_MS = 15_000;
 /** Deadline of writing the hostfile on one node, in ms. */
@@ -64,6 +66,8 @@ export class RingLoad {
   readonly ranks: RankProcess[] = [];
   /** Rank 0's `ready` event, once loaded. */
   served: RankReady | undefined;
+  /** The key drawn for this load: rank 0's API key and every rank's admin token. */
+  #token = "";
   private readonly backendId: string;
 
   constructor(
@@ -100,6 +104,7 @@ export class RingLoad {
   private async spawn(readyTimeoutMs: number): Promise<void> {
     const { cluster, nodes } = this.spec;
     const token = randomBytes(24).toString("base64url");
+    this.#token = token;
     const hostfile = nodes.length > 1 ? JSON.stringify(ringHostfile(nodes)) : undefined;
     if (hostfile) {
       await Promise.all(
@@ -173,6 +178,28 @@ export class RingLoad {
     };
     this.registry.add(createOpenAIHttpBackend({ ...upstream, api_key: token }, watchdog));
     this.state = "loaded";
+  }
+
+  /**
+   * Each rank's engine counters (`/admin/models/{id}/stats` of its own server: MLX memory, arrays alive, requests,
+   * decode steps), or null for a rank that is not serving or does not answer within {@link RANK_STATS_TIMEOUT_MS}.
+   */
+  async rankStats(): Promise<Array<Record<string, unknown> | null>> {
+    return Promise.all(
+      this.ranks.map(async (rank) => {
+        const ready = rank.readyEvent;
+        if (rank.phase !== "ready" || !ready) return null;
+        try {
+          const response = await fetch(`${ready.url}/admin/models/${encodeURIComponent(ready.model)}/stats`, {
+            headers: { authorization: `Bearer ${this.#token}` },
+            signal: AbortSignal.timeout(RANK_STATS_TIMEOUT_MS),
+          });
+          return response.ok ? ((await response.json()) as Record<string, unknown>) : null;
+        } catch {
+          return null;
+        }
+      }),
+    );
   }
 
   /** A rank died while serving (or loading). */

@@ -39,7 +39,7 @@ export interface RankSpec {
   /** How the node runs Ithaca (`ithaca`, `/opt/ithaca/ithaca`, `bun /srv/ithaca/src/main.ts`). */
   ithacaCommand: string;
   clusterId: string;
-  /** The API key rank 0 serves behind. */
+  /** The API key rank 0 serves behind, and every rank's admin token (its engine counters for the status). */
   token: string;
   /** The ring hostfile's path on the node, when there is more than one rank. */
   hostfile?: string;
@@ -56,6 +56,7 @@ export function rankCommand(spec: RankSpec): string {
   const env = [
     `MLX_RANK=${spec.rank}`,
     `ITHACA_API_KEYS=${spec.token}`,
+    `ITHACA_ADMIN_TOKEN=${spec.token}`,
     `ITHACA_HOME=/tmp/ithaca-ring-${spec.clusterId}-r${spec.rank}`,
     ...(spec.hostfile ? [`MLX_HOSTFILE=${spec.hostfile}`] : []),
   ];

@@ -49,7 +49,26 @@ export interface RingStatusView {
   mode: RingMode | null;
   /** Why it is degraded (a rank's death, a failed load). */
   reason: string | null;
-  ranks: Array<{ rank: number; host: string; phase: string; url: string | null; exit_reason: string | null }>;
+  ranks: Array<{
+    rank: number;
+    host: string;
+    phase: string;
+    url: string | null;
+    exit_reason: string | null;
+    /** The rank's own engine counters, while it serves. */
+    engine: RankEngineView | null;
+  }>;
+}
+
+/** A rank's engine as its status shows it (its `/admin/models/{id}/stats`). */
+export interface RankEngineView {
+  active: number | null;
+  queued: number | null;
+  completed: number | null;
+  decode_steps: number | null;
+  live_arrays: number | null;
+  memory_active_bytes: number | null;
+  memory_peak_bytes: number | null;
 }
 
 /** A node's facts as the load options show them. */

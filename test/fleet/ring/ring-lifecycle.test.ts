@@ -91,9 +91,10 @@ describe("a one-node ring cluster", () => {
     expect(rankPids("one").length).toBe(1);
     const status = (await admin("GET", "/admin/clusters/one/status")).json;
     expect(status).toMatchObject({ cluster: "one", state: "loaded", model: "demo", reason: null });
-    expect(status.ranks).toEqual([
-      { rank: 0, host: "node-a", phase: "ready", url: loaded.json.url, exit_reason: null },
+    expect(status.ranks).toMatchObject([
+      { rank: 0, host: "node-a", phase: "ready", url: loaded.json.url, exit_reason: null, engine: { active: 0 } },
     ]);
+    expect(status.ranks[0].engine.memory_active_bytes).toBeGreaterThan(0);
     expect(await servedIds()).toContain("one:demo");
     const answer = await client.chat.completions.create({
       model: "one:demo",
