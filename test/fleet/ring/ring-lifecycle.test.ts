@@ -6,15 +6,16 @@
  * catalog; a rank that stalls (SIGSTOP) trips the watchdog's decode deadline. A load whose command does not exist fails
  * with 502 `load_failed` naming the rank. Two ranks on two node names (one machine), pipeline and tensor: the
  * hostfile written on each node, concurrent requests answered as one process answers them, a killed rank degrading
- * the cluster.
+ * the cluster; and every architecture (llama, mistral, qwen2, qwen3), float and 4-bit, answered by two ranks exactly
+ * as by one process.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import OpenAI from "openai";
 import { hostfilePath } from "../../../src/fleet/ring/lifecycle.ts";
 import { jsonCall } from "../../helpers/json-call.ts";
-import { BUN, REPO } from "../../helpers/paths.ts";
+import { BUN, makeModel, REPO } from "../../helpers/paths.ts";
 import { TestSshd } from "../../helpers/sshd.ts";
 import { type RunningIthaca, startIthaca } from "../../helpers/start.ts";
 
@@ -200,6 +201,42 @@ describe("loads that cannot start", () => {
     expect(failed.json.error.message).toMatch(/not found|No such file/);
     expect((await admin("GET", "/admin/clusters/nocmd/status")).json.state).toBe("degraded");
   });
+});
+
+describe("two ranks, every architecture", () => {
+  test("llama, mistral, qwen2, qwen3, float and 4-bit, pipeline and tensor: rank 0 answers as one process does", async () => {
+    const prompt = { messages: [{ role: "user" as const, content: "Name a colour" }], max_tokens: 10, temperature: 0 };
+    for (const [arch, opts] of [
+      ["llama", {}],
+      ["mistral", {}],
+      ["qwen2", {}],
+      ["qwen3", {}],
+      ["llama", { bits: 4, groupSize: 32 }],
+      ["mistral", { bits: 4, groupSize: 32 }],
+      ["qwen2", { bits: 4, groupSize: 32 }],
+      ["qwen3", { bits: 4, groupSize: 32 }],
+    ] as const) {
+      const dir = makeModel(arch, { seed: 31, ...opts });
+      const local = await startIthaca({ models: [{ id: "m", path: dir }] });
+      try {
+        const alone = new OpenAI({ baseURL: local.baseURL, apiKey: "none", maxRetries: 0 });
+        const reference = await alone.chat.completions.create({ model: "m", ...prompt });
+        for (const mode of ["pipeline", "tensor"] as const) {
+          const label = `${arch}${"bits" in opts ? " 4-bit" : ""} ${mode}`;
+          const loaded = await admin("POST", "/admin/clusters/two/load", { model: dir, mode });
+          expect({ label, status: loaded.status }).toEqual({ label, status: 200 });
+          const answer = await client.chat.completions.create({ model: `two:${basename(dir)}`, ...prompt });
+          expect({ label, content: answer.choices[0]?.message.content }).toEqual({
+            label,
+            content: reference.choices[0]?.message.content,
+          });
+          await admin("POST", "/admin/clusters/two/unload", {});
+        }
+      } finally {
+        await local.close();
+      }
+    }
+  }, 300_000);
 });
 
 describe("two ranks", () => {
