@@ -55,13 +55,18 @@ export function shareConfig(config: ModelConfig, share: RankShare): ModelConfig 
   };
 }
 
-/** `a`'s slice `[start, stop)` along `axis` (a new lazy array). */
+/**
+ * `a`'s slice `[start, stop)` along `axis`, in a buffer of its own (a new lazy array): a slice alone is a view that
+ * keeps the whole tensor's buffer alive, so it is multiplied by 1, which copies it bit for bit (−0 and NaN included).
+ */
 function cut(a: MxArray, axis: number, start: number, stop: number): MxArray {
   const from = a.shape.map(() => 0);
   const to = [...a.shape];
   from[axis] = start;
   to[axis] = stop;
-  return ops.slice(a, from, to);
+  using view = ops.slice(a, from, to);
+  using one = ops.full([], 1, a.dtype);
+  return ops.multiply(view, one);
 }
 
 /** Replaces `name` in `weights` by its rank's part along `axis` (its length split in N), freeing the whole. */
