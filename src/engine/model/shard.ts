@@ -37,7 +37,8 @@ const LAYER = /^model\.layers\.(\d+)\./;
  * @throws Error naming the field that N does not divide.
  */
 export function shareConfig(config: ModelConfig, share: RankShare): ModelConfig {
-  if (share.mode === "pipeline") return config;
+  // A stage's KV caches are its layers' (the generation loop makes one per layer of the config).
+  if (share.mode === "pipeline") return { ...config, numLayers: share.layers[1] - share.layers[0] };
   const n = share.size;
   for (const [field, value] of [
     ["num_attention_heads", config.numHeads],

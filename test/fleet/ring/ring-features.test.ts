@@ -1,13 +1,14 @@
 /**
  * What a model served across two ranks keeps (issue 17, item 4): a ring cluster of two ranks spawned over a real
  * OpenSSH server on loopback serves a scripted qwen3 model (scripts/make-model/scripted.ts: real weights whose greedy
- * output thinks, then calls `get_weather`), and answers exactly as the same model in one process does — thinking split
- * into `reasoning_content`, the tool call parsed, stop strings honoured — while a client that leaves mid-stream is
- * cancelled on every rank at the same step. After 100 requests neither rank holds more MLX arrays than before them,
+ * output thinks, then calls `get_weather`), and answers exactly as the same model in one process does, in both
+ * dialects — thinking split into `reasoning_content` or `thinking` blocks, the tool call parsed, stop strings
+ * honoured — while a client that leaves mid-stream is cancelled on every rank at the same step. After 100 requests neither rank holds more MLX arrays than before them,
  * its prefix cache full both times (each rank's engine counters, in the cluster's status).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { basename, dirname, join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { jsonCall } from "../../helpers/json-call.ts";
 import { BUN, makeModel, REPO, WEATHER, WEATHER_SCRIPTS } from "../../helpers/paths.ts";
@@ -88,6 +89,32 @@ describe("a scripted model on two ranks", () => {
     expect(message.reasoning_content).toBe(WEATHER.think);
     expect(across.choices[0]?.finish_reason).toBe("tool_calls");
     expect(across.usage).toEqual(single.usage);
+  });
+
+  test("the Anthropic dialect: thinking and tool_use blocks as one process gives them", async () => {
+    const request = {
+      max_tokens: 80,
+      temperature: 0,
+      messages: [{ role: "user" as const, content: "What is the weather in Paris?" }],
+      tools: WEATHER.tools.map((tool) => ({
+        name: tool.function.name,
+        description: tool.function.description,
+        input_schema: tool.function.parameters as Anthropic.Tool.InputSchema,
+      })),
+    };
+    const across = await new Anthropic({ baseURL: server.url, apiKey: "none", maxRetries: 0 }).messages.create({
+      model: `pair:${model}`,
+      ...request,
+    });
+    const single = await new Anthropic({ baseURL: local.url, apiKey: "none", maxRetries: 0 }).messages.create({
+      model,
+      ...request,
+    });
+    expect(across.content.map((block) => block.type)).toEqual(["thinking", "tool_use"]);
+    expect(across.content).toEqual(
+      single.content.map((block) => (block.type === "tool_use" ? { ...block, id: expect.any(String) } : block)),
+    );
+    expect([across.stop_reason, across.usage.output_tokens]).toEqual([single.stop_reason, single.usage.output_tokens]);
   });
 
   test("a stop string ends the answer where one process ends it", async () => {
