@@ -33,7 +33,8 @@ export type RankShare =
 const LAYER = /^model\.layers\.(\d+)\./;
 
 /**
- * The config of a rank's share: tensor mode divides the heads, KV heads and MLP width by N.
+ * The config of a rank's share: tensor mode divides the heads, KV heads and MLP width by N; a pipeline stage counts
+ * only its own layers (one KV cache each).
  * @throws Error naming the field that N does not divide.
  */
 export function shareConfig(config: ModelConfig, share: RankShare): ModelConfig {

@@ -91,6 +91,7 @@ describe("a scripted model on two ranks", () => {
     expect(across.usage).toEqual(single.usage);
   });
 
+  // The prompt of the test before: a prefix cache hit on every rank (each stage's caches are its own layers').
   test("the Anthropic dialect: thinking and tool_use blocks as one process gives them", async () => {
     const request = {
       max_tokens: 80,
