@@ -11,7 +11,7 @@
  * run over the same shapes and greedy decoding stays token-identical to mlx-lm's batch generation.
  */
 import { Dtype, type MxArray, ops } from "bun-ffi-mlx-bindings";
-import { type AttentionInputs, KV_STEP, KVCache, type LayerCache } from "./kv-cache.ts";
+import { type AttentionInputs, KV_STEP, KVCache, type LayerCache, writeKv } from "./kv-cache.ts";
 
 type Which = "keys" | "values";
 
@@ -45,35 +45,11 @@ export class BatchKVCache implements LayerCache {
    * (caller-owned). Grows the buffers in steps of {@link KV_STEP} positions, as mlx-lm.
    */
   updateAndFetch(k: MxArray, v: MxArray): [MxArray, MxArray] {
-    const prev = this.idx;
-    const [B, H, L, dk] = k.shape as [number, number, number, number];
-    const dv = v.shape[3]!;
-    if (!this.keys || !this.values || prev + L > this.keys.shape[2]!) {
-      const steps = Math.ceil(L / KV_STEP) * KV_STEP;
-      const newK = ops.zeros([B, H, steps, dk], k.dtype);
-      const newV = ops.zeros([B, H, steps, dv], v.dtype);
-      if (this.keys && this.values) {
-        if (prev % KV_STEP !== 0) {
-          this.#replace("keys", ops.slice(this.keys, [0, 0, 0, 0], [B, H, prev, dk]));
-          this.#replace("values", ops.slice(this.values, [0, 0, 0, 0], [B, H, prev, dv]));
-        }
-        this.#replace("keys", ops.concatenate([this.keys!, newK], 2));
-        this.#replace("values", ops.concatenate([this.values!, newV], 2));
-        newK.free();
-        newV.free();
-      } else {
-        this.keys = newK;
-        this.values = newV;
-      }
-    }
+    const fetched = writeKv(this, this.idx, k, v);
+    const L = k.shape[2]!;
     this.offsets = this.offsets.map((o) => o + L);
     this.idx += L;
-    this.#replace("keys", ops.sliceUpdate(this.keys!, k, [0, 0, prev, 0], [B, H, this.idx, dk]));
-    this.#replace("values", ops.sliceUpdate(this.values!, v, [0, 0, prev, 0], [B, H, this.idx, dv]));
-    return [
-      ops.slice(this.keys!, [0, 0, 0, 0], [B, H, this.idx, dk]),
-      ops.slice(this.values!, [0, 0, 0, 0], [B, H, this.idx, dv]),
-    ];
+    return fetched;
   }
 
   /**

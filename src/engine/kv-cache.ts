@@ -38,44 +38,14 @@ export class KVCache implements LayerCache {
    * write in place instead of copying the cache every step.
    */
   updateAndFetch(k: MxArray, v: MxArray): [MxArray, MxArray] {
-    const prev = this.offset;
-    const [B, H, L, dk] = k.shape as [number, number, number, number];
-    const dv = v.shape[3]!;
-    if (!this.keys || !this.values || prev + L > this.keys.shape[2]!) {
-      const steps = Math.ceil(L / KV_STEP) * KV_STEP;
-      const newK = ops.zeros([B, H, steps, dk], k.dtype);
-      const newV = ops.zeros([B, H, steps, dv], v.dtype);
-      if (this.keys && this.values) {
-        if (prev % KV_STEP !== 0) {
-          this.#replace("keys", ops.slice(this.keys, [0, 0, 0, 0], [B, H, prev, dk]));
-          this.#replace("values", ops.slice(this.values, [0, 0, 0, 0], [B, H, prev, dv]));
-        }
-        this.#replace("keys", ops.concatenate([this.keys!, newK], 2));
-        this.#replace("values", ops.concatenate([this.values!, newV], 2));
-        newK.free();
-        newV.free();
-      } else {
-        this.keys = newK;
-        this.values = newV;
-      }
-    }
-    this.offset += L;
-    this.#replace("keys", ops.sliceUpdate(this.keys!, k, [0, 0, prev, 0], [B, H, this.offset, dk]));
-    this.#replace("values", ops.sliceUpdate(this.values!, v, [0, 0, prev, 0], [B, H, this.offset, dv]));
-    return [
-      ops.slice(this.keys!, [0, 0, 0, 0], [B, H, this.offset, dk]),
-      ops.slice(this.values!, [0, 0, 0, 0], [B, H, this.offset, dv]),
-    ];
+    const fetched = writeKv(this, this.offset, k, v);
+    this.offset += k.shape[2]!;
+    return fetched;
   }
 
   /** mlx-lm's single-sequence mask: `"causal"` for a chunk of several tokens, none for one; RoPE from `offset`. */
   attentionInputs(L: number): AttentionInputs {
     return { mask: L > 1 ? "causal" : undefined, offset: this.offset };
-  }
-
-  #replace(which: "keys" | "values", next: MxArray): void {
-    this[which]?.free();
-    this[which] = next;
   }
 
   /** The arrays to evaluate after a prefill chunk (mlx-lm evaluates `cache.state`). */
@@ -139,4 +109,50 @@ export function cachesBytes(caches: readonly KVCache[]): number {
 /** MLX arrays held by a model's caches (leak accounting). */
 export function cachesArrays(caches: readonly KVCache[]): number {
   return caches.reduce((sum, c) => sum + c.state().length, 0);
+}
+
+/** A layer's KV buffers, `[B, Hkv, capacity, d]` each, as {@link KVCache} and the batch cache hold them. */
+export interface KvBuffers {
+  keys: MxArray | undefined;
+  values: MxArray | undefined;
+}
+
+/**
+ * Writes `k`, `v` (`[B, Hkv, L, d]`) at position `at` of `buffers`, growing them in steps of {@link KV_STEP} positions
+ * (mlx-lm `KVCache.update_and_fetch`), and returns views of positions `[0, at + L)` (owned by the caller). The old
+ * buffers are released before the update is evaluated, so MLX can donate them and write in place instead of copying
+ * the cache every step.
+ */
+export function writeKv(buffers: KvBuffers, at: number, k: MxArray, v: MxArray): [MxArray, MxArray] {
+  const replace = (which: "keys" | "values", next: MxArray) => {
+    buffers[which]?.free();
+    buffers[which] = next;
+  };
+  const [B, H, L, dk] = k.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  if (!buffers.keys || !buffers.values || at + L > buffers.keys.shape[2]!) {
+    const steps = Math.ceil(L / KV_STEP) * KV_STEP;
+    const newK = ops.zeros([B, H, steps, dk], k.dtype);
+    const newV = ops.zeros([B, H, steps, dv], v.dtype);
+    if (buffers.keys && buffers.values) {
+      if (at % KV_STEP !== 0) {
+        replace("keys", ops.slice(buffers.keys, [0, 0, 0, 0], [B, H, at, dk]));
+        replace("values", ops.slice(buffers.values as MxArray, [0, 0, 0, 0], [B, H, at, dv]));
+      }
+      replace("keys", ops.concatenate([buffers.keys as MxArray, newK], 2));
+      replace("values", ops.concatenate([buffers.values as MxArray, newV], 2));
+      newK.free();
+      newV.free();
+    } else {
+      buffers.keys = newK;
+      buffers.values = newV;
+    }
+  }
+  const end = at + L;
+  replace("keys", ops.sliceUpdate(buffers.keys as MxArray, k, [0, 0, at, 0], [B, H, end, dk]));
+  replace("values", ops.sliceUpdate(buffers.values as MxArray, v, [0, 0, at, 0], [B, H, end, dv]));
+  return [
+    ops.slice(buffers.keys as MxArray, [0, 0, 0, 0], [B, H, end, dk]),
+    ops.slice(buffers.values as MxArray, [0, 0, 0, 0], [B, H, end, dv]),
+  ];
 }
