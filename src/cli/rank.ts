@@ -33,6 +33,11 @@ export interface RankOptions {
   layers?: string;
 }
 
+/** How long requests in flight may take to finish when the rank stops, in ms. */
+const STOP_GRACE_MS = 1_000;
+/** When a stopping rank exits whatever it is still waiting for, in ms. */
+const STOP_DEADLINE_MS = 3_000;
+
 /** One JSON line on standard output. */
 function emit(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -94,7 +99,9 @@ export async function rank(
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      ithaca.close(2_000).finally(() => process.exit(0));
+      // A rank whose engine waits in a collective for a dead peer never finishes closing: it exits anyway.
+      setTimeout(() => process.exit(1), STOP_DEADLINE_MS).unref();
+      ithaca.close(STOP_GRACE_MS).finally(() => process.exit(0));
     };
     process.stdin.on("end", stop);
     process.stdin.on("close", stop);

@@ -96,9 +96,15 @@ export class RingLoad {
   }
 
   /** Stops every rank and takes rank 0 out of the registry. */
-  async stop(): Promise<void> {
+  /**
+   * Stops every rank and takes rank 0 out of the registry: an unload lets the requests in flight finish first
+   * (`drain`); a failure ends them at once, as the ranks go (a rank waiting for a dead peer never answers).
+   */
+  async stop(drain = true): Promise<void> {
+    const closing = () => Promise.all(this.ranks.map((rank) => rank.close()));
+    if (!drain) await closing();
     if (this.registry.get(this.backendId)) await this.registry.remove(this.backendId);
-    await Promise.all(this.ranks.map((rank) => rank.close()));
+    await closing();
   }
 
   private async spawn(readyTimeoutMs: number): Promise<void> {
@@ -213,7 +219,7 @@ export class RingLoad {
     if (this.state === "loaded") console.warn(`[ithaca] ring cluster '${this.spec.cluster.id}' degraded: ${why}`);
     this.state = "degraded";
     this.reason = why;
-    await this.stop();
+    await this.stop(false);
     // A stalled rank ignores its closed channel: what is left of the ranks is killed on every node.
     await Promise.allSettled(
       this.spec.nodes.map((node) =>

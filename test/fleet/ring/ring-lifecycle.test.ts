@@ -267,9 +267,21 @@ describe("two ranks", () => {
         expect(answer.choices[0]?.message.content).toBe(alone.choices[0]?.message.content as string);
         expect(answer.usage?.completion_tokens).toBe(alone.usage?.completion_tokens as number);
       }
-      // The second rank killed: the cluster is degraded, no rank is left, the model leaves the catalog.
+      // The second rank killed while a long answer is being computed: that request ends with a 502 naming the
+      // upstream within seconds (rank 0, waiting for its dead peer, is stopped), the cluster is degraded, no rank is
+      // left, the model leaves the catalog.
+      const started = performance.now();
+      const inFlight = client.chat.completions
+        .create({ model: "two:demo", messages: [{ role: "user", content: "Go on" }], max_tokens: 3_000 })
+        .then(
+          () => "answered",
+          (error: { status?: number; message?: string }) => `${error.status}: ${error.message}`,
+        );
+      await Bun.sleep(300);
       const [, second] = rankPids("two");
       process.kill(second as number, "SIGKILL");
+      expect(await inFlight).toMatch(/^502: .*upstream 'two'/);
+      expect(performance.now() - started).toBeLessThan(10_000);
       const degraded = await until("two", "degraded");
       expect(degraded.reason).toContain("rank 1 on 'node-b'");
       const deadline = Date.now() + 10_000;
