@@ -41,12 +41,12 @@ import * as v from "valibot";
 import type { Enrolment } from "../fleet/enrolment.ts";
 import type { RingClusterInput, RingClusters } from "../fleet/ring/clusters.ts";
 import { RING_MODES } from "../fleet/ring/plan.ts";
-import { LoadOptionsQuery, RingClusterInputSchema, SshKeyPath } from "./ring-schemas.ts";
+import { LoadOptionsQuery, RingClusterInputSchema, SshKeyPath, SshTarget } from "./ring-schemas.ts";
 import { telemakInventory, telemakLoad, telemakStatus, telemakUnload } from "../fleet/telemak-ops.ts";
 import { OpenAIError } from "../protocol/errors.ts";
 import { ENGINE_KINDS } from "../store/engines.ts";
 import { LOG_PATH_PATTERN } from "../fleet/ssh-logs.ts";
-import { FINGERPRINT_PATTERN, parseSshTarget, SSH_TARGET_PATTERN } from "../fleet/ssh-target.ts";
+import { FINGERPRINT_PATTERN } from "../fleet/ssh-target.ts";
 
 /** Path parameter of one engine. */
 const EngineParams = v.object({
@@ -61,27 +61,12 @@ const ShellCommand = v.pipe(
   v.check((command) => !/\p{Cc}/u.test(command), "must be one line, without control characters"),
 );
 
-function validTarget(target: string): boolean {
-  try {
-    parseSshTarget(target, "");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Body of `PUT /admin/clusters/{id}`. */
 export const EngineInputSchema = v.strictObject({
   kind: v.picklist(ENGINE_KINDS, `must be one of ${ENGINE_KINDS.join(", ")}`),
   upstream: v.pipe(v.string(), v.url("must be an absolute URL"), v.regex(/^https?:/i, "must be an http(s) URL")),
   name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(100))),
-  ssh: v.optional(
-    v.pipe(
-      v.string(),
-      v.regex(SSH_TARGET_PATTERN, "must be user@host or user@host:port"),
-      v.check((target) => validTarget(target), "must be user@host or user@host:port (port 1-65535)"),
-    ),
-  ),
+  ssh: v.optional(SshTarget),
   ssh_key: v.optional(SshKeyPath),
   clear_ssh_key: v.optional(v.boolean("must be true or false")),
   ssh_host_key: v.optional(v.pipe(v.string(), v.regex(FINGERPRINT_PATTERN, "must be SHA256:<43 base64 characters>"))),

@@ -1,13 +1,30 @@
 /**
  * Request bodies of the ring-cluster side of `/admin/clusters*` (src/fleet/ring/clusters.ts): a cluster of kind
- * `ring` (`PUT /admin/clusters/{id}`) and the load options' query; shared with the engines' body: an SSH key path.
+ * `ring` (`PUT /admin/clusters/{id}`) and the load options' query; shared with the engines' body: an SSH login and
+ * an SSH key path.
  */
 import * as v from "valibot";
 import { validModelPath, validModelsDir } from "../fleet/ring/node-facts.ts";
-import { FINGERPRINT_PATTERN, SSH_TARGET_PATTERN } from "../fleet/ssh-target.ts";
+import { FINGERPRINT_PATTERN, parseSshTarget, SSH_TARGET_PATTERN } from "../fleet/ssh-target.ts";
 
 /** An IPv4 or IPv6 literal (the ring's address of a node). */
 const IpLiteral = v.union([v.pipe(v.string(), v.ipv4()), v.pipe(v.string(), v.ipv6())], "must be an IP address");
+
+function validTarget(target: string): boolean {
+  try {
+    parseSshTarget(target, "");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An SSH login: `user@host` or `user@host:port` (port 1-65535). */
+export const SshTarget = v.pipe(
+  v.string(),
+  v.regex(SSH_TARGET_PATTERN, "must be user@host or user@host:port"),
+  v.check(validTarget, "must be user@host or user@host:port (port 1-65535)"),
+);
 
 /** Path of an SSH private key on this machine (absolute or under ~/); never returned. */
 export const SshKeyPath = v.pipe(
@@ -50,7 +67,7 @@ export const RingClusterInputSchema = v.strictObject({
     v.array(
       v.strictObject({
         host: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a host name")),
-        ssh: v.pipe(v.string(), v.regex(SSH_TARGET_PATTERN, "must be user@host or user@host:port")),
+        ssh: SshTarget,
         ip: IpLiteral,
         ssh_host_key: v.optional(
           v.pipe(v.string(), v.regex(FINGERPRINT_PATTERN, "must be SHA256:<43 base64 characters>")),

@@ -167,6 +167,20 @@ function defaultLogPath(kind: EngineKind, configured: string | null): string | n
   return configured ?? (kind === "telemak" ? TELEMAK_LOG_GLOB : null);
 }
 
+/**
+ * Where an SSH login's credential comes from, first hit wins (as {@link endpointOf} picks it): its own key file
+ * (`own`, as the view names it), `ITHACA_SSH_KEY`, the SSH agent, or none.
+ */
+export function sshKeySource<Own extends string>(
+  keyPath: string | null,
+  env: Record<string, string | undefined>,
+  own: Own,
+): Own | "ITHACA_SSH_KEY" | "agent" | "none" {
+  if (keyPath) return own;
+  if (env.ITHACA_SSH_KEY) return "ITHACA_SSH_KEY";
+  return env.SSH_AUTH_SOCK ? "agent" : "none";
+}
+
 /** The SSH part of an engine's view (null: an engine from the configuration file). */
 export function sshViewOf(
   engine: (SshFields & Pick<EngineRecord, "kind" | "sshTarget">) | null,
@@ -175,16 +189,9 @@ export function sshViewOf(
   if (!engine?.sshTarget) {
     return { ssh_host_key: null, ssh_key_source: "none", ssh_commands: null, ssh_log: null };
   }
-  const source = engine.sshKeyPath
-    ? "enrolment"
-    : env.ITHACA_SSH_KEY
-      ? "ITHACA_SSH_KEY"
-      : env.SSH_AUTH_SOCK
-        ? "agent"
-        : "none";
   return {
     ssh_host_key: engine.sshHostKey,
-    ssh_key_source: source,
+    ssh_key_source: sshKeySource(engine.sshKeyPath, env, "enrolment"),
     ssh_commands: engine.sshCommands,
     ssh_log: defaultLogPath(engine.kind, engine.sshLogPath),
   };

@@ -12,7 +12,7 @@ import type { BackendRegistry } from "../../backends/registry.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 import type { RingClusterRecord, RingNode } from "../../store/ring-clusters.ts";
 import type { Store } from "../../store/store.ts";
-import { endpointOf } from "../ssh-enrolment.ts";
+import { endpointOf, sshKeySource } from "../ssh-enrolment.ts";
 import { SshError } from "../ssh-errors.ts";
 import { toHttpError } from "../ssh-ops.ts";
 import type { SshEndpoint, SshPool } from "../ssh.ts";
@@ -356,13 +356,7 @@ export class RingClusters {
       prefill_deadline_s: cluster.prefillDeadlineS,
       decode_deadline_s: cluster.decodeDeadlineS,
       nodes: cluster.nodes.map((n) => ({ host: n.host, ssh: n.ssh, ip: n.ip, ssh_host_key: n.sshHostKey })),
-      ssh_key_source: cluster.sshKeyPath
-        ? "cluster"
-        : this.env.ITHACA_SSH_KEY
-          ? "ITHACA_SSH_KEY"
-          : this.env.SSH_AUTH_SOCK
-            ? "agent"
-            : "none",
+      ssh_key_source: sshKeySource(cluster.sshKeyPath, this.env, "cluster"),
       created_at: cluster.createdAt,
       updated_at: cluster.updatedAt,
     };

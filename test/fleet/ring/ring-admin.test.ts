@@ -89,6 +89,7 @@ describe("ring clusters in /admin/clusters", () => {
       [{ ...cluster(), nodes: [] }, "nodes"],
       [{ ...cluster(), nodes: [{ host: "a", ssh: "root@x", ip: "not-an-ip" }] }, "ip"],
       [{ ...cluster(), nodes: [{ host: "a b", ssh: "root@x", ip: "10.0.0.1" }] }, "host"],
+      [{ ...cluster(), nodes: [{ host: "a", ssh: "root@x:99999", ip: "10.0.0.1" }] }, "ssh"],
     ] as const) {
       const answer = await admin("PUT", "/admin/clusters/bad", body);
       expect({ field, status: answer.status }).toEqual({ field, status: 400 });
