@@ -71,6 +71,7 @@ const ENGINE_PUBLIC = anyOf([
   "src/engine/prompt\\.ts$", // prompt rendering types (PromptParams) of the prompt counter and params
   "src/engine/model/files\\.ts$", // config.json and safetensors file listing (the inventory)
   "src/engine/token-count-messages\\.ts$", // the messages of the token-count Worker
+  "src/engine/model/stages\\.ts$", // a pipeline's layers per rank (the ring preflight plans with it)
 ]);
 
 /**
@@ -84,6 +85,9 @@ const TEXT_SPLITTERS = anyOf([
   "src/engine/output/deltas\\.ts$",
   "src/engine/worker-messages\\.ts$",
 ]);
+
+/** The engine's pipeline layer split: pure, shared with the ring preflight (src/fleet/ring/plan.ts). */
+const PIPELINE_STAGES = anyOf(["src/engine/model/stages\\.ts$"]);
 
 /**
  * Code of the product: what ships in the binary (tests, benchmarks and scripts do not; the standalone binary's own
@@ -229,10 +233,18 @@ module.exports = {
         "Only the local engine backend (src/backends/mlx/) talks to the engine. Everything else goes through it " +
         "(admin included: it is thin over backends/mlx). One exception: the upstream backends (backends/openai/) " +
         "split a Telemak's inline <think> with the engine's own pure reasoning splitter (TEXT_SPLITTERS), so there " +
-        "is one splitter, not two.",
+        "is one splitter, not two; and the ring preflight (src/fleet/ring/) plans a pipeline with the engine's own " +
+        "layer split (PIPELINE_STAGES), so the plan and the ranks agree.",
       severity: "error",
       from: { path: "^(src|plugins)/", pathNot: "^src/(engine|backends/mlx)/" },
-      to: { path: "^src/engine/", pathNot: TEXT_SPLITTERS },
+      to: { path: "^src/engine/", pathNot: `${TEXT_SPLITTERS}|${PIPELINE_STAGES}` },
+    },
+    {
+      name: "engine-stages-outside-ring",
+      comment: "The engine's pipeline layer split (PIPELINE_STAGES) is shared with the ring preflight only.",
+      severity: "error",
+      from: { path: "^(src|plugins)/", pathNot: "^src/(engine|backends/mlx|fleet/ring)/" },
+      to: { path: PIPELINE_STAGES },
     },
     {
       name: "engine-text-splitters-outside-backends",

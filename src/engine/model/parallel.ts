@@ -17,19 +17,17 @@
  */
 import { distributed, type MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { RankShare } from "./shard.ts";
+import { stageLayers } from "./stages.ts";
 
 /**
- * The layers `[start, end)` of pipeline stage `size − 1 − rank`: `numLayers` split in equal contiguous slices, the
- * earlier stages one layer longer when they do not divide evenly.
+ * The layers `[start, end)` of rank `rank` of a pipeline over `size` ranks with equal budgets (./stages.ts).
  * @throws RangeError when there are fewer layers than ranks.
  */
 export function pipelineLayers(numLayers: number, rank: number, size: number): [number, number] {
-  if (numLayers < size) throw new RangeError(`cannot split ${numLayers} layers over ${size} ranks`);
-  const stage = size - 1 - rank;
-  const base = Math.floor(numLayers / size);
-  const longer = numLayers % size;
-  const start = stage * base + Math.min(stage, longer);
-  return [start, start + base + (stage < longer ? 1 : 0)];
+  return stageLayers(
+    numLayers,
+    Array.from({ length: size }, () => 1),
+  )[rank] as [number, number];
 }
 
 /** This process's part in a model spread over `group` (see the module comment). */

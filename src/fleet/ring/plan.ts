@@ -14,6 +14,8 @@
  *   the model's bytes / N.
  */
 
+import { stageLayers } from "../../engine/model/stages.ts";
+
 /** The model architectures Ithaca's engine runs across ranks (src/engine/model/architectures/). */
 export const RING_ARCHITECTURES: ReadonlySet<string> = new Set(["llama", "mistral", "qwen2", "qwen3"]);
 
@@ -96,39 +98,6 @@ export function checkMode(model: RingModelFacts, mode: RingMode, n: number): Pla
 }
 
 /**
- * Splits `layers` into contiguous slices, one per rank, in proportion to the ranks' budgets (largest remainder),
- * every rank getting at least one layer.
- * @param budgets each rank's memory budget in bytes, in rank order (all > 0).
- * @returns `[start, end)` per rank, covering `0..layers` in order.
- * @throws RangeError when there are fewer layers than ranks or no rank.
- */
-export function splitLayers(layers: number, budgets: readonly number[]): Array<[number, number]> {
-  const n = budgets.length;
-  if (n === 0 || layers < n) throw new RangeError(`cannot split ${layers} layers over ${n} ranks`);
-  const total = budgets.reduce((sum, b) => sum + b, 0);
-  // One layer each first, then the rest in proportion to the budgets.
-  const rest = layers - n;
-  const ideal = budgets.map((b) => (rest * b) / total);
-  const counts = ideal.map((x) => 1 + Math.floor(x));
-  let left = layers - counts.reduce((sum, c) => sum + c, 0);
-  const byRemainder = ideal
-    .map((x, rank) => ({ rank, remainder: x - Math.floor(x) }))
-    .sort((a, b) => b.remainder - a.remainder || a.rank - b.rank);
-  for (const { rank } of byRemainder) {
-    if (left === 0) break;
-    counts[rank] = (counts[rank] as number) + 1;
-    left--;
-  }
-  const slices: Array<[number, number]> = [];
-  let start = 0;
-  for (const count of counts) {
-    slices.push([start, start + count]);
-    start += count;
-  }
-  return slices;
-}
-
-/**
  * Plans `model` in `mode` over nodes with the given budgets (rank order).
  * @returns the plan, or the refusal: `invalid_mode_for_model` ({@link checkMode}) or `model_too_big_for_cluster`
  *   (the total or a rank's share past its budget, both with their margins).
@@ -142,11 +111,8 @@ export function planRing(model: RingModelFacts, mode: RingMode, budgets: readonl
   if (model.bytes * TOTAL_MARGIN > total) {
     return tooBig(`${gib(model.bytes)} × ${TOTAL_MARGIN} exceeds the ${n} nodes' budget of ${gib(total)}`);
   }
-  // Pipeline stages run in reverse rank order (mlx-lm's, src/engine/model/parallel.ts): rank N−1 the first layers.
   const slices: Array<[number, number]> =
-    mode === "pipeline"
-      ? splitLayers(model.layers, [...budgets].reverse()).reverse()
-      : budgets.map(() => [0, model.layers]);
+    mode === "pipeline" ? stageLayers(model.layers, budgets) : budgets.map(() => [0, model.layers]);
   const ranks = slices.map(([start, end], rank): RankShare => {
     const bytes = mode === "pipeline" ? (model.bytes * (end - start)) / model.layers : model.bytes / n;
     return { rank, layers: [start, end], bytes: Math.ceil(bytes), budgetBytes: budgets[rank] as number };

@@ -3,14 +3,8 @@
  * by memory budget, the fit checks with OdyssAI-X's margins, and the load options listed for every choice.
  */
 import { describe, expect, test } from "bun:test";
-import {
-  checkMode,
-  isRefusal,
-  loadOptions,
-  planRing,
-  type RingModelFacts,
-  splitLayers,
-} from "../../../src/fleet/ring/plan.ts";
+import { checkMode, isRefusal, loadOptions, planRing, type RingModelFacts } from "../../../src/fleet/ring/plan.ts";
+import { splitLayers } from "../../../src/engine/model/stages.ts";
 
 const GIB = 1024 ** 3;
 /** Qwen3-0.6B's shape: 28 layers, 16 heads, 8 KV heads, MLP 3072; 1.2 GiB of weights. */
