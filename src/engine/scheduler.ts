@@ -75,18 +75,12 @@ export class Scheduler {
     return this.#batch.steps;
   }
 
-  /** Queues request `id` and makes sure the loop runs. */
-  submit(id: number): void {
-    this.enqueue(id);
-    this.kick();
-  }
-
-  /** Queues request `id` for the loop already running (a message applied at a step boundary). */
+  /** Queues request `id`; it starts when the loop runs ({@link kick}) and the batch has room. */
   enqueue(id: number): void {
     this.#waiting.push(id);
   }
 
-  /** Makes sure the loop runs (rank 0: to exchange what was posted, ending an idle wait). */
+  /** Makes sure the loop runs (on a ring, rank 0: to exchange what was posted, ending an idle wait). */
   kick(): void {
     this.#wake?.();
     void this.#run();

@@ -84,7 +84,7 @@ function joinRing(path: string): Parallel | undefined {
   return new Parallel(group, { mode, rank, size, layers });
 }
 
-/** Applies a message every rank received at a step boundary (./ring-sync.ts). */
+/** Applies a message that changes what the engine computes: at once, or on a ring at a step boundary on every rank. */
 function applySynced(message: SyncedMessage): void {
   switch (message.type) {
     case "generate":
@@ -97,7 +97,7 @@ function applySynced(message: SyncedMessage): void {
       break;
     case "clear_sessions": {
       const cleared = loaded?.prefixCache.clear(message.sessionId) ?? 0;
-      if (ring?.leader) send({ type: "sessions_cleared", id: message.id, cleared });
+      if (!ring || ring.leader) send({ type: "sessions_cleared", id: message.id, cleared });
       break;
     }
   }
@@ -189,36 +189,18 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
       }
       break;
     case "generate":
-      if (ring) {
-        ring.post(msg);
-        scheduler?.kick();
-        break;
-      }
-      counters.requests++;
-      pending.set(msg.id, msg.params);
-      scheduler!.submit(msg.id);
-      break;
     case "cancel":
-      if (ring) {
-        ring.post(msg);
-        scheduler?.kick();
-        break;
-      }
-      scheduler?.cancel(msg.id);
+    case "clear_sessions":
+      // On a ring, every rank applies them at the same step boundary (./ring-sync.ts); alone, at once.
+      if (ring) ring.post(msg);
+      else applySynced(msg);
+      scheduler?.kick();
       break;
     case "stats":
       send({ type: "stats", id: msg.id, stats: stats() });
       break;
     case "sessions":
       send({ type: "sessions", id: msg.id, entries: loaded?.prefixCache.list() ?? [] });
-      break;
-    case "clear_sessions":
-      if (ring) {
-        ring.post(msg);
-        scheduler?.kick();
-        break;
-      }
-      send({ type: "sessions_cleared", id: msg.id, cleared: loaded?.prefixCache.clear(msg.sessionId) ?? 0 });
       break;
     case "unload":
       await scheduler?.cancelAll();

@@ -101,10 +101,12 @@ export class RingLoad {
    * (`drain`); a failure ends them at once, as the ranks go (a rank waiting for a dead peer never answers).
    */
   async stop(drain = true): Promise<void> {
-    const closing = () => Promise.all(this.ranks.map((rank) => rank.close()));
-    if (!drain) await closing();
-    if (this.registry.get(this.backendId)) await this.registry.remove(this.backendId);
-    await closing();
+    const leave = async () => {
+      if (this.registry.get(this.backendId)) await this.registry.remove(this.backendId);
+    };
+    if (drain) await leave();
+    await Promise.all(this.ranks.map((rank) => rank.close()));
+    if (!drain) await leave();
   }
 
   private async spawn(readyTimeoutMs: number): Promise<void> {
