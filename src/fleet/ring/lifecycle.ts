@@ -51,6 +51,11 @@ export function hostfilePath(clusterId: string): string {
   return `/tmp/ithaca-ring-${clusterId}.json`;
 }
 
+/** Loads tried with freshly drawn ring ports when a node could not bind the one it got. */
+const PORT_ATTEMPTS = 3;
+/** MLX's ring backend failing to bind its port (EADDRINUSE, errno 98 on Linux, 48 on macOS). */
+const PORT_IN_USE = /Couldn't bind socket \(error: (98|48)\)/;
+
 /** The ring hostfile of `nodes` (rank order), each rank on a port drawn from 49152–65535. */
 export function ringHostfile(nodes: readonly RingNode[]): string[][] {
   return nodes.map((node) => [
@@ -85,7 +90,19 @@ export class RingLoad {
    */
   async start(readyTimeoutMs = READY_TIMEOUT_MS): Promise<void> {
     try {
-      await this.spawn(readyTimeoutMs);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.spawn(readyTimeoutMs);
+          return;
+        } catch (error) {
+          // A drawn port already in use on a node (another socket holds it, or one in TIME_WAIT): draw new ports.
+          if (attempt >= PORT_ATTEMPTS || !PORT_IN_USE.test(this.reason ?? "")) throw error;
+          console.warn(`[ithaca] ring cluster '${this.spec.cluster.id}': a ring port was in use; drawing new ports`);
+          this.ranks.length = 0;
+          this.state = "loading";
+          this.reason = undefined;
+        }
+      }
     } catch (error) {
       if (this.state === "loading") {
         this.state = "degraded";
