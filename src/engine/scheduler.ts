@@ -36,6 +36,14 @@ export interface SchedulerHooks {
   finished(outcome: GenerationOutcome): void;
 }
 
+/**
+ * When a request finds the batch empty, the loop waits this long before its first step, so requests sent together
+ * (an agent's parallel calls, a benchmark's N streams) are prefilled together and decode in step from the first
+ * token, instead of the first one's prefill holding the others back a chunk. Not on a ring (its exchange is the
+ * boundary) nor with `max_active` 1.
+ */
+export const GROUPING_WINDOW_MS = 2;
+
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Scheduler {
@@ -154,6 +162,9 @@ export class Scheduler {
     try {
       while (this.#sync || this.#waiting.length || this.#active.length) {
         // Before every step, including the first: requests that arrived meanwhile join, cancels are seen.
+        if (!this.#sync && this.#active.length === 0 && this.#maxActive > 1 && GROUPING_WINDOW_MS > 0) {
+          await new Promise((resolve) => setTimeout(resolve, GROUPING_WINDOW_MS));
+        }
         await this.#pause();
         this.#sync?.exchange();
         this.#admit();
