@@ -109,6 +109,12 @@ export function formatReport(report: DoctorReport): string {
       : `differs from the pinned ${mlx.pinned_mlx_version}: reported, not refused`;
     lines.push(`  MLX C library   ${mlx.library} (${mlx.source})`);
     lines.push(`  MLX version     ${mlx.mlx_version} (${versionNote}); device ${mlx.device}`);
+    const blas = mlx.blas as { kind: string; library?: string };
+    const blasNote =
+      blas.kind === "reference"
+        ? ": float32 matmul is slow and batching barely helps; bash scripts/setup.sh links OpenBLAS"
+        : "";
+    lines.push(`  BLAS            ${blas.kind}${blas.library ? ` (${blas.library})` : ""}${blasNote}`);
   } else {
     lines.push(`  MLX C library   NOT LOADED: ${mlx.error}`);
   }

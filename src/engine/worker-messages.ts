@@ -3,6 +3,7 @@
  * in; `loaded`, `token`, `done`, `error`, `stats` out; `sessions` / `clear_sessions` list and drop the prefix cache's
  * entries. Only plain data crosses (structured clone).
  */
+import type { BlasInfo } from "./blas.ts";
 import type { PrefixCacheEntryInfo, PrefixCacheOptions, PrefixCacheStats } from "./prefix-cache.ts";
 
 /** A chat request as the engine needs it (already validated by the HTTP layer). */
@@ -186,5 +187,7 @@ export type LibraryProbe =
       pinnedMlxVersion: string;
       /** Whether the default stream is a GPU (Metal) stream. */
       gpu: boolean;
+      /** The BLAS behind its CPU float32 matrix products. */
+      blas: BlasInfo;
     }
   | { ok: false; error: string; pinnedMlxVersion: string };

@@ -45,5 +45,6 @@ export function describeLibrary(probe: LibraryProbe): Record<string, unknown> {
     pinned_mlx_version: probe.pinnedMlxVersion,
     matches_pinned: probe.mlxVersion === probe.pinnedMlxVersion,
     device: probe.gpu ? "gpu" : "cpu",
+    blas: probe.blas,
   };
 }
