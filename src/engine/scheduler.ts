@@ -94,10 +94,17 @@ export class Scheduler {
     void this.#run();
   }
 
-  /** Before a step: the event loop's turn; a synced loop with nothing to do waits {@link IDLE_SYNC_MS} first. */
+  /**
+   * Before a step: the event loop's turn. An empty batch waits {@link GROUPING_WINDOW_MS} instead (with room for more
+   * than one request); a synced loop with nothing to do waits {@link IDLE_SYNC_MS}.
+   */
   async #pause(): Promise<void> {
-    const idle = !this.#waiting.length && !this.#active.length && !this.#sync?.pending;
-    if (!this.#sync || !idle) return yieldToEvents();
+    if (!this.#sync) {
+      if (this.#active.length > 0 || this.#maxActive === 1) return yieldToEvents();
+      return new Promise<void>((resolve) => setTimeout(resolve, GROUPING_WINDOW_MS));
+    }
+    const idle = !this.#waiting.length && !this.#active.length && !this.#sync.pending;
+    if (!idle) return yieldToEvents();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, IDLE_SYNC_MS);
       this.#wake = () => {
@@ -162,9 +169,6 @@ export class Scheduler {
     try {
       while (this.#sync || this.#waiting.length || this.#active.length) {
         // Before every step, including the first: requests that arrived meanwhile join, cancels are seen.
-        if (!this.#sync && this.#active.length === 0 && this.#maxActive > 1 && GROUPING_WINDOW_MS > 0) {
-          await new Promise((resolve) => setTimeout(resolve, GROUPING_WINDOW_MS));
-        }
         await this.#pause();
         this.#sync?.exchange();
         this.#admit();

@@ -33,11 +33,7 @@ function fakeGeneration(id: number, steps: number, log: string[]): Generation {
 /** A batch that records which requests each step ran with. */
 function recordingBatch(log: string[]) {
   const rows = new Map<number, Generation & { step(): void }>();
-  let steps = 0;
   return {
-    get steps() {
-      return steps;
-    },
     get size() {
       return rows.size;
     },
@@ -53,7 +49,6 @@ function recordingBatch(log: string[]) {
       return all;
     },
     next() {
-      steps++;
       log.push(`step [${[...rows.keys()].join(",")}]`);
       for (const [id, g] of rows) {
         g.step();
