@@ -6,7 +6,7 @@
  * stdout.
  *
  *   bun bench/ithaca_tps.ts --model DIR --prompt-file IDS.json --gen-tokens N [--warmup-tokens N]
- *                           [--prefill-step-size N] [--upcast-quantized-scales]
+ *                           [--prefill-step-size N] [--upcast-quantized-scales] [--matmul-streams auto|N]
  *
  * Runs alone in its own process so its peak RSS is its own; the twin for mlx-lm is `bench/mlx_lm_tps.py`.
  */
@@ -17,6 +17,7 @@ import { generateTokens, PREFILL_STEP_SIZE } from "../src/engine/generate-step.t
 import { freeCaches, makeCaches } from "../src/engine/kv-cache.ts";
 import type { DecoderModel } from "../src/engine/model/decoder.ts";
 import { loadModel } from "../src/engine/model/loader.ts";
+import { DEFAULT_ENGINE, matmulStreams } from "../src/backends/mlx/engine-settings.ts";
 import { Sampler, type SamplingParams } from "../src/engine/sampler.ts";
 import { ModelTokenizer } from "../src/engine/tokenizer.ts";
 import { peakRssBytes, type EngineRun } from "./tps/result.ts";
@@ -61,6 +62,8 @@ function main(argv: string[]): void {
       "warmup-tokens": { type: "string", default: "8" },
       "prefill-step-size": { type: "string", default: String(PREFILL_STEP_SIZE) },
       "upcast-quantized-scales": { type: "boolean", default: false },
+      // engine.matmul_streams, as the server resolves it (its default: auto).
+      "matmul-streams": { type: "string", default: String(DEFAULT_ENGINE.matmul_streams) },
     },
     strict: true,
   });
@@ -73,7 +76,11 @@ function main(argv: string[]): void {
   // Load what the engine Worker loads, tokenizer included (mlx-lm's `load` reads its tokenizer too), so load time and
   // peak RSS compare like for like; the prompt is already token ids, so the tokenizer is not used after that.
   const tLoad = performance.now();
-  const model = loadModel(values.model, { upcastScales: values["upcast-quantized-scales"] === true });
+  const streamsFlag = values["matmul-streams"];
+  const model = loadModel(values.model, {
+    upcastScales: values["upcast-quantized-scales"] === true,
+    matmulStreams: matmulStreams(streamsFlag === "auto" ? "auto" : Number(streamsFlag)),
+  });
   new ModelTokenizer(values.model, model.config.eosTokenIds);
   const loadS = (performance.now() - tLoad) / 1000;
   try {

@@ -4,14 +4,16 @@
  *
  *   bun bench/tokens-per-sec.ts [--size qwen3-0.6b] [--bits 4] [--prompt-tokens 512] [--gen-tokens 128] [--runs 3]
  *                               [--arch qwen3] [--group-size 64] [--dtype D] [--seed 0] [--model DIR]
- *                               [--warmup-tokens 8] [--prefill-step-size 2048] [--upcast-quantized-scales] [--json FILE]
+ *                               [--warmup-tokens 8] [--prefill-step-size 2048] [--upcast-quantized-scales]
+ *                               [--matmul-streams auto|N] [--json FILE]
  *
  * Each measurement is one child process per engine (`bench/ithaca_tps.ts`, `bench/mlx_lm_tps.py`): load, an untimed
  * warm-up generation on the same prompt, then the timed greedy generation. Children run one at a time, so the two
  * engines never share the CPU and each peak RSS is that engine's own; the order alternates every round. The table shows
  * medians over `--runs` rounds and the ratio Ithaca / mlx-lm against the targets of issue 3 (decode ≥ 1.0×,
  * prefill ≥ 1.0×, peak RSS ≤ 1.1×). `--bits 0` benchmarks the unquantized model; `--model DIR` any model directory
- * in the mlx-community layout instead of a generated one.
+ * in the mlx-community layout instead of a generated one. Ithaca runs with the server's `engine.matmul_streams`
+ * (`auto` unless `--matmul-streams` says otherwise): `--matmul-streams 1` compares the engines on one thread each.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,13 +24,14 @@ import { describeMachine, formatMachine, loadAverage } from "./tps/machine.ts";
 import { buildPrompt, describeModel, writePrompt } from "./tps/inputs.ts";
 import { markdownTable, METRICS, summarize, tokenAgreement } from "./tps/report.ts";
 import { childArgs, type ChildOptions, type EngineRun } from "./tps/result.ts";
+import { DEFAULT_ENGINE, matmulStreams } from "../src/backends/mlx/engine-settings.ts";
 
 const REPO = join(import.meta.dir, "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");
 type Engine = EngineRun["engine"];
 const USAGE = `usage: bun bench/tokens-per-sec.ts ${MODEL_USAGE}
        [--prompt-tokens 512] [--gen-tokens 128] [--runs 3] [--warmup-tokens 8] [--prefill-step-size 2048]
-       [--upcast-quantized-scales] [--json FILE]`;
+       [--upcast-quantized-scales] [--matmul-streams auto|N] [--json FILE]`;
 
 function fail(message: string): never {
   console.error(`tokens-per-sec: ${message}\n${USAGE}`);
@@ -36,7 +39,7 @@ function fail(message: string): never {
 }
 
 /** Runs one engine's child and parses the JSON line it prints. @throws Error with the child's stderr on failure. */
-function runChild(engine: Engine, opts: ChildOptions, upcast: boolean): EngineRun {
+function runChild(engine: Engine, opts: ChildOptions, upcast: boolean, streams: string): EngineRun {
   const cmd =
     engine === "ithaca"
       ? [
@@ -44,6 +47,8 @@ function runChild(engine: Engine, opts: ChildOptions, upcast: boolean): EngineRu
           join(REPO, "bench", "ithaca_tps.ts"),
           ...childArgs(opts),
           ...(upcast ? ["--upcast-quantized-scales"] : []),
+          "--matmul-streams",
+          streams,
         ]
       : [PYTHON, join(REPO, "bench", "mlx_lm_tps.py"), ...childArgs(opts)];
   const r = Bun.spawnSync(cmd, { cwd: REPO, stdout: "pipe", stderr: "pipe" });
@@ -64,6 +69,8 @@ function main(argv: string[]): void {
       "prefill-step-size": { type: "string", default: "2048" },
       // Ithaca only: engine.upcast_quantized_scales (bf16/f16 scales as float32; mlx-lm keeps them).
       "upcast-quantized-scales": { type: "boolean", default: false },
+      // Ithaca only: engine.matmul_streams (quantized matmuls spread over CPU threads; mlx-lm runs them on one).
+      "matmul-streams": { type: "string", default: String(DEFAULT_ENGINE.matmul_streams) },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -83,6 +90,10 @@ function main(argv: string[]): void {
   const work = mkdtempSync(join(tmpdir(), "ithaca-tps-"));
   const promptFile = join(work, "prompt.json");
   writePrompt(promptFile, buildPrompt(modelDir, promptTokens));
+  const streams = values["matmul-streams"];
+  if (streams !== "auto" && !(Number.isInteger(Number(streams)) && Number(streams) >= 1)) {
+    fail(`--matmul-streams must be auto or an integer ≥ 1, got ${streams}`);
+  }
   const opts: ChildOptions = {
     model: modelDir,
     promptFile,
@@ -98,7 +109,7 @@ function main(argv: string[]): void {
       const order: Engine[] = round % 2 === 0 ? ["ithaca", "mlx-lm"] : ["mlx-lm", "ithaca"];
       for (const engine of order) {
         const t = performance.now();
-        const r = runChild(engine, opts, values["upcast-quantized-scales"] === true);
+        const r = runChild(engine, opts, values["upcast-quantized-scales"] === true, streams);
         results[engine].push(r);
         console.error(
           `round ${round + 1}/${runs} ${engine}: prefill ${r.prefill_tps.toFixed(1)} tok/s, decode ${r.decode_tps.toFixed(2)} tok/s, ` +
@@ -122,6 +133,7 @@ function main(argv: string[]): void {
     `- model: ${modelDir.startsWith(REPO) ? modelDir.slice(REPO.length + 1) : modelDir} — ${describeModel(modelDir)}`,
     `- prompt ${promptTokens} tokens, ${genTokens} generated (greedy), prefill step ${opts.prefillStepSize}, warm-up ${opts.warmupTokens} tokens; median of ${runs} run(s) per engine, order alternating`,
     `- Ithaca's quantization scales: ${values["upcast-quantized-scales"] ? "upcast to float32 (engine.upcast_quantized_scales)" : "as stored (mlx-lm's too)"}`,
+    `- Ithaca's quantized matmuls: spread over ${matmulStreams(streams === "auto" ? "auto" : Number(streams))} CPU stream(s) (engine.matmul_streams ${streams}; mlx-lm: one)`,
     `- greedy tokens identical across engines: ${tokenAgreement([...results.ithaca, ...results["mlx-lm"]], (r) => r.engine)}`,
     `- wall time: ${wallS.toFixed(0)} s`,
   ];

@@ -43,7 +43,7 @@ export {
   type RingHostfile,
 } from "./ring.ts";
 export { nativeEnv, setNativeEnv } from "./environ.ts";
-export { mlx, type Runtime } from "./runtime.ts";
+export { extraCpuStreams, mlx, type Runtime } from "./runtime.ts";
 export { optInt, optFloat, optDtype } from "./optional.ts";
 
 import { CString, type Pointer } from "bun:ffi";

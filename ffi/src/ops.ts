@@ -18,8 +18,12 @@ const ARRAY_MASK = cstr("array");
 const AFFINE = cstr("affine");
 
 function op(name: string, ...args: unknown[]): MxArray {
-  const { S, stream } = mlx();
-  const f = (S as unknown as Record<string, (...a: unknown[]) => number>)[name];
+  return opOn(mlx().stream, name, ...args);
+}
+
+/** Like {@link op}, on `stream` rather than the default one. */
+function opOn(stream: Pointer, name: string, ...args: unknown[]): MxArray {
+  const f = (mlx().S as unknown as Record<string, (...a: unknown[]) => number>)[name];
   if (!f) throw new Error(`unknown MLX symbol ${name}`);
   return new MxArray(callOut(name, f, ...args, stream));
 }
@@ -270,7 +274,10 @@ export function scaledDotProductAttention(
 
 // ---------------------------------------------------------------- quantization (affine, mlx-community layout)
 
-/** `x @ dequantize(w)ᵀ` (transpose=true, as QuantizedLinear) without materialising the float weights. */
+/**
+ * `x @ dequantize(w)ᵀ` (transpose=true, as QuantizedLinear) without materialising the float weights.
+ * @param stream where it runs: the default stream unless given (e.g. one of `extraCpuStreams`).
+ */
 export function quantizedMatmul(
   x: MxArray,
   w: MxArray,
@@ -279,8 +286,10 @@ export function quantizedMatmul(
   groupSize: number,
   bits: number,
   transpose = true,
+  stream: Pointer = mlx().stream,
 ): MxArray {
-  return op(
+  return opOn(
+    stream,
     "mlx_quantized_matmul",
     x.handle,
     w.handle,

@@ -79,3 +79,30 @@ export function callSize(name: string, f: (out: number, ...rest: unknown[]) => n
   check(f(SLOT_BASE + 16, ...args), name);
   return Number(SLOTS[2]);
 }
+
+/** The extra CPU streams made so far on this thread's runtime ({@link extraCpuStreams}). */
+const extraStreams: Pointer[] = [];
+
+/**
+ * `count` CPU streams besides the default one, made on first request and kept for the thread's lifetime (MLX runs
+ * each CPU stream's work on a thread of its own, so ops placed on different streams run in parallel; MLX orders
+ * work across streams by the arrays they share). Always the same streams for the same index: asking twice does not
+ * start new threads.
+ * @param count streams wanted (0 for none).
+ * @returns `count` stream handles, owned by the runtime (never freed by callers); none on a GPU (Metal) runtime,
+ *   whose default stream already spreads work over the GPU.
+ * @throws MlxError when MLX cannot make a stream.
+ */
+export function extraCpuStreams(count: number): readonly Pointer[] {
+  const { S, gpu } = mlx();
+  if (gpu || count <= 0) return [];
+  while (extraStreams.length < count) {
+    const device = S.mlx_device_new_type(0, 0) as Pointer | null; // MLX_CPU, index 0
+    if (!device) throw takeError("mlx_device_new_type");
+    const stream = S.mlx_stream_new_device(device) as Pointer | null;
+    S.mlx_device_free(device);
+    if (!stream) throw takeError("mlx_stream_new_device");
+    extraStreams.push(stream);
+  }
+  return extraStreams.slice(0, count);
+}

@@ -89,6 +89,9 @@ export const SYMBOLS = {
   mlx_default_cpu_stream_new: fn([], P),
   mlx_default_gpu_stream_new: fn([], P),
   mlx_stream_free: fn([P]),
+  mlx_device_new_type: fn([I, I], P),
+  mlx_device_free: fn([P]),
+  mlx_stream_new_device: fn([P], P),
   mlx_synchronize: fn([P]),
   mlx_metal_is_available: fn([P]),
   // memory

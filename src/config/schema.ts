@@ -183,6 +183,15 @@ export const EngineSchema = v.strictObject({
    * mlx-lm's, so greedy output may diverge from it: off by default (issue 16 item 5). For MLX on the CPU.
    */
   upcast_quantized_scales: v.optional(v.boolean(), false),
+  /**
+   * CPU threads each quantized matmul is spread over (MLX runs its CPU quantized matmul on one thread): its output
+   * rows are cut into bands computed in parallel, bit-identical to the unsplit matmul. `auto`: the CPUs this process
+   * may use, at most 8; 1: off. No effect on a GPU.
+   */
+  matmul_streams: v.optional(
+    v.union([v.literal("auto"), v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64))]),
+    "auto",
+  ),
 });
 
 export const LocalModelSchema = v.strictObject({

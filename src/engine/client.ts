@@ -42,6 +42,8 @@ export interface EngineLimits {
   prefixCache: PrefixCacheOptions;
   /** Cast bf16/f16 quantization scales to float32 at load (faster on the CPU; not bit-identical to mlx-lm). */
   upcastQuantizedScales?: boolean;
+  /** CPU streams each quantized matmul is spread over (bit-identical; faster on a multi-core CPU); absent: 1. */
+  matmulStreams?: number;
 }
 
 /** Thrown by {@link EngineClient.generate} when `maxActive + maxQueue` generations are already in flight. */
@@ -160,6 +162,7 @@ export class EngineClient {
         memory: limits.memory,
         prefixCache: limits.prefixCache,
         upcastQuantizedScales: limits.upcastQuantizedScales,
+        matmulStreams: limits.matmulStreams,
       } satisfies ToEngine);
     }).catch((err) => {
       worker.terminate();

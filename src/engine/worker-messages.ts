@@ -148,6 +148,8 @@ export type ToEngine =
       prefixCache: PrefixCacheOptions;
       /** Cast bf16/f16 quantization scales to float32 at load (engine.upcast_quantized_scales). */
       upcastQuantizedScales?: boolean;
+      /** CPU streams each quantized matmul is spread over (engine.matmul_streams, resolved); absent: 1. */
+      matmulStreams?: number;
     }
   | { type: "generate"; id: number; params: GenerateParams }
   | { type: "cancel"; id: number }

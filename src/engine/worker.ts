@@ -10,6 +10,7 @@ import { BatchGenerator } from "./batch-generator.ts";
 import { PREFILL_STEP_SIZE } from "./generate-step.ts";
 import { Generation, type LoadedModel } from "./generation.ts";
 import { loadModel } from "./model/loader.ts";
+import type { QuantLoadOptions } from "./model/linear.ts";
 import { readModelConfig } from "./model/files.ts";
 import { Parallel, pipelineLayers } from "./model/parallel.ts";
 import { RingSync, type SyncedMessage } from "./ring-sync.ts";
@@ -33,12 +34,12 @@ function load(
   path: string,
   memory: MemoryLimits | undefined,
   prefixCache: PrefixCacheOptions,
-  upcastScales = false,
+  quant: QuantLoadOptions,
 ): LoadedModel {
   if (memory?.cacheLimitBytes !== undefined) setCacheLimit(memory.cacheLimitBytes);
   if (memory?.wiredLimitBytes !== undefined) setWiredLimit(memory.wiredLimitBytes);
   const parallel = joinRing(path);
-  const model = loadModel(path, { upcastScales, parallel });
+  const model = loadModel(path, { ...quant, parallel });
   try {
     const { tokenizer, template } = loadPromptModel(path, model.config.eosTokenIds);
     const c = model.config;
@@ -181,7 +182,10 @@ self.onmessage = async (event: MessageEvent<ToEngine>) => {
   switch (msg.type) {
     case "load":
       try {
-        loaded = load(msg.model.id, msg.model.path, msg.memory, msg.prefixCache, msg.upcastQuantizedScales);
+        loaded = load(msg.model.id, msg.model.path, msg.memory, msg.prefixCache, {
+          upcastScales: msg.upcastQuantizedScales,
+          matmulStreams: msg.matmulStreams,
+        });
         scheduler = createScheduler(msg.maxActive, loaded);
         send({ type: "loaded", info: loaded.info });
       } catch (err) {

@@ -4,12 +4,24 @@
  * the config's shape (`max_active`, `memory.cache_limit_bytes`...) and the engine Worker's {@link EngineLimits}
  * (`maxActive`, `memory.cacheLimitBytes`...).
  */
+import { availableParallelism } from "node:os";
 import * as v from "valibot";
 import { type EngineConfig, EngineSchema } from "../../config/schema.ts";
 import type { EngineLimits } from "../../engine/client.ts";
 
 /** Worker-style overrides of the `engine:` settings (tests and embedders): concurrency and MLX allocator limits. */
 export type LimitOverrides = Partial<Pick<EngineLimits, "maxActive" | "maxQueue" | "memory">>;
+
+/** Most CPU streams `engine.matmul_streams: auto` spreads a quantized matmul over. */
+export const AUTO_MATMUL_STREAMS_MAX = 8;
+
+/**
+ * `engine.matmul_streams` as a count: `auto` is the CPUs this process may use (`os.availableParallelism()`), at most
+ * {@link AUTO_MATMUL_STREAMS_MAX}.
+ */
+export function matmulStreams(setting: EngineConfig["matmul_streams"]): number {
+  return setting === "auto" ? Math.min(availableParallelism(), AUTO_MATMUL_STREAMS_MAX) : setting;
+}
 
 /**
  * Engine settings when the caller gives none: the `engine:` defaults of the config schema, with no memory budget
@@ -58,5 +70,6 @@ export function workerLimits(settings: EngineConfig): EngineLimits {
     memory: { cacheLimitBytes, wiredLimitBytes },
     prefixCache: { enabled, shared, maxBytes, maxEntries, ttlS, blockSize },
     upcastQuantizedScales: settings.upcast_quantized_scales,
+    matmulStreams: matmulStreams(settings.matmul_streams),
   };
 }

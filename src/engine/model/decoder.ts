@@ -8,6 +8,7 @@
  *
  * Shapes: B batch, L new tokens, D hidden, Hq/Hkv heads, d head_dim, V vocab.
  */
+import type { Pointer } from "bun:ffi";
 import { kernels, MxArray, ops } from "bun-ffi-mlx-bindings";
 import type { AttentionInputs, LayerCache } from "../kv-cache.ts";
 import type { ModelConfig } from "./config.ts";
@@ -199,9 +200,31 @@ export class DecoderModel {
     return l.o.forward(o2);
   }
 
-  /** Frees every parameter and the RoPE frequencies. */
+  /** Every linear layer: the embedding table (also the tied output projection), the layers', the output head. */
+  #linears(): Linear[] {
+    const out = [this.#embed.table, ...this.#layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])];
+    if (this.#lmHead) out.push(this.#lmHead);
+    return out;
+  }
+
+  /**
+   * Spreads every quantized matmul over `streams` (the default stream first, then extra CPU streams; see
+   * {@link Linear.spread}) and evaluates the band views. Output is bit-identical; decode runs about
+   * `streams.length`× faster where the quantized matmul is the bottleneck (MLX on the CPU).
+   */
+  spreadMatmuls(streams: readonly Pointer[]): void {
+    ops.evaluate(...this.#linears().flatMap((linear) => linear.spread(streams)));
+  }
+
+  /** How many of its linear layers are spread over streams ({@link spreadMatmuls}). */
+  get spreadLayers(): number {
+    return this.#linears().filter((linear) => linear.spreadOver > 1).length;
+  }
+
+  /** Frees every parameter (and the band views of a spread model) and the RoPE frequencies. */
   free(): void {
-    for (const a of this.parameters()) a.free();
+    for (const linear of this.#linears()) linear.free();
+    for (const a of this.parameters()) a.free(); // norms; the linears' arrays are freed already (a no-op)
     this.#rope.free();
   }
 }

@@ -4,7 +4,14 @@
  * `utils.load_model` makes (its `class_predicate`): an entry for the module path in config `quantization` wins
  * (parameters, or `false` = float); otherwise the module is quantized iff `<path>.scales` exists, with group size
  * and bits inferred from the tensor shapes (`utils.infer_quant_config`). Norms are never quantized.
+ *
+ * A quantized layer can be spread over several CPU streams ({@link Linear.spread}): MLX's CPU quantized matmul runs
+ * on one thread, so its output rows are cut into bands, each band's matmul runs on a stream (a thread) of its own and
+ * the bands are concatenated. Every output element is still computed by the same kernel over the same inputs in the
+ * same order, so the result is bit-identical to the unsplit matmul (and to mlx-lm's); float layers are left whole,
+ * their BLAS is multi-threaded already.
  */
+import type { Pointer } from "bun:ffi";
 import { Dtype, type MxArray, ops } from "bun-ffi-mlx-bindings";
 import { QUANT_BITS, QUANT_GROUP_SIZES, type ModelConfig, type QuantParams } from "./config.ts";
 
@@ -80,6 +87,11 @@ export interface QuantLoadOptions {
    * bit-identical to mlx-lm's (greedy output may diverge). Off unless asked (`engine.upcast_quantized_scales`).
    */
   upcastScales?: boolean;
+  /**
+   * CPU streams (threads) each quantized matmul is spread over once loaded ({@link Linear.spread}); 1 or absent:
+   * none. No effect on a GPU. Resolved from `engine.matmul_streams`.
+   */
+  matmulStreams?: number;
 }
 
 interface Quant extends QuantParams {
@@ -107,8 +119,26 @@ function castBack(y: MxArray, dtype: Dtype | undefined): MxArray {
   }
 }
 
+/**
+ * Fewest weights (output rows × input features) a band of a spread quantized matmul gets: below this, waking
+ * another thread costs more than it saves, so small layers stay whole.
+ */
+export const MIN_BAND_WEIGHTS = 65_536;
+
+/** One band of a spread quantized layer: views of rows `[start, end)` of its weight, scales and biases. */
+interface Band {
+  weight: MxArray;
+  scales: MxArray;
+  biases: MxArray;
+  /** The stream its matmul runs on. */
+  stream: Pointer;
+}
+
 /** `y = x·Wᵀ (+ b)`; `x: [..., in]`, `W: [out, in]` (float) or packed uint32 `[out, in·bits/32]` (quantized). */
 export class Linear {
+  /** Set by {@link spread}: the row bands the quantized matmul is cut into. */
+  #bands: Band[] | undefined;
+
   constructor(
     readonly weight: MxArray,
     readonly bias: MxArray | undefined,
@@ -162,11 +192,61 @@ export class Linear {
     }
   }
 
+  /**
+   * Cuts a quantized layer's output rows into up to `streams.length` bands of at least {@link MIN_BAND_WEIGHTS}
+   * weights, band `i`'s matmul to run on `streams[i]` (see the module comment). The bands are views (no copy) of the
+   * evaluated weights, returned for the caller to evaluate. A float layer, or one too small for two bands, stays as
+   * it is. Called once, after loading.
+   * @param streams the default stream first, then extra CPU streams (`extraCpuStreams`).
+   * @returns the band arrays made (none when the layer is not spread).
+   */
+  spread(streams: readonly Pointer[]): MxArray[] {
+    const quant = this.quant;
+    if (!quant || this.#bands) return [];
+    const rows = this.weight.shape[0]!;
+    const inDims = (this.weight.shape[1]! * 32) / quant.bits;
+    const count = Math.min(streams.length, Math.floor((rows * inDims) / MIN_BAND_WEIGHTS), rows);
+    if (count < 2) return [];
+    const bands: Band[] = [];
+    for (let i = 0; i < count; i++) {
+      const start = Math.round((i * rows) / count);
+      const end = Math.round(((i + 1) * rows) / count);
+      const rowsOf = (a: MxArray) => ops.slice(a, [start, 0], [end, a.shape[1]!]);
+      bands.push({
+        weight: rowsOf(this.weight),
+        scales: rowsOf(quant.scales),
+        biases: rowsOf(quant.biases),
+        stream: streams[i]!,
+      });
+    }
+    this.#bands = bands;
+    return bands.flatMap((b) => [b.weight, b.scales, b.biases]);
+  }
+
+  /** The streams the layer's matmul runs on: its bands, or 1 when it is not spread. */
+  get spreadOver(): number {
+    return this.#bands?.length ?? 1;
+  }
+
+  /** `x·Wᵀ` for a quantized layer: one matmul, or one per band concatenated. */
+  #quantizedMatmul(x: MxArray, quant: Quant): MxArray {
+    const { groupSize, bits } = quant;
+    const bands = this.#bands;
+    if (!bands) return ops.quantizedMatmul(x, this.weight, quant.scales, quant.biases, groupSize, bits, true);
+    const parts = bands.map((b) =>
+      ops.quantizedMatmul(x, b.weight, b.scales, b.biases, groupSize, bits, true, b.stream),
+    );
+    try {
+      return ops.concatenate(parts, -1);
+    } finally {
+      for (const p of parts) p.free();
+    }
+  }
+
   /** Applies the layer: `[..., in] -> [..., out]`. */
   forward(x: MxArray): MxArray {
     if (this.quant) {
-      const { scales, biases, groupSize, bits, outDtype } = this.quant;
-      const y = castBack(ops.quantizedMatmul(x, this.weight, scales, biases, groupSize, bits, true), outDtype);
+      const y = castBack(this.#quantizedMatmul(x, this.quant), this.quant.outDtype);
       if (!this.bias) return y;
       try {
         return ops.add(y, this.bias);
@@ -187,6 +267,8 @@ export class Linear {
   }
 
   free(): void {
+    for (const b of this.#bands ?? []) for (const a of [b.weight, b.scales, b.biases]) a.free();
+    this.#bands = undefined;
     for (const a of this.arrays()) a.free();
   }
 }

@@ -1,9 +1,9 @@
 /** The `engine:` configuration section: defaults, sizes with units, paths, `ITHACA_*` overrides, strict keys. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir, totalmem } from "node:os";
+import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { workerLimits } from "../../../src/backends/mlx/engine-settings.ts";
+import { AUTO_MATMUL_STREAMS_MAX, matmulStreams, workerLimits } from "../../../src/backends/mlx/engine-settings.ts";
 import { ConfigError, loadConfig, REPO_ROOT, resolveConfig } from "../../../src/config/load.ts";
 
 let dir: string;
@@ -25,6 +25,7 @@ describe("engine config", () => {
       max_queue: 16,
       memory: { budget_bytes: Math.floor(totalmem() * 0.75) },
       upcast_quantized_scales: false,
+      matmul_streams: "auto",
       prefix_cache: {
         enabled: true,
         shared: true,
@@ -71,6 +72,7 @@ describe("engine config", () => {
         wired_limit_bytes: 1_048_576,
       },
       upcast_quantized_scales: false,
+      matmul_streams: "auto",
       prefix_cache: {
         enabled: true,
         shared: false,
@@ -102,6 +104,16 @@ describe("engine config", () => {
     expect(workerLimits(resolve({ engine: { upcast_quantized_scales: true } }).engine).upcastQuantizedScales).toBe(
       true,
     );
+  });
+
+  test("matmul_streams: auto is the CPUs this process may use, at most 8; a count is taken as it is", () => {
+    const auto = workerLimits(resolve({}).engine).matmulStreams;
+    expect(auto).toBe(Math.min(availableParallelism(), AUTO_MATMUL_STREAMS_MAX));
+    expect(matmulStreams("auto")).toBe(auto as number);
+    expect(workerLimits(resolve({ engine: { matmul_streams: 1 } }).engine).matmulStreams).toBe(1);
+    expect(workerLimits(resolve({ engine: { matmul_streams: 12 } }).engine).matmulStreams).toBe(12);
+    expect(() => resolve({ engine: { matmul_streams: 0 } })).toThrow("engine.matmul_streams");
+    expect(() => resolve({ engine: { matmul_streams: "many" } })).toThrow("engine.matmul_streams");
   });
 
   test("unknown keys and bad values name the key", () => {
