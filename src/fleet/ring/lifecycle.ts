@@ -44,6 +44,8 @@ export interface RingLoadSpec {
   /** Rank order. */
   nodes: RingNode[];
   endpoint: (node: RingNode) => SshEndpoint;
+  /** Draws a rank's ring port; absent: {@link randomRingPort}. */
+  drawPort?: () => number;
 }
 
 /** The ring hostfile's path on every node of a cluster. */
@@ -56,11 +58,14 @@ const PORT_ATTEMPTS = 3;
 /** MLX's ring backend failing to bind its port (EADDRINUSE, errno 98 on Linux, 48 on macOS). */
 const PORT_IN_USE = /Couldn't bind socket \(error: (98|48)\)/;
 
-/** The ring hostfile of `nodes` (rank order), each rank on a port drawn from 49152–65535. */
-export function ringHostfile(nodes: readonly RingNode[]): string[][] {
-  return nodes.map((node) => [
-    `${node.ip.includes(":") ? `[${node.ip}]` : node.ip}:${49152 + (randomBytes(2).readUInt16BE() % 16384)}`,
-  ]);
+/** A port drawn at random from 49152–65535. */
+export function randomRingPort(): number {
+  return 49152 + (randomBytes(2).readUInt16BE() % 16384);
+}
+
+/** The ring hostfile of `nodes` (rank order), each rank on a port from `drawPort`. */
+export function ringHostfile(nodes: readonly RingNode[], drawPort: () => number = randomRingPort): string[][] {
+  return nodes.map((node) => [`${node.ip.includes(":") ? `[${node.ip}]` : node.ip}:${drawPort()}`]);
 }
 
 /** One load of a cluster (see the module comment). */
@@ -73,6 +78,8 @@ export class RingLoad {
   served: RankReady | undefined;
   /** The key drawn for this load: rank 0's API key and every rank's admin token. */
   #token = "";
+  /** The sweep of a failure ({@link fail}) while it runs: a new attempt waits for it, or it would kill the new ranks. */
+  #failing: Promise<void> | undefined;
   private readonly backendId: string;
 
   constructor(
@@ -98,6 +105,8 @@ export class RingLoad {
           // A drawn port already in use on a node (another socket holds it, or one in TIME_WAIT): draw new ports.
           if (attempt >= PORT_ATTEMPTS || !PORT_IN_USE.test(this.reason ?? "")) throw error;
           console.warn(`[ithaca] ring cluster '${this.spec.cluster.id}': a ring port was in use; drawing new ports`);
+          await this.#failing;
+          this.#failing = undefined;
           this.ranks.length = 0;
           this.state = "loading";
           this.reason = undefined;
@@ -112,7 +121,6 @@ export class RingLoad {
     }
   }
 
-  /** Stops every rank and takes rank 0 out of the registry. */
   /**
    * Stops every rank and takes rank 0 out of the registry: an unload lets the requests in flight finish first
    * (`drain`); a failure ends them at once, as the ranks go (a rank waiting for a dead peer never answers).
@@ -130,7 +138,7 @@ export class RingLoad {
     const { cluster, nodes } = this.spec;
     const token = randomBytes(24).toString("base64url");
     this.#token = token;
-    const hostfile = nodes.length > 1 ? JSON.stringify(ringHostfile(nodes)) : undefined;
+    const hostfile = nodes.length > 1 ? JSON.stringify(ringHostfile(nodes, this.spec.drawPort)) : undefined;
     if (hostfile) {
       await Promise.all(
         nodes.map((node) =>
@@ -172,13 +180,16 @@ export class RingLoad {
     try {
       this.served = await Promise.race([(this.ranks[0] as RankProcess).ready, deadline, anyDeath]);
     } catch (failure) {
-      const why =
-        failure instanceof RankProcess
-          ? `rank ${failure.spec.rank} on '${failure.spec.host}': ${failure.exitReason}`
-          : (failure as Error).message;
       this.state = "degraded";
-      this.reason = why;
       await this.stop();
+      // Every rank has gone now. A rank that could not bind its port is named first: the others only saw their peer
+      // go (whichever went first), and the bind failure is what a new draw of ports can cure.
+      const unbound = this.ranks.find((rank) => PORT_IN_USE.test(rank.exitReason ?? ""));
+      const failed = unbound ?? (failure instanceof RankProcess ? failure : undefined);
+      const why = failed
+        ? `rank ${failed.spec.rank} on '${failed.spec.host}': ${failed.exitReason}`
+        : (failure as Error).message;
+      this.reason = why;
       throw new OpenAIError(502, `cluster '${cluster.id}' could not load '${this.spec.model}': ${why}`, {
         code: "load_failed",
       });
@@ -233,11 +244,17 @@ export class RingLoad {
   }
 
   /** The cluster is degraded: every rank stopped, rank 0 out of the registry, `why` kept. */
-  private async fail(why: string): Promise<void> {
-    if (this.state === "degraded") return;
+  private fail(why: string): Promise<void> {
+    if (this.state === "degraded") return this.#failing ?? Promise.resolve();
     if (this.state === "loaded") console.warn(`[ithaca] ring cluster '${this.spec.cluster.id}' degraded: ${why}`);
     this.state = "degraded";
     this.reason = why;
+    this.#failing = this.sweep();
+    return this.#failing;
+  }
+
+  /** Stops every rank, then kills what is left of them on every node. */
+  private async sweep(): Promise<void> {
     await this.stop(false);
     // A stalled rank ignores its closed channel: what is left of the ranks is killed on every node.
     await Promise.allSettled(
