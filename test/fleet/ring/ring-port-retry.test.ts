@@ -55,7 +55,10 @@ function load(id: string, drawPort: () => number): { load: RingLoad; registry: B
     plan: { mode: "tensor" as const, ranks: [] },
     nodes,
     endpoint: (node: RingNode) =>
-      endpointOf({ id: `${id}/${node.host}`, sshKeyPath: cluster.sshKeyPath, sshHostKey: null, sshTarget: node.ssh }, {}),
+      endpointOf(
+        { id: `${id}/${node.host}`, sshKeyPath: cluster.sshKeyPath, sshHostKey: null, sshTarget: node.ssh },
+        {},
+      ),
     drawPort,
   };
   return { load: new RingLoad(spec, ssh, registry), registry };
