@@ -6,7 +6,6 @@
  * prefix. mlx-lm runs once per job, in one Python process. No MLX array outlives the batch.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { liveArrays, ops } from "bun-ffi-mlx-bindings";
 import { BatchGenerator, type BatchOptions } from "../../src/engine/batch-generator.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
@@ -14,7 +13,8 @@ import type { DecoderModel } from "../../src/engine/model/decoder.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
 import { Sampler } from "../../src/engine/sampler.ts";
 import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
-import { makeModel, PYTHON, REPO, type TestModelOptions } from "../helpers/paths.ts";
+import { makeModel, type TestModelOptions } from "../helpers/paths.ts";
+import { runMlxLm } from "./mlx-lm-reference.ts";
 
 /** One sequence of a job: prompt ids, its `max_tokens`, the `next()` call it joins before, tokens already cached. */
 interface Seq {
@@ -122,14 +122,7 @@ function ithacaBatch(model: DecoderModel, eos: ReadonlySet<number>, job: Job): n
 
 function mlxLmBatch(dir: string, job: Job): number[][] {
   const input = { model: dir, ...job.sizes, sequences: job.sequences };
-  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "mlx_lm_batch.py")], {
-    cwd: REPO,
-    stdin: new TextEncoder().encode(JSON.stringify(input)),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new Error(`mlx_lm_batch.py exited ${r.exitCode}: ${r.stderr.toString()}`);
-  return (JSON.parse(r.stdout.toString()) as { tokens: number[][] }).tokens;
+  return runMlxLm<{ tokens: number[][] }>("mlx_lm_batch.py", input).tokens;
 }
 
 const base = liveArrays();

@@ -6,16 +6,12 @@
  * are big enough to spread and some are not.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
 import { Dtype, liveArrays, memoryStats, ops } from "bun-ffi-mlx-bindings";
-import { ChatTemplate } from "../../src/engine/chat-template.ts";
-import { generateTokens } from "../../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import type { DecoderModel } from "../../src/engine/model/decoder.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
-import { Sampler } from "../../src/engine/sampler.ts";
-import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
-import { makeModel, PYTHON, REPO } from "../helpers/paths.ts";
+import { makeModel } from "../helpers/paths.ts";
+import { engineGreedy, type GreedyReference, mlxLmGreedy } from "./mlx-lm-reference.ts";
 
 const MAX_TOKENS = 24;
 const MESSAGES = [{ role: "user", content: "Name three rivers and the seas they flow into." }];
@@ -23,20 +19,12 @@ const MESSAGES = [{ role: "user", content: "Name three rivers and the seas they 
 const LINEARS = 4 * 7 + 1;
 
 let dir: string;
-let reference: { prompt: number[]; tokens: number[] };
+let reference: GreedyReference;
 const base = liveArrays();
 
 beforeAll(() => {
   dir = makeModel("qwen3", { seed: 13, size: "small", dtype: "bfloat16", bits: 4 });
-  const job = { messages: MESSAGES, max_tokens: MAX_TOKENS, models: [dir] };
-  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "mlx_lm_greedy.py")], {
-    cwd: REPO,
-    stdin: new TextEncoder().encode(JSON.stringify(job)),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new Error(`mlx_lm_greedy.py exited ${r.exitCode}: ${r.stderr.toString()}`);
-  reference = JSON.parse(r.stdout.toString())[dir];
+  reference = mlxLmGreedy(MESSAGES, MAX_TOKENS, [dir])[dir] as GreedyReference;
 }, 60_000);
 
 afterAll(() => expect(liveArrays()).toBe(base));
@@ -55,17 +43,7 @@ test("spread over 3 streams: the big layers are spread, the small ones not, gree
     // gate/up/down (512×256 weights) and the embedding table (1024×256) spread; q/o (256×256) and k/v stay whole.
     expect(model.spreadLayers).toBe(4 * 3 + 1);
     expect(model.spreadLayers).toBeLessThan(LINEARS);
-    const caches = makeCaches(model.config.numLayers);
-    const sampler = new Sampler({ temperature: 0, top_p: 1 });
-    try {
-      const tokenizer = new ModelTokenizer(dir, model.config.eosTokenIds);
-      const prompt = tokenizer.encode(new ChatTemplate(tokenizer).render(MESSAGES));
-      expect(prompt).toEqual(reference.prompt);
-      expect([...generateTokens(model, caches, sampler, prompt, MAX_TOKENS)]).toEqual(reference.tokens);
-    } finally {
-      freeCaches(caches);
-      sampler.free();
-    }
+    expect(engineGreedy(model, dir, MESSAGES, MAX_TOKENS)).toEqual(reference);
   });
   withModel({ matmulStreams: 1 }, (model) => expect(model.spreadLayers).toBe(0));
 });

@@ -6,18 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { join } from "node:path";
 import { liveArrays } from "bun-ffi-mlx-bindings";
 import type { Arch } from "../../scripts/make-model/architectures.ts";
-import { ChatTemplate } from "../../src/engine/chat-template.ts";
-import { generateTokens } from "../../src/engine/generate-step.ts";
-import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import type { ModelConfig } from "../../src/engine/model/config.ts";
 import type { RopeScaling } from "../../src/engine/model/rope-scaling.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
-import { Sampler } from "../../src/engine/sampler.ts";
-import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
-import { PYTHON, REPO, makeModel, type TestModelOptions } from "../helpers/paths.ts";
+import { makeModel, type TestModelOptions } from "../helpers/paths.ts";
+import { engineGreedy, type GreedyReference, mlxLmGreedy } from "./mlx-lm-reference.ts";
 
 const MAX_TOKENS = 48;
 const MESSAGES = [
@@ -129,35 +124,20 @@ function ithacaGreedy(
   prefillStepSize?: number,
 ): { prompt: number[]; tokens: number[]; config: ModelConfig } {
   const model = loadModel(dir);
-  const caches = makeCaches(model.config.numLayers);
-  const sampler = new Sampler({ temperature: 0, top_p: 1 });
   try {
-    const tokenizer = new ModelTokenizer(dir, model.config.eosTokenIds);
-    const prompt = tokenizer.encode(new ChatTemplate(tokenizer).render(MESSAGES));
-    const tokens = [...generateTokens(model, caches, sampler, prompt, MAX_TOKENS, prefillStepSize)];
-    return { prompt, tokens, config: model.config };
+    return { ...engineGreedy(model, dir, MESSAGES, MAX_TOKENS, prefillStepSize), config: model.config };
   } finally {
-    freeCaches(caches);
-    sampler.free();
     model.free();
   }
 }
 
 const dirs = new Map<string, string>();
-let reference: Record<string, { prompt: number[]; tokens: number[] }>;
+let reference: Record<string, GreedyReference>;
 const base = liveArrays();
 
 beforeAll(() => {
   for (const c of CASES) dirs.set(c.name, makeModel(c.arch, { seed: 11, ...c.opts }));
-  const job = { messages: MESSAGES, max_tokens: MAX_TOKENS, models: [...dirs.values()] };
-  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "mlx_lm_greedy.py")], {
-    cwd: REPO,
-    stdin: new TextEncoder().encode(JSON.stringify(job)),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new Error(`mlx_lm_greedy.py exited ${r.exitCode}: ${r.stderr.toString()}`);
-  reference = JSON.parse(r.stdout.toString());
+  reference = mlxLmGreedy(MESSAGES, MAX_TOKENS, [...dirs.values()]);
 }, 60_000);
 
 afterAll(() => expect(liveArrays()).toBe(base));

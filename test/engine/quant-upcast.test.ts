@@ -6,47 +6,31 @@
  * two first differ and checks the answer stays close (same shapes and dtypes, logits within a few bf16 steps).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { join } from "node:path";
 import { Dtype, liveArrays, ops } from "bun-ffi-mlx-bindings";
-import { ChatTemplate } from "../../src/engine/chat-template.ts";
-import { generateTokens } from "../../src/engine/generate-step.ts";
 import { freeCaches, makeCaches } from "../../src/engine/kv-cache.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
-import { Sampler } from "../../src/engine/sampler.ts";
-import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
-import { makeModel, PYTHON, REPO } from "../helpers/paths.ts";
+import { makeModel } from "../helpers/paths.ts";
+import { engineGreedy, type GreedyReference, mlxLmGreedy } from "./mlx-lm-reference.ts";
 
 const MAX_TOKENS = 32;
 const MESSAGES = [{ role: "user", content: "Write a short story about a lighthouse keeper and a whale." }];
 
 let dir: string;
-let reference: { prompt: number[]; tokens: number[] };
+let reference: GreedyReference;
 const base = liveArrays();
 
 beforeAll(() => {
   dir = makeModel("qwen3", { seed: 11, dtype: "bfloat16", bits: 4 });
-  const job = { messages: MESSAGES, max_tokens: MAX_TOKENS, models: [dir] };
-  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "mlx_lm_greedy.py")], {
-    cwd: REPO,
-    stdin: new TextEncoder().encode(JSON.stringify(job)),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new Error(`mlx_lm_greedy.py exited ${r.exitCode}: ${r.stderr.toString()}`);
-  reference = JSON.parse(r.stdout.toString())[dir];
+  reference = mlxLmGreedy(MESSAGES, MAX_TOKENS, [dir])[dir] as GreedyReference;
 }, 60_000);
 
 afterAll(() => expect(liveArrays()).toBe(base));
 
 function greedy(upcastScales: boolean): { tokens: number[]; f32Arrays: number; bf16Arrays: number; nbytes: number } {
   const model = loadModel(dir, { upcastScales });
-  const caches = makeCaches(model.config.numLayers);
-  const sampler = new Sampler({ temperature: 0, top_p: 1 });
   try {
-    const tokenizer = new ModelTokenizer(dir, model.config.eosTokenIds);
-    const prompt = tokenizer.encode(new ChatTemplate(tokenizer).render(MESSAGES));
+    const { prompt, tokens } = engineGreedy(model, dir, MESSAGES, MAX_TOKENS);
     expect(prompt).toEqual(reference.prompt);
-    const tokens = [...generateTokens(model, caches, sampler, prompt, MAX_TOKENS)];
     const dtypes = model.parameters().map((a) => a.dtype);
     return {
       tokens,
@@ -55,8 +39,6 @@ function greedy(upcastScales: boolean): { tokens: number[]; f32Arrays: number; b
       nbytes: model.nbytes,
     };
   } finally {
-    freeCaches(caches);
-    sampler.free();
     model.free();
   }
 }

@@ -17,16 +17,8 @@ import { normalizeMessages } from "../../src/engine/messages.ts";
 import { loadModel } from "../../src/engine/model/loader.ts";
 import { Sampler } from "../../src/engine/sampler.ts";
 import { ModelTokenizer } from "../../src/engine/tokenizer.ts";
-import {
-  BUN,
-  PYTHON,
-  REPO,
-  WEATHER,
-  WEATHER_CALL_TEXT,
-  WEATHER_SCRIPTS,
-  makeModel,
-  tempDir,
-} from "../helpers/paths.ts";
+import { BUN, REPO, WEATHER, WEATHER_CALL_TEXT, WEATHER_SCRIPTS, makeModel, tempDir } from "../helpers/paths.ts";
+import { runMlxLm } from "../engine/mlx-lm-reference.ts";
 
 const MAX_TOKENS = 80;
 const USER = { role: "user", content: "What is the weather in Paris?" };
@@ -108,14 +100,7 @@ beforeAll(() => {
       ...(c.enable_thinking === undefined ? {} : { enable_thinking: c.enable_thinking }),
     })),
   };
-  const r = Bun.spawnSync([PYTHON, join(import.meta.dir, "..", "engine", "mlx_lm_scripted.py")], {
-    cwd: REPO,
-    stdin: new TextEncoder().encode(JSON.stringify(job)),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (r.exitCode !== 0) throw new Error(`mlx_lm_scripted.py exited ${r.exitCode}: ${r.stderr.toString()}`);
-  reference = JSON.parse(r.stdout.toString());
+  reference = runMlxLm("mlx_lm_scripted.py", job);
 }, 120_000);
 
 afterAll(() => expect(liveArrays()).toBe(base));
