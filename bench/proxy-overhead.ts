@@ -24,7 +24,17 @@ import { parseArgs } from "node:util";
 import { cpuModel, loadAverage, osName } from "./tps/machine.ts";
 import { LITELLM_MODEL, LITELLM_VERSION, ensureLitellm, startLitellm } from "./proxy/litellm.ts";
 import { type Mode, percentile, requestBody, runLoad } from "./proxy/load.ts";
-import { CLK_TCK, cpuSeconds, killAllNow, pinSelf, type Proc, startProc, stopAll, TASKSET } from "./proxy/procs.ts";
+import {
+  CLK_TCK,
+  cpuSeconds,
+  killAllNow,
+  pinSelf,
+  type Proc,
+  startProc,
+  stopAll,
+  TASKSET,
+  threadCpuSeconds,
+} from "./proxy/procs.ts";
 import { type Cell, checkTargets, formatChecks, markdownTable, relate, type TargetName } from "./proxy/report.ts";
 
 const REPO = join(import.meta.dir, "..");
@@ -100,9 +110,11 @@ async function measure(targets: Target[], fixture: Proc, modes: Mode[], concurre
         const { requests, warmup } = t;
         if (warmup > 0) await runLoad(t.base, body, mode, warmup, concurrency);
         const cpu0 = cpuSeconds(t.proc.pid);
+        const threads0 = threadCpuSeconds(t.proc.pid);
         const fx0 = cpuSeconds(fixture.pid);
         const r = await runLoad(t.base, body, mode, requests, concurrency);
         const cpuUs = ((cpuSeconds(t.proc.pid) - cpu0) * 1e6) / requests;
+        const threads1 = threadCpuSeconds(t.proc.pid);
         const fxUs = ((cpuSeconds(fixture.pid) - fx0) * 1e6) / requests;
         const cell: Cell = {
           target: t.name,
@@ -115,6 +127,8 @@ async function measure(targets: Target[], fixture: Proc, modes: Mode[], concurre
           p50AddedMs: 0,
           p99AddedMs: 0,
           cpuUsPerReq: cpuUs,
+          jsUsPerReq: ((threads1.js - threads0.js) * 1e6) / requests,
+          httpClientUsPerReq: ((threads1.httpClient - threads0.httpClient) * 1e6) / requests,
           fixtureCpuUsPerReq: fxUs,
         };
         cells.push(cell);

@@ -134,6 +134,38 @@ export function cpuSeconds(pid: number): number {
   return ticks / CLK_TCK;
 }
 
+/** CPU seconds of two of a Bun process's threads: its JavaScript thread, and the thread `fetch` runs its I/O on. */
+export interface ThreadCpu {
+  /** The main thread (its thread id is the process id): JavaScript, the server's sockets. */
+  js: number;
+  /** Bun's `HTTP Client` thread: outgoing `fetch` connections, requests and responses. */
+  httpClient: number;
+}
+
+/** User + system CPU seconds of `pid`'s JavaScript and HTTP client threads (/proc/<pid>/task/<tid>/stat). */
+export function threadCpuSeconds(pid: number): ThreadCpu {
+  const out: ThreadCpu = { js: 0, httpClient: 0 };
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out; // exited
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const seconds = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      if (Number(tid) === pid) out.js += seconds;
+      else if (name === "HTTP Client") out.httpClient += seconds;
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** SIGTERM to the process and its descendants, SIGKILL after `graceMs`. */
 export async function stopProc(p: Proc, graceMs = 3_000): Promise<void> {
   const proc = [...live].find((x) => x.pid === p.pid);

@@ -20,6 +20,12 @@ export interface Cell {
   p99AddedMs: number;
   /** CPU time (user + system) of the target's process tree over the run, per request; for direct, the fixture's. */
   cpuUsPerReq: number;
+  /**
+   * Of that, the target's JavaScript thread and Bun's HTTP client thread (a Bun target; LiteLLM's Python has neither:
+   * its JavaScript column holds its main thread, its HTTP client column 0). The rest is JIT, GC and other threads.
+   */
+  jsUsPerReq: number;
+  httpClientUsPerReq: number;
   /** The fixture's CPU per request during the same run. */
   fixtureCpuUsPerReq: number;
   /** cpuUsPerReq over the relay's of the same mode and concurrency; absent for direct. */
@@ -53,15 +59,16 @@ const LABEL: Record<TargetName, string> = {
 
 export function markdownTable(cells: Cell[]): string {
   const lines = [
-    "| target | mode | conc. | req/s | p50 ms | p99 ms | p50 added ms | p99 added ms | CPU µs/req | CPU × floor |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| target | mode | conc. | req/s | p50 ms | p99 ms | p50 added ms | p99 added ms | CPU µs/req | CPU × floor | JS thread µs | HTTP client µs |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const c of cells) {
     const direct = c.target === "direct";
     lines.push(
       `| ${LABEL[c.target]} | ${c.mode} | ${c.concurrency} | ${f(c.rps, 0)} | ${f(c.p50Ms, 3)} | ${f(c.p99Ms, 3)} | ` +
         `${direct ? "—" : signed(c.p50AddedMs, 3)} | ${direct ? "—" : signed(c.p99AddedMs, 3)} | ${f(c.cpuUsPerReq, 0)}${direct ? " (fixture)" : ""} | ` +
-        `${c.cpuRatioToFloor === undefined ? "—" : `${f(c.cpuRatioToFloor, 2)}×`} |`,
+        `${c.cpuRatioToFloor === undefined ? "—" : `${f(c.cpuRatioToFloor, 2)}×`} | ` +
+        `${direct ? "—" : f(c.jsUsPerReq, 0)} | ${direct ? "—" : f(c.httpClientUsPerReq, 0)} |`,
     );
   }
   return lines.join("\n");
