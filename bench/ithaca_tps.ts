@@ -17,9 +17,10 @@ import { generateTokens, PREFILL_STEP_SIZE } from "../src/engine/generate-step.t
 import { freeCaches, makeCaches } from "../src/engine/kv-cache.ts";
 import type { DecoderModel } from "../src/engine/model/decoder.ts";
 import { loadModel } from "../src/engine/model/loader.ts";
-import { DEFAULT_ENGINE, matmulStreams } from "../src/backends/mlx/engine-settings.ts";
+import { DEFAULT_ENGINE } from "../src/backends/mlx/engine-settings.ts";
 import { Sampler, type SamplingParams } from "../src/engine/sampler.ts";
 import { ModelTokenizer } from "../src/engine/tokenizer.ts";
+import { matmulStreamsFlag } from "./tps/flags.ts";
 import { peakRssBytes, type EngineRun } from "./tps/result.ts";
 
 /** Greedy decoding; any sampling field added later keeps its "off" default, which greedy ignores anyway. */
@@ -76,10 +77,9 @@ function main(argv: string[]): void {
   // Load what the engine Worker loads, tokenizer included (mlx-lm's `load` reads its tokenizer too), so load time and
   // peak RSS compare like for like; the prompt is already token ids, so the tokenizer is not used after that.
   const tLoad = performance.now();
-  const streamsFlag = values["matmul-streams"];
   const model = loadModel(values.model, {
     upcastScales: values["upcast-quantized-scales"] === true,
-    matmulStreams: matmulStreams(streamsFlag === "auto" ? "auto" : Number(streamsFlag)),
+    matmulStreams: matmulStreamsFlag(values["matmul-streams"]),
   });
   new ModelTokenizer(values.model, model.config.eosTokenIds);
   const loadS = (performance.now() - tLoad) / 1000;

@@ -19,12 +19,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { intFlag as int, MODEL_OPTIONS, MODEL_USAGE, modelDirFromFlags } from "./tps/flags.ts";
+import { intFlag as int, matmulStreamsFlag, MODEL_OPTIONS, MODEL_USAGE, modelDirFromFlags } from "./tps/flags.ts";
 import { describeMachine, formatMachine, loadAverage } from "./tps/machine.ts";
 import { buildPrompt, describeModel, writePrompt } from "./tps/inputs.ts";
 import { markdownTable, METRICS, summarize, tokenAgreement } from "./tps/report.ts";
 import { childArgs, type ChildOptions, type EngineRun } from "./tps/result.ts";
-import { DEFAULT_ENGINE, matmulStreams } from "../src/backends/mlx/engine-settings.ts";
+import { DEFAULT_ENGINE } from "../src/backends/mlx/engine-settings.ts";
 
 const REPO = join(import.meta.dir, "..");
 const PYTHON = join(REPO, ".venv", "bin", "python");
@@ -91,9 +91,7 @@ function main(argv: string[]): void {
   const promptFile = join(work, "prompt.json");
   writePrompt(promptFile, buildPrompt(modelDir, promptTokens));
   const streams = values["matmul-streams"];
-  if (streams !== "auto" && !(Number.isInteger(Number(streams)) && Number(streams) >= 1)) {
-    fail(`--matmul-streams must be auto or an integer ≥ 1, got ${streams}`);
-  }
+  const streamCount = matmulStreamsFlag(streams);
   const opts: ChildOptions = {
     model: modelDir,
     promptFile,
@@ -133,7 +131,7 @@ function main(argv: string[]): void {
     `- model: ${modelDir.startsWith(REPO) ? modelDir.slice(REPO.length + 1) : modelDir} — ${describeModel(modelDir)}`,
     `- prompt ${promptTokens} tokens, ${genTokens} generated (greedy), prefill step ${opts.prefillStepSize}, warm-up ${opts.warmupTokens} tokens; median of ${runs} run(s) per engine, order alternating`,
     `- Ithaca's quantization scales: ${values["upcast-quantized-scales"] ? "upcast to float32 (engine.upcast_quantized_scales)" : "as stored (mlx-lm's too)"}`,
-    `- Ithaca's quantized matmuls: spread over ${matmulStreams(streams === "auto" ? "auto" : Number(streams))} CPU stream(s) (engine.matmul_streams ${streams}; mlx-lm: one)`,
+    `- Ithaca's quantized matmuls: spread over ${streamCount} CPU stream(s) (engine.matmul_streams ${streams}; mlx-lm: one)`,
     `- greedy tokens identical across engines: ${tokenAgreement([...results.ithaca, ...results["mlx-lm"]], (r) => r.engine)}`,
     `- wall time: ${wallS.toFixed(0)} s`,
   ];

@@ -119,14 +119,18 @@ export const CLK_TCK = (() => {
   return Number(r.stdout.toString().trim()) || 100;
 })();
 
+/** utime + stime, in clock ticks, of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` line. */
+function statTicks(stat: string): number {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // fields 14 and 15, counted from 3 (state) after the command name
+}
+
 /** User + system CPU seconds of `pid` and its live descendants (utime + stime of /proc/<pid>/stat). */
 export function cpuSeconds(pid: number): number {
   let ticks = 0;
   for (const p of tree(pid)) {
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]); // fields 14 and 15, counted from 3 (state) after the command name
+      ticks += statTicks(readFileSync(`/proc/${p}/stat`, "utf8"));
     } catch {
       // exited meanwhile
     }
@@ -155,8 +159,7 @@ export function threadCpuSeconds(pid: number): ThreadCpu {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const seconds = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      const seconds = statTicks(stat) / CLK_TCK;
       if (Number(tid) === pid) out.js += seconds;
       else if (name === "HTTP Client") out.httpClient += seconds;
     } catch {
