@@ -46,7 +46,9 @@ export function routerPlugin(router: Router) {
     .macro({
       /** Resolve `body.model` to a backend before the handler runs (after validation). */
       routed: {
-        async resolve({ body, sessionId, request, ...context }) {
+        async resolve(context) {
+          // Fields read one by one: a rest pattern would copy the whole context on every request.
+          const { body, sessionId, request } = context;
           if (!isChatBody(body)) throw new OpenAIError(400, "Missing required parameter: 'model'.", { param: "model" });
           const plan = await router.plan({ model: body.model, sessionId, body, headers: request.headers });
           const key = (context as { caller?: Caller }).caller?.key;

@@ -5,11 +5,13 @@
  *   `text/plain` body is what a cross-site page can send without a CORS preflight; multipart is never read);
  * - size: on a declared `Content-Length` before anything is read, and while reading a chunked body (the read stops at
  *   the first byte past the limit) → 413;
- * - time: the whole body must arrive within a deadline → 408 (a client that stalls mid-body is not waited on forever);
+ * - time: the whole body must arrive within a deadline (./deadline-sweep.ts) → 408 (a client that stalls mid-body is
+ *   not waited on forever);
  * - nesting: arrays and objects nested deeper than a limit → 400 before parsing (deep values cost quadratic time and
  *   memory further down: validation messages, pretty-printing);
  * - syntax: a body that is not UTF-8 JSON → 400 naming the parse problem.
  */
+import { withDeadline } from "./deadline-sweep.ts";
 import { OpenAIError } from "./errors.ts";
 
 /** Strict UTF-8 (invalid bytes are an error); stateless between calls, so shared. */
@@ -51,6 +53,7 @@ function invalidJson(message: string): OpenAIError {
  * `application/json`); `undefined` when the header is absent or blank.
  */
 export function mediaType(contentType: string | null): string | undefined {
+  if (contentType === "application/json") return contentType; // what nearly every client sends: nothing to cut
   const type = contentType?.split(";", 1)[0]?.trim().toLowerCase();
   return type ? type : undefined;
 }
@@ -80,24 +83,19 @@ export function requireJsonMediaType(request: Request): void {
   }
 }
 
-/** Rejects when `deadline` fires first; the loser of the race is left to settle unobserved. */
-function before<T>(work: Promise<T>, deadline: Promise<never>): Promise<T> {
-  work.catch(() => {});
-  return Promise.race([work, deadline]);
+/** What {@link readChunked} needs of a body's reader. */
+interface ChunkReader {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  cancel(): Promise<void>;
 }
 
 /** Reads a body without `Content-Length` (chunked) chunk by chunk, stopping at the first byte past the limit. */
-async function readChunked(
-  body: ReadableStream<Uint8Array>,
-  limitBytes: number,
-  deadline: Promise<never>,
-): Promise<Uint8Array> {
-  const reader = body.getReader();
+async function readChunked(reader: ChunkReader, limitBytes: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   try {
     for (;;) {
-      const { done, value } = await before(reader.read(), deadline);
+      const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
       if (total > limitBytes) throw tooLarge(limitBytes);
@@ -107,33 +105,25 @@ async function readChunked(
     reader.cancel().catch(() => {});
     throw error;
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return bytes;
+  return Buffer.concat(parts, total);
 }
 
 /**
  * Reads the raw body under the size limit and the deadline. A declared `Content-Length` is checked before reading
- * and the body is then read natively in one piece; a chunked body is read chunk by chunk to enforce the limit.
+ * and the body is then read natively in one piece; a chunked body is read chunk by chunk to enforce the limit, and
+ * its read is cancelled when the deadline passes.
  */
 async function readLimited(request: Request, limits: JsonBodyLimits): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limits.maxBytes) throw tooLarge(limits.maxBytes, declared);
   if (!request.body) return new Uint8Array(0);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(tooSlow(limits.timeoutMs)), limits.timeoutMs);
+  const late = () => tooSlow(limits.timeoutMs);
+  if (declared !== null) return new Uint8Array(await withDeadline(request.arrayBuffer(), limits.timeoutMs, late));
+  const reader = request.body.getReader();
+  return withDeadline(readChunked(reader, limits.maxBytes), limits.timeoutMs, () => {
+    reader.cancel().catch(() => {});
+    return late();
   });
-  try {
-    if (declared === null) return await readChunked(request.body, limits.maxBytes, deadline);
-    return new Uint8Array(await before(request.arrayBuffer(), deadline));
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -2,12 +2,14 @@
  * One upstream exchange: a single `AbortController` fed by the client's request signal and by a deadline, so a
  * client disconnect and a missed deadline both abort the upstream fetch or read.
  *
- * The deadline moves on every chunk of a stream; rather than a timer per chunk, one timer runs and, when it fires
- * early because the deadline moved later, re-arms itself for what is left. A deadline moved earlier re-arms it at once.
+ * The deadline moves on every chunk of a stream: rather than a timer each, the exchange is watched by the request
+ * path's shared deadline sweep (src/protocol/deadline-sweep.ts) from its start to its end, and arming, moving or
+ * suspending its deadline is a field write. A deadline fires at most one sweep tick late.
  *
  * The request signal also carries an operator's cancellation (`POST /admin/runs/{id}/cancel`): its reason is then the
  * {@link OpenAIError} to answer ({@link UpstreamCall.cancelled}), where a client that left is owed nothing.
  */
+import { deadlines, type DeadlineSweep, type Expiring } from "../../protocol/deadline-sweep.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 
 /** The operator's cancellation a signal was aborted with, if that is why it was aborted. */
@@ -16,23 +18,29 @@ export function cancellationOf(signal: AbortSignal): OpenAIError | undefined {
 }
 
 /** One attempt at an upstream request (see the module comment). */
-export class UpstreamCall {
+export class UpstreamCall implements Expiring {
   readonly controller = new AbortController();
-  readonly startedAt = Date.now();
+  /** When the exchange started (`performance.now()` ms). */
+  readonly startedAt = performance.now();
   /** Set when a deadline fired: what was awaited and the deadline in milliseconds. */
   timedOut: { what: string; ms: number } | undefined;
   /** The client went away (its request signal aborted, or it stopped reading the stream). */
   clientGone = false;
   /** The operator cancelled the request: the error its client gets. */
   cancelled: OpenAIError | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the timer fires (epoch ms), while one runs. */
-  private timerAt = 0;
-  /** The deadline in force (epoch ms) and what it waits for; undefined while disarmed. */
-  private deadline: { at: number; what: string; ms: number } | undefined;
+  /** The deadline in force (`performance.now()` ms); `Infinity` while disarmed. */
+  expiresAt = Number.POSITIVE_INFINITY;
+  /** What the deadline in force waits for, and its length in ms. */
+  private what = "";
+  private ms = 0;
+  private watched = false;
   private readonly onClientAbort = () => this.signalled();
 
-  constructor(private readonly clientSignal: AbortSignal) {
+  /** @param sweep the deadline sweep to be watched by (tests pass their own). */
+  constructor(
+    private readonly clientSignal: AbortSignal,
+    private readonly sweep: DeadlineSweep = deadlines,
+  ) {
     if (clientSignal.aborted) this.signalled();
     else clientSignal.addEventListener("abort", this.onClientAbort, { once: true });
   }
@@ -55,40 +63,31 @@ export class UpstreamCall {
    * when `fromStart`.
    */
   arm(what: string, ms: number, fromStart = false): void {
-    const at = (fromStart ? this.startedAt : Date.now()) + ms;
-    this.deadline = { at, what, ms };
-    if (this.timer === undefined || at < this.timerAt) this.schedule(at);
+    this.expiresAt = (fromStart ? this.startedAt : performance.now()) + ms;
+    this.what = what;
+    this.ms = ms;
+    if (this.watched) return;
+    this.watched = true;
+    this.sweep.watch(this);
   }
 
-  /** Suspends the deadline (the timer, if running, finds nothing to do). */
+  /** Suspends the deadline. */
   disarm(): void {
-    this.deadline = undefined;
+    this.expiresAt = Number.POSITIVE_INFINITY;
   }
 
-  private schedule(at: number): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => this.check(), Math.max(0, at - Date.now()));
-  }
-
-  /** The timer fired: abort when the deadline passed, re-arm for what is left when it moved later. */
-  private check(): void {
-    this.timer = undefined;
-    const deadline = this.deadline;
-    if (deadline === undefined) return;
-    if (deadline.at > Date.now()) {
-      this.schedule(deadline.at);
-      return;
-    }
-    this.timedOut = { what: deadline.what, ms: deadline.ms };
-    this.controller.abort(new Error(`deadline: ${deadline.what}`));
+  /** The deadline passed (the sweep calls this once and stops watching). */
+  expire(): void {
+    this.watched = false;
+    this.timedOut = { what: this.what, ms: this.ms };
+    this.controller.abort(new Error(`deadline: ${this.what}`));
   }
 
   /** Stops the deadline and detaches from the client signal. */
   dispose(): void {
     this.disarm();
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.watched) this.sweep.unwatch(this);
+    this.watched = false;
     this.clientSignal.removeEventListener("abort", this.onClientAbort);
   }
 }
