@@ -11,8 +11,8 @@ const KEPT_EDGE_BYTES = 8 * 1024;
 
 /** The first and last 8 KiB of a relayed stream (less when it is shorter), decoded, seen when it ended normally. */
 export interface RelayEnds {
-  head: string;
-  tail: string;
+  readonly head: string;
+  readonly tail: string;
 }
 
 export /** Keeps the first and the last {@link KEPT_EDGE_BYTES} of a byte stream without copying what passes between. */
@@ -35,12 +35,27 @@ class EdgeKeeper {
     }
   }
 
-  /** The kept edges, decoded (a character cut at an edge decodes as U+FFFD). */
+  /**
+   * The kept edges, each decoded when first read (a reader of the tail alone never pays for the head); a character cut
+   * at an edge decodes as U+FFFD.
+   */
   ends(): RelayEnds {
-    const tail = Buffer.concat(this.tail);
+    let head: string | undefined;
+    let tail: string | undefined;
+    const headParts = this.head;
+    const tailParts = this.tail;
     return {
-      head: UTF8.decode(Buffer.concat(this.head)),
-      tail: UTF8.decode(tail.subarray(Math.max(0, tail.byteLength - KEPT_EDGE_BYTES))),
+      get head() {
+        head ??= UTF8.decode(headParts.length === 1 ? (headParts[0] as Uint8Array) : Buffer.concat(headParts));
+        return head;
+      },
+      get tail() {
+        if (tail === undefined) {
+          const bytes = tailParts.length === 1 ? (tailParts[0] as Uint8Array) : Buffer.concat(tailParts);
+          tail = UTF8.decode(bytes.subarray(Math.max(0, bytes.byteLength - KEPT_EDGE_BYTES)));
+        }
+        return tail;
+      },
     };
   }
 }

@@ -359,7 +359,11 @@ export class UpstreamClient {
     return this.guardedStream(exchange, {});
   }
 
-  /** The one stream behind {@link relay} and {@link stream}. */
+  /**
+   * The one stream behind {@link relay} and {@link stream}: a direct stream (Bun's `type: "direct"`) whose single
+   * `pull` reads the upstream chunk by chunk and writes each on, awaiting the destination when it pushes back. Bun's
+   * server drains it without a queue or a promise per chunk; a JavaScript reader reads it like any stream.
+   */
   private guardedStream(
     exchange: Exchange,
     hooks: {
@@ -377,40 +381,40 @@ export class UpstreamClient {
     const reader = exchange.response.body?.getReader();
     const maxLine = this.upstream.limits.max_sse_line_bytes;
     const { first_byte, idle } = this.upstream.timeout_ms;
-    let first = true;
-    let lineBytes = 0;
     let ended = false;
     const end = (error?: string) => {
       if (ended) return;
       ended = true;
       hooks.onEnd?.(error);
     };
-    const fail = (controller: ReadableStreamDefaultController<Uint8Array>, failure: OpenAIError | null) => {
+    const fail = (controller: ReadableStreamDirectController, failure: OpenAIError | null) => {
       this.finish(exchange);
       end(failure ? (failure.code ?? failure.type) : "client_closed");
       if (failure && hooks.onFailure) {
-        controller.enqueue(hooks.onFailure(failure));
+        controller.write(hooks.onFailure(failure));
         controller.close();
-      } else if (failure) controller.error(failure);
-      else closeQuietly(controller);
+      } else if (failure) controller.close(failure);
+      else controller.close();
     };
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        if (!reader) {
-          this.finish(exchange);
-          end();
-          controller.close();
-          return;
-        }
-        if (first) exchange.call.arm("the first event", first_byte, true);
-        else exchange.call.arm("the next event", idle);
+    const pump = async (controller: ReadableStreamDirectController): Promise<void> => {
+      if (!reader) {
+        this.finish(exchange);
+        end();
+        return controller.close();
+      }
+      let lineBytes = 0;
+      exchange.call.arm("the first event", first_byte, true);
+      for (;;) {
         let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch (error) {
+          if (ended) return; // cancelled meanwhile: the cancel ended it
           return fail(controller, this.brokenOff(error, exchange.call));
         }
+        // The deadlines are the upstream's: waiting for the destination below is not under one.
         exchange.call.disarm();
+        if (ended) return;
         if (chunk.done) {
           this.finish(exchange);
           hooks.onDone?.();
@@ -418,7 +422,6 @@ export class UpstreamClient {
           return controller.close();
         }
         const bytes = chunk.value;
-        first = false;
         const lastNewline = bytes.lastIndexOf(10);
         lineBytes = lastNewline === -1 ? lineBytes + bytes.byteLength : bytes.byteLength - lastNewline - 1;
         if (lineBytes > maxLine) {
@@ -427,8 +430,16 @@ export class UpstreamClient {
           return fail(controller, upstreamTooLarge(this.name, "SSE line", maxLine));
         }
         hooks.onChunk?.(bytes);
-        controller.enqueue(bytes);
-      },
+        const written = controller.write(bytes);
+        if (written instanceof Promise) await written;
+        const flushed = controller.flush();
+        if (flushed instanceof Promise) await flushed;
+        exchange.call.arm("the next event", idle);
+      }
+    };
+    return new ReadableStream<Uint8Array>({
+      type: "direct",
+      pull: pump,
       cancel: async (reason) => {
         exchange.call.clientLeft();
         this.finish(exchange);
@@ -503,13 +514,5 @@ export class UpstreamClient {
     if (this.closing) return shuttingDown();
     this.onUpstreamFailure("broken");
     return upstreamBroken(this.name, describeFailure(error));
-  }
-}
-
-function closeQuietly(controller: ReadableStreamDefaultController<Uint8Array>): void {
-  try {
-    controller.close();
-  } catch {
-    // Already closed by a cancel.
   }
 }
