@@ -6,6 +6,7 @@
  *
  * Context: `caller` (`{ role: "open" | "client" | "crew" | "admin", scope, key? }`) for the plugins and routes after it.
  */
+import type { Server } from "bun";
 import { Elysia } from "elysia";
 import { createAuthenticator, type AuthOptions, type Caller } from "../src/access/authenticate.ts";
 import type { KeyLimits } from "../src/access/key-limits.ts";
@@ -23,8 +24,14 @@ export function authPlugin(options: AuthOptions & { limits?: KeyLimits }) {
     releases.get(request)?.();
     releases.delete(request);
   };
+  // The server, for a client's address: taken once at start, not from each request's context (reading `server` there
+  // makes Elysia define a getter on every request's context).
+  let server: Server<unknown> | null = null;
   return new Elysia({ name: "ithaca:auth" })
-    .onRequest(async ({ request, server }) => {
+    .onStart((app) => {
+      server = app.server;
+    })
+    .onRequest(async ({ request }) => {
       const decision = authenticate(request, () => server?.requestIP(request)?.address);
       if (decision instanceof OpenAIError) return errorResponseFor(request, decision);
       if (decision.key && options.limits) {

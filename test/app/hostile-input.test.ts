@@ -4,7 +4,7 @@
  * a file path, and the server keeps serving. Real HTTP on 127.0.0.1; raw `node:net` sockets where fetch cannot send
  * the request.
  */
-import { hostname } from "node:os";
+import { hostname, networkInterfaces } from "node:os";
 import { afterAll, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import * as crypto from "node:crypto";
 import { connect } from "node:net";
@@ -361,6 +361,24 @@ describe("admin API without an admin token", () => {
   test("over HTTP from loopback the admin API answers", async () => {
     const response = await fetch(`${server.url}/admin/models`);
     expect(response.status).toBe(200);
+  });
+
+  test("over HTTP from another address the admin API is refused (the client's address is read)", async () => {
+    // This machine's own non-loopback address: a connection to it comes from it, not from loopback.
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry?.family === "IPv4" && !entry.internal)?.address;
+    expect(own, "the test needs a non-loopback IPv4 address on this machine").toBeDefined();
+    const lan = await startIthaca({}, { hostname: "0.0.0.0" });
+    try {
+      const port = new URL(lan.url).port;
+      const fromLan = await fetch(`http://${own}:${port}/admin/models`);
+      expect(fromLan.status).toBe(403);
+      expect(((await fromLan.json()) as { error: { code: string } }).error.code).toBe("admin_loopback_only");
+      expect((await fetch(`${lan.url}/admin/models`)).status).toBe(200);
+    } finally {
+      await lan.close();
+    }
   });
 
   test("loopback addresses", () => {

@@ -18,6 +18,8 @@ export interface RunningIthaca {
 export interface StartOptions extends AppDeps {
   /** Environment the configuration reads (`*_env` secrets, `ITHACA_*`); default empty. */
   env?: Record<string, string>;
+  /** The address to bind; default `127.0.0.1` (the returned `url` always names 127.0.0.1). */
+  hostname?: string;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function startIthaca(raw: Record<string, unknown>, options: StartOp
     { baseDir: REPO_ROOT, env: options.env ?? {}, source: "test" },
   );
   const ithaca = await createApp(config, { backends: options.backends });
-  ithaca.app.listen({ hostname: "127.0.0.1", port: 0 });
+  ithaca.app.listen({ hostname: options.hostname ?? "127.0.0.1", port: 0 });
   const url = `http://127.0.0.1:${ithaca.app.server?.port}`;
   return { ithaca, url, baseURL: `${url}/v1`, close: () => ithaca.close() };
 }
