@@ -196,6 +196,24 @@ describe("deeply nested JSON", () => {
   test("a normal request still works afterwards", expectChatWorks);
 });
 
+describe("text encoding", () => {
+  const chat = (content: string) => JSON.stringify({ model: "up1", messages: [{ role: "user", content }] });
+
+  test("a body that is not UTF-8 (a lone continuation byte, an overlong form): 400 invalid_json", async () => {
+    const valid = Buffer.from(chat("Grüße, 世界"));
+    for (const bad of [Buffer.from([0x80]), Buffer.from([0xc0, 0xaf])]) {
+      const at = valid.indexOf("Gr") + 2;
+      const body = Buffer.concat([valid.subarray(0, at), bad, valid.subarray(at)]);
+      const error = await expectOpenAIError(await post("/v1/chat/completions", body), 400, "invalid_json");
+      expect(error.message.toLowerCase()).toContain("utf-8");
+    }
+  });
+
+  test("valid UTF-8 of every width, the replacement character included, passes", async () => {
+    expect((await post("/v1/chat/completions", Buffer.from(chat("Grüße, 世界, 🙂, \uFFFD")))).status).toBe(200);
+  });
+});
+
 describe("media types", () => {
   test("text/plain on a JSON route: 415 unsupported_media_type, even for a valid JSON body", async () => {
     const error = await expectOpenAIError(
