@@ -11,6 +11,8 @@ let upstream: ReturnType<typeof Bun.serve>;
 let server: RunningIthaca;
 /** Paths the upstream was asked for, and the Authorization headers it saw. */
 const seen: Array<{ path: string; authorization: string | null }> = [];
+/** Bytes the `flood` upstream has handed to its socket so far. */
+let flooded = 0;
 
 const chunk = (content: string, extra: object = {}) =>
   `data: ${JSON.stringify({ object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }], ...extra })}\n\n`;
@@ -35,6 +37,20 @@ function answer(mode: string, request: Request): Response {
       return sse(chunk("ok") + chunk("y".repeat(2 * MiB)) + finish);
     case "errbody":
       return new Response(`upstream exploded: ${"z".repeat(MiB)}`, { status: 500 });
+    case "flood": {
+      // As fast as the socket takes it, up to 512 MiB: only backpressure keeps it out of memory.
+      const burst = new TextEncoder().encode(chunk("f".repeat(1000)).repeat(64));
+      return new Response(
+        new ReadableStream({
+          pull(controller) {
+            if (flooded > 512 * MiB) return controller.close();
+            controller.enqueue(burst);
+            flooded += burst.byteLength;
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      );
+    }
     default:
       return Response.json({
         id: "chatcmpl-1",
@@ -61,7 +77,7 @@ beforeAll(async () => {
     },
   });
   const base = (mode: string) => `http://127.0.0.1:${upstream.port}/${mode}/v1`;
-  const modes = ["garbage", "noid", "redirect", "huge", "longline", "errbody"];
+  const modes = ["garbage", "noid", "redirect", "huge", "longline", "errbody", "flood"];
   server = await startIthaca({
     upstreams: [
       ...modes.map((mode) => ({ id: mode, base_url: base(mode), models: ["m"], retry: { attempts: 1 }, limits })),
@@ -90,6 +106,32 @@ const messages = (model: string, stream = false) =>
   post("/v1/messages", { model, stream, max_tokens: 16, messages: [{ role: "user", content: "hi" }] });
 
 describe("a hostile upstream", () => {
+  test("a relayed stream follows its client's pace: a fast upstream is not read ahead into memory", async () => {
+    const response = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "flood:m", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await Bun.sleep(300);
+    const paused = flooded;
+    await Bun.sleep(700);
+    // The client reads nothing for a second: what the upstream got rid of is what the socket buffers and one
+    // chunk in flight hold, a few MiB, and it stops growing.
+    expect(flooded).toBeLessThan(32 * MiB);
+    expect(flooded - paused).toBeLessThan(2 * MiB);
+    let read = 0;
+    for (let i = 0; i < 200; i++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      read += value.byteLength;
+    }
+    expect(read).toBeGreaterThan(0);
+    await reader.cancel();
+  });
+
   test("a non-JSON 200 is a 502 naming the upstream, in the caller's dialect", async () => {
     const openai = await chat("garbage:m");
     expect(openai.status).toBe(502);
