@@ -9,7 +9,7 @@
  * The request signal also carries an operator's cancellation (`POST /admin/runs/{id}/cancel`): its reason is then the
  * {@link OpenAIError} to answer ({@link UpstreamCall.cancelled}), where a client that left is owed nothing.
  */
-import { deadlines, type DeadlineSweep, type Expiring } from "../../protocol/deadline-sweep.ts";
+import { deadlines, type Expiring } from "../../protocol/deadline-sweep.ts";
 import { OpenAIError } from "../../protocol/errors.ts";
 
 /** The operator's cancellation a signal was aborted with, if that is why it was aborted. */
@@ -36,11 +36,7 @@ export class UpstreamCall implements Expiring {
   private watched = false;
   private readonly onClientAbort = () => this.signalled();
 
-  /** @param sweep the deadline sweep to be watched by (tests pass their own). */
-  constructor(
-    private readonly clientSignal: AbortSignal,
-    private readonly sweep: DeadlineSweep = deadlines,
-  ) {
+  constructor(private readonly clientSignal: AbortSignal) {
     if (clientSignal.aborted) this.signalled();
     else clientSignal.addEventListener("abort", this.onClientAbort, { once: true });
   }
@@ -68,7 +64,7 @@ export class UpstreamCall implements Expiring {
     this.ms = ms;
     if (this.watched) return;
     this.watched = true;
-    this.sweep.watch(this);
+    deadlines.watch(this);
   }
 
   /** Suspends the deadline. */
@@ -86,7 +82,7 @@ export class UpstreamCall implements Expiring {
   /** Stops the deadline and detaches from the client signal. */
   dispose(): void {
     this.disarm();
-    if (this.watched) this.sweep.unwatch(this);
+    if (this.watched) deadlines.unwatch(this);
     this.watched = false;
     this.clientSignal.removeEventListener("abort", this.onClientAbort);
   }
