@@ -71,8 +71,8 @@ function talliedCounter(
 
 /** The request series and their registry (see the module comment). */
 export class RequestMetrics {
-  /** The registry `/metrics` renders. */
-  readonly registry = new Registry();
+  /** The registry `/metrics` renders; read through {@link exposition} only, which tallies what waits first. */
+  private readonly registry = new Registry();
   private readonly requests = new Map<string, Tally>();
   private readonly errors = new Map<string, Tally>();
   private readonly tokens = new Map<string, Tally>();

@@ -46,18 +46,23 @@ class EdgeKeeper {
     const tailParts = this.tail;
     return {
       get head() {
-        head ??= UTF8.decode(headParts.length === 1 ? (headParts[0] as Uint8Array) : Buffer.concat(headParts));
+        head ??= UTF8.decode(joined(headParts));
         return head;
       },
       get tail() {
         if (tail === undefined) {
-          const bytes = tailParts.length === 1 ? (tailParts[0] as Uint8Array) : Buffer.concat(tailParts);
+          const bytes = joined(tailParts);
           tail = UTF8.decode(bytes.subarray(Math.max(0, bytes.byteLength - KEPT_EDGE_BYTES)));
         }
         return tail;
       },
     };
   }
+}
+
+/** `parts` as one array: the part itself when there is one (no copy). */
+function joined(parts: Uint8Array[]): Uint8Array {
+  return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
 }
 
 export /** Whether `body` starts (after whitespace) with `{`. */

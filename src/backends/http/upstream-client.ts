@@ -434,6 +434,7 @@ export class UpstreamClient {
         if (written instanceof Promise) await written;
         const flushed = controller.flush();
         if (flushed instanceof Promise) await flushed;
+        if (ended) return; // cancelled while the destination held the chunk: its call is released, not re-armed
         exchange.call.arm("the next event", idle);
       }
     };
